@@ -1,0 +1,1 @@
+"""Settings, config loading and the bundled default playbook."""

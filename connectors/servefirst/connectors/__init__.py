@@ -1,0 +1,1 @@
+"""One subpackage per CRM: mapping, API client use, provisioning and a local sandbox."""

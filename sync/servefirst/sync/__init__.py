@@ -1,0 +1,1 @@
+"""The sync engine, state store, scheduler and CLI: the only part that wires the others."""
