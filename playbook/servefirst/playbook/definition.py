@@ -152,9 +152,7 @@ class Playbook(_Strict):
             seen.add(key)
         for rule_id, rule in self.rules.items():
             if rule_id not in RULE_PARAMS:
-                raise ValueError(
-                    f"unknown rule {rule_id!r}; known rules: {', '.join(RULE_IDS)}"
-                )
+                raise ValueError(f"unknown rule {rule_id!r}; known rules: {', '.join(RULE_IDS)}")
             allowed = RULE_PARAMS[rule_id]
             for param in _OPTIONAL:
                 value = getattr(rule, param)

@@ -1,0 +1,200 @@
+"""The settings model for ``servefirst.toml``: playbook, state store and named CRM connections.
+
+Secrets are never written in the file itself: a secret setting names an environment variable
+(``{ env = "HUBSPOT_TOKEN" }``) or a file (``{ file = "secrets/sf.key" }``) and is read into a
+``SecretStr`` only when a connection is opened, so it cannot leak into logs, state or reports.
+Every model forbids unknown keys: a misspelt key is an error naming its line, never ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from servefirst.playbook.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Strict):
+    """Where a secret comes from: exactly one of an environment variable or a file."""
+
+    env: Annotated[str | None, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret needs exactly one of `env` or `file`")
+        return self
+
+    def reveal(self, base_dir: Path, what: str) -> SecretStr:
+        """Read the secret; the error names where we looked, never the value."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"{what}: environment variable {self.env} is not set")
+            return SecretStr(value)
+        assert self.file is not None  # noqa: S101 - guaranteed by _one_source
+        path = self.file if self.file.is_absolute() else base_dir / self.file
+        try:
+            return SecretStr(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
+
+
+_CRON = re.compile(r"^\S+(\s+\S+){4}$")
+
+
+class Schedule(_Strict):
+    """When the scheduler runs a connection's sync: a fixed interval or a cron expression."""
+
+    interval_minutes: Annotated[int | None, Field(ge=1, le=10080)] = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    misfire_grace_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.match(value.strip()):
+            raise ValueError("cron needs five fields: minute hour day month day-of-week")
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Self:
+        if (self.interval_minutes is None) == (self.cron is None):
+            raise ValueError("a schedule needs exactly one of `interval_minutes` or `cron`")
+        return self
+
+
+class SalesforceAuth(_Strict):
+    """How servefirst gets an access token from Salesforce.
+
+    ``jwt`` (JWT bearer flow with a connected app's certificate) is the recommended method for a
+    server; ``client_credentials`` suits a connected app with a run-as user; ``token`` uses a
+    pre-issued access token (sandbox and quick trials).
+    """
+
+    method: Literal["jwt", "client_credentials", "token"]
+    login_url: str = "https://login.salesforce.com"
+    client_id: str | None = None
+    username: str | None = None
+    private_key: Secret | None = None
+    client_secret: Secret | None = None
+    access_token: Secret | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        needs = {
+            "jwt": ("client_id", "username", "private_key"),
+            "client_credentials": ("client_id", "client_secret"),
+            "token": ("access_token",),
+        }[self.method]
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth method {self.method!r} needs {', '.join(missing)}")
+        return self
+
+
+class SalesforceFields(_Strict):
+    """API names of the Salesforce fields the playbook maps onto (playbook.md's defaults)."""
+
+    po_date: str = "CloseDate"
+    operational_date: str = "Operational_Date__c"
+    success_criteria: str = "Success_Criteria__c"
+    success_confirmed: str = "Success_Confirmed__c"
+    health: str = "Playbook_Health__c"
+    findings: str = "Playbook_Findings__c"
+    slips: str = "Operational_Date_Slips__c"
+    task_key: str = "ServeFirst_Key__c"
+
+
+class HubSpotFields(_Strict):
+    """Internal names of the HubSpot deal properties the playbook maps onto."""
+
+    po_date: str = "closedate"
+    operational_date: str = "operational_date"
+    success_criteria: str = "success_criteria"
+    success_confirmed: str = "success_confirmed"
+    health: str = "playbook_health"
+    findings: str = "playbook_findings"
+    slips: str = "operational_date_slips"
+    task_key: str = "servefirst_task_key"
+
+
+class _ConnectionBase(_Strict):
+    schedule: Schedule = Field(default_factory=lambda: Schedule(interval_minutes=15))
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    api_budget_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    ca_bundle: Path | None = None
+    #: playbook stage key (and ``won`` / ``lost``) -> the CRM's stage value; unset keys use the
+    #: playbook's own stage labels.
+    stage_map: dict[str, str] = Field(default_factory=dict)
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+
+
+class SalesforceConnection(_ConnectionBase):
+    """One Salesforce org."""
+
+    crm: Literal["salesforce"]
+    instance_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.\d$")] = "59.0"
+    auth: SalesforceAuth
+    fields: SalesforceFields = Field(default_factory=SalesforceFields)
+    sponsor_role: str = "Executive Sponsor"
+    permission_set: str = "ServeFirst_Integration"
+    validation_rule: bool = False
+
+
+class HubSpotConnection(_ConnectionBase):
+    """One HubSpot portal (account)."""
+
+    crm: Literal["hubspot"]
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://api.hubapi.com"
+    token: Secret
+    pipeline: str = "Serve-first"
+    property_group: str = "serve_first"
+    fields: HubSpotFields = Field(default_factory=HubSpotFields)
+    sponsor_label: str = "Sponsor"
+    tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
+
+
+Connection = Annotated[SalesforceConnection | HubSpotConnection, Field(discriminator="crm")]
+
+
+class Settings(_Strict):
+    """The whole of ``servefirst.toml``. ``base_dir`` (the file's folder) anchors relative paths."""
+
+    playbook: str = "builtin:prime"
+    state_url: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    connections: dict[str, Connection] = Field(default_factory=dict)
+    base_dir: Path = Field(default=Path(), exclude=True)
+
+    def resolve_state_url(self) -> str:
+        """The state database URL; by default a SQLite file beside the config."""
+        if self.state_url:
+            return self.state_url
+        return f"sqlite:///{(self.base_dir / '.servefirst' / 'state.db').resolve()}"
+
+    def connection(self, name: str | None) -> tuple[str, SalesforceConnection | HubSpotConnection]:
+        """The named connection, or the only one when no name is given."""
+        if not self.connections:
+            raise ConfigError("no connections are configured; add a [connections.NAME] table")
+        if name is None:
+            if len(self.connections) > 1:
+                names = ", ".join(sorted(self.connections))
+                raise ConfigError(f"several connections are configured ({names}): pick one")
+            name = next(iter(self.connections))
+        if name not in self.connections:
+            raise ConfigError(
+                f"no connection named {name!r}; configured: {', '.join(sorted(self.connections))}"
+            )
+        return name, self.connections[name]

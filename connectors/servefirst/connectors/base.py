@@ -1,0 +1,197 @@
+"""The connector seam: what the sync engine asks of every CRM, in neutral terms.
+
+A connector turns CRM records into neutral ``Engagement`` objects and neutral ``Change`` plans
+back into the fewest CRM calls its batch APIs allow. It knows nothing of scheduling or state;
+the engine (in ``servefirst.sync``) decides *what* to write, the connector only *how*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from servefirst.playbook.definition import Playbook
+from servefirst.playbook.model import DesiredTask, Engagement, PluginFields
+
+#: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
+#: autofill of a rep-owned field.
+PLUGIN_FIELDS = ("health", "findings", "slips")
+AUTOFILL_FIELDS = ("operational_date",)
+
+
+@dataclass(frozen=True)
+class PullWindow:
+    """Which engagements a pull must return.
+
+    ``modified_since`` ``None`` means a full scan. ``key_dates_between`` (inclusive start,
+    exclusive end) adds engagements whose PO date or Operational Date (or Operational Date plus
+    ``confirm_within_days`` for won ones: the connector widens as needed) falls in that range:
+    their findings change with the calendar even though nobody edited them.
+    """
+
+    modified_since: dt.datetime | None = None
+    key_dates_between: tuple[dt.date, dt.date] | None = None
+    key_date_offsets_days: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """Set one neutral field of one engagement. ``before`` is what the CRM held when pulled."""
+
+    engagement_id: str
+    field: str
+    before: object
+    after: object
+    only_if_empty: bool = False  # autofill: re-checked at write time; a non-empty value wins
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    """All field changes of one engagement, written in one record update."""
+
+    engagement_id: str
+    changes: tuple[FieldChange, ...]
+
+    def values(self) -> dict[str, object]:
+        return {c.field: c.after for c in self.changes}
+
+
+@dataclass(frozen=True)
+class TaskOpen:
+    """Open (create, or reopen) the one task a rule may hold on an engagement, keyed by its key."""
+
+    engagement_id: str
+    task: DesiredTask
+
+
+@dataclass(frozen=True)
+class TaskClose:
+    """Complete a playbook task whose finding has disappeared."""
+
+    engagement_id: str
+    key: str
+    rule: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The minimal set of writes one sync run wants."""
+
+    updates: tuple[RecordUpdate, ...] = ()
+    task_opens: tuple[TaskOpen, ...] = ()
+    task_closes: tuple[TaskClose, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.updates or self.task_opens or self.task_closes)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one write in a plan: ``ok`` or the CRM's own error message."""
+
+    kind: str  # "update" | "task_open" | "task_close"
+    engagement_id: str
+    ok: bool
+    crm_id: str | None = None
+    message: str = ""
+    skipped_conflict: bool = False  # an autofill found the field already filled
+
+
+@dataclass
+class ApplyResult:
+    """Per-write results of applying a plan, in plan order."""
+
+    results: list[WriteResult] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[WriteResult]:
+        return [r for r in self.results if not r.ok and not r.skipped_conflict]
+
+
+@dataclass
+class ApiCalls:
+    """API calls a connector made, by kind: the budget the benchmarks compare to the minimum."""
+
+    read: int = 0
+    write: int = 0
+    auth: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.read + self.write
+
+
+@dataclass(frozen=True)
+class ProvisionStep:
+    """One thing provisioning would do (or found already done) in the CRM."""
+
+    kind: str  # e.g. "field", "permission", "validation_rule", "stage", "pipeline", "label"
+    name: str
+    action: str  # "create" | "update" | "none" | "manual"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProvisionReport:
+    """The provisioning plan, and after apply what was done; ``manual`` steps need an admin."""
+
+    steps: tuple[ProvisionStep, ...]
+    applied: bool
+
+    @property
+    def changes(self) -> tuple[ProvisionStep, ...]:
+        return tuple(s for s in self.steps if s.action in ("create", "update"))
+
+
+class Connector(Protocol):
+    """One CRM connection. Implementations: Salesforce and HubSpot."""
+
+    crm: str
+
+    def provision(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
+        """Make the CRM ready for the playbook (fields, stages, labels); idempotent."""
+        ...
+
+    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+        """Yield engagements page by page; never holds the whole org in memory."""
+        ...
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        """Write the plan with the CRM's batch APIs; per-record failures become results."""
+        ...
+
+    def server_time(self) -> dt.datetime:
+        """The CRM's notion of now (UTC), read from a response header, for watermarks."""
+        ...
+
+    @property
+    def api_calls(self) -> ApiCalls:
+        """Calls made so far by this connector instance."""
+        ...
+
+    def close(self) -> None:
+        """Release HTTP pools."""
+        ...
+
+
+__all__ = [
+    "AUTOFILL_FIELDS",
+    "PLUGIN_FIELDS",
+    "ApiCalls",
+    "ApplyResult",
+    "Connector",
+    "FieldChange",
+    "Plan",
+    "PluginFields",
+    "ProvisionReport",
+    "ProvisionStep",
+    "PullWindow",
+    "RecordUpdate",
+    "TaskClose",
+    "TaskOpen",
+    "WriteResult",
+]

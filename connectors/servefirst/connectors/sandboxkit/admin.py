@@ -1,0 +1,49 @@
+"""A small client for the ``/__sandbox__/`` admin API, for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+
+class SandboxAdmin:
+    """Talks to a running sandbox's admin API over HTTP(S)."""
+
+    def __init__(self, url: str, ca_bundle: Path | None = None, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.verify: str | bool = str(ca_bundle) if ca_bundle else True
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        response = self._session.request(
+            method,
+            f"{self.url}/__sandbox__{path}",
+            json=payload,
+            verify=self.verify,
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/stats")
+        return result
+
+    def reset_stats(self) -> None:
+        self._call("POST", "/stats/reset")
+
+    def inject(self, kind: str, count: int = 1, **options: Any) -> None:
+        self._call("POST", "/faults", {"kind": kind, "count": count, **options})
+
+    def random_faults(self, rate: float, seed: int, faults: list[dict[str, Any]]) -> None:
+        self._call("POST", "/faults/random", {"rate": rate, "seed": seed, "faults": faults})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        """A CRM-specific admin endpoint (e.g. seeding or search lag)."""
+        return self._call(method, path, payload)

@@ -1,0 +1,159 @@
+"""ASGI middleware that counts requests, injects faults and serves the ``/__sandbox__/`` API.
+
+The admin API lives under a prefix no CRM uses, so the real client libraries can never hit it
+by accident, and its own requests are neither counted nor faulted.
+
+Admin API (JSON):
+    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...}}
+    POST   /__sandbox__/stats/reset    zero the counters
+    POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
+                                        "status": 503, "latency_ms": 0, "policy": "",
+                                        "path_prefix": ""}
+    POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
+    DELETE /__sandbox__/faults         clear scripted and random faults
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from servefirst.connectors.sandboxkit.counters import RequestCounter
+from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Builds the CRM's own reply to an injected STATUS or LIMIT fault: (status, headers, body).
+FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
+#: Names the endpoint of a request for the counters, e.g. ("GET", "/services/data/v59.0/query").
+EndpointClassifier = Callable[[str, str], str]
+
+ADMIN_PREFIX = "/__sandbox__"
+
+
+class _ConnectionResetError(Exception):
+    """Raised after a truncated body so the server drops the connection mid-response."""
+
+
+class SandboxMiddleware:
+    """Wraps a CRM sandbox app with counters, faults and the admin API."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        classify: EndpointClassifier,
+        respond: FaultResponder,
+        extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.classify = classify
+        self.respond = respond
+        self.extra_admin = extra_admin
+        self.faults = FaultInjector()
+        self.counter = RequestCounter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path.startswith(ADMIN_PREFIX):
+            await self._admin(scope, receive, send)
+            return
+        self.counter.add(method, self.classify(method, path))
+        fault = self.faults.take(path)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.kind is FaultKind.LATENCY:
+            await asyncio.sleep(fault.latency_ms / 1000)
+            await self.app(scope, receive, send)
+            return
+        if fault.kind is FaultKind.RESET:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
+            raise _ConnectionResetError("injected connection reset")
+        status, headers, body = self.respond(fault)
+        await _send_bytes(send, status, headers, body)
+
+    async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        try:
+            payload: dict[str, Any] = json.loads(body) if body else {}
+            result = self.handle_admin(scope["method"], scope["path"], payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            await _send_json(send, 400, {"error": str(exc)})
+            return
+        if result is None:
+            await _send_json(send, 404, {"error": f"no admin endpoint {scope['path']}"})
+            return
+        await _send_json(send, 200, result)
+
+    def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
+        """Answers one admin call; ``None`` means no such endpoint."""
+        sub = path[len(ADMIN_PREFIX) :].rstrip("/")
+        if (method, sub) == ("GET", "/stats"):
+            counts = self.counter.snapshot()
+            return {"total": sum(counts.values()), "by_endpoint": counts}
+        if (method, sub) == ("POST", "/stats/reset"):
+            self.counter.reset()
+            return {"ok": True}
+        if (method, sub) == ("POST", "/faults"):
+            self.faults.inject(_fault(payload), int(payload.get("count", 1)))
+            return {"ok": True}
+        if (method, sub) == ("POST", "/faults/random"):
+            kinds = tuple(_fault(f) for f in payload["faults"])
+            self.faults.set_random(float(payload["rate"]), int(payload.get("seed", 0)), kinds)
+            return {"ok": True}
+        if (method, sub) == ("DELETE", "/faults"):
+            self.faults.clear()
+            return {"ok": True}
+        if self.extra_admin is not None:
+            return self.extra_admin(method, sub, payload)
+        return None
+
+
+def _fault(payload: dict[str, Any]) -> Fault:
+    return Fault(
+        kind=FaultKind(payload["kind"]),
+        status=int(payload.get("status", 503)),
+        latency_ms=int(payload.get("latency_ms", 0)),
+        policy=str(payload.get("policy", "")),
+        path_prefix=str(payload.get("path_prefix", "")),
+    )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_bytes(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, payload: Any) -> None:
+    await _send_bytes(
+        send, status, {"content-type": "application/json"}, json.dumps(payload).encode()
+    )
