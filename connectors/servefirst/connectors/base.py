@@ -22,18 +22,26 @@ AUTOFILL_FIELDS = ("operational_date",)
 
 
 @dataclass(frozen=True)
+class DateRange:
+    """Engagements whose ``field`` (``po_date`` or ``operational_date``) is in [start, end)."""
+
+    field: str
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
 class PullWindow:
     """Which engagements a pull must return.
 
-    ``modified_since`` ``None`` means a full scan. ``key_dates_between`` (inclusive start,
-    exclusive end) adds engagements whose PO date or Operational Date (or Operational Date plus
-    ``confirm_within_days`` for won ones: the connector widens as needed) falls in that range:
-    their findings change with the calendar even though nobody edited them.
+    ``modified_since`` ``None`` means a full scan. Otherwise the pull returns engagements
+    modified since then (the connector subtracts its own overlap and de-duplicates) *or* whose
+    key date falls in one of ``date_ranges``: their findings change with the calendar although
+    nobody edited them. The connector ORs all of it into as few queries as the CRM allows.
     """
 
     modified_since: dt.datetime | None = None
-    key_dates_between: tuple[dt.date, dt.date] | None = None
-    key_date_offsets_days: tuple[int, ...] = (0,)
+    date_ranges: tuple[DateRange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,7 @@ __all__ = [
     "ApiCalls",
     "ApplyResult",
     "Connector",
+    "DateRange",
     "FieldChange",
     "Plan",
     "PluginFields",
