@@ -1,12 +1,19 @@
-"""The ``servefirst`` command line."""
+"""The ``servefirst`` command line.
+
+Each command group lives in its own module and registers itself on ``app`` when imported, so
+the groups stay small and independent: ``playbook_cmds`` (init, validate, playbook show/check),
+``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs, demo).
+"""
 
 from __future__ import annotations
 
-import typer
-
-app = typer.Typer(no_args_is_help=True, help="Compile a serve-first playbook into your CRM.")
+from servefirst.sync.cli import playbook_cmds, sandbox_cmds, sync_cmds  # noqa: F401  (register)
+from servefirst.sync.cli.app import app
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+__all__ = ["app", "main"]
