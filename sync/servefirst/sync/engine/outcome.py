@@ -1,0 +1,187 @@
+"""Matching a connector's per-write results back to the plan, for counts and history.
+
+Connectors report results in plan order, one per write, but a CRM may split or merge writes
+(an autofill refused while the rest of the record was written, say). Matching by kind and
+engagement, and by position only within that group, keeps the history honest either way: a
+write with no result is never assumed to have succeeded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from servefirst.connectors.base import ApplyResult, Plan, WriteResult
+from servefirst.sync.state.records import ChangeRecord
+
+NO_RESULT = "the connector reported no result for this write; it will be retried next run"
+CONFLICT = "skipped: the field was filled in the CRM before the autofill could write it"
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """A write the CRM refused (or a record that could not be evaluated), in the CRM's words."""
+
+    record_id: str
+    message: str
+
+
+@dataclass
+class BatchOutcome:
+    """What one applied (or dry-run) batch did."""
+
+    changes: list[ChangeRecord] = field(default_factory=list)
+    records_updated: int = 0
+    fields_updated: int = 0
+    tasks_opened: int = 0
+    tasks_closed: int = 0
+    conflicts_skipped: int = 0
+    problems: list[RecordProblem] = field(default_factory=list)
+
+
+def _combine(results: list[WriteResult]) -> WriteResult:
+    first = results[0]
+    failed = [r for r in results if not r.ok and not r.skipped_conflict]
+    return WriteResult(
+        kind=first.kind,
+        engagement_id=first.engagement_id,
+        ok=not failed,
+        crm_id=first.crm_id,
+        message="; ".join(r.message for r in failed if r.message),
+        skipped_conflict=any(r.skipped_conflict for r in results),
+    )
+
+
+class _Results:
+    """Results grouped by (kind, engagement), handed out in plan order."""
+
+    def __init__(self, result: ApplyResult) -> None:
+        self._groups: dict[tuple[str, str], list[WriteResult]] = defaultdict(list)
+        for item in result.results:
+            self._groups[(item.kind, item.engagement_id)].append(item)
+
+    def take(self, kind: str, engagement_id: str, position: int, planned: int) -> WriteResult:
+        group = self._groups.get((kind, engagement_id), [])
+        if not group:
+            return WriteResult(kind, engagement_id, ok=False, message=NO_RESULT)
+        if len(group) == planned:
+            return group[position]
+        return _combine(group)
+
+
+def _count_planned(items: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item] += 1
+    return counts
+
+
+def dry_run_outcome(plan: Plan) -> BatchOutcome:
+    """A plan nobody applied: changes kept with ``ok`` unknown, counted as they would be."""
+    return _outcome(plan, None, message="dry run: not written", would_succeed=True)
+
+
+def applied_outcome(plan: Plan, result: ApplyResult) -> BatchOutcome:
+    return _outcome(plan, _Results(result), message="", would_succeed=False)
+
+
+def unconfirmed_outcome(plan: Plan, reason: str) -> BatchOutcome:
+    """A batch whose apply raised: nothing is known about what reached the CRM."""
+    message = f"not confirmed, the run stopped: {reason}"
+    return _outcome(plan, None, message=message, would_succeed=False)
+
+
+def _outcome(
+    plan: Plan, results: _Results | None, *, message: str, would_succeed: bool
+) -> BatchOutcome:
+    out = BatchOutcome()
+    for update in plan.updates:
+        res = None if results is None else results.take("update", update.engagement_id, 0, 1)
+        written = 0
+        for change in update.changes:
+            ok: bool | None = None if res is None else res.ok
+            note = message if res is None else ("" if res.ok else res.message)
+            if res is not None and res.ok and change.only_if_empty and res.skipped_conflict:
+                ok, note = False, CONFLICT
+                out.conflicts_skipped += 1
+            elif ok or (res is None and would_succeed):
+                written += 1
+            out.changes.append(
+                ChangeRecord(
+                    record_id=change.engagement_id,
+                    kind="field",
+                    name=change.field,
+                    before=change.before,
+                    after=change.after,
+                    ok=ok,
+                    message=note,
+                )
+            )
+        if res is not None and not res.ok:
+            out.problems.append(RecordProblem(update.engagement_id, res.message or "refused"))
+        out.fields_updated += written
+        out.records_updated += 1 if written else 0
+
+    planned_opens = _count_planned([o.engagement_id for o in plan.task_opens])
+    seen: dict[str, int] = defaultdict(int)
+    for opened in plan.task_opens:
+        eid = opened.engagement_id
+        res = (
+            None
+            if results is None
+            else results.take("task_open", eid, seen[eid], planned_opens[eid])
+        )
+        seen[eid] += 1
+        out.changes.append(_task_change(eid, "task_open", opened.task.rule, opened.task.key, res,
+                                        message, after=opened.task.subject))
+        if res is None:
+            out.tasks_opened += 1 if would_succeed else 0
+        else:
+            if res.ok:
+                out.tasks_opened += 1
+            else:
+                out.problems.append(RecordProblem(eid, res.message or "task not opened"))
+
+    planned_closes = _count_planned([c.engagement_id for c in plan.task_closes])
+    seen.clear()
+    for closed in plan.task_closes:
+        eid = closed.engagement_id
+        res = (
+            None
+            if results is None
+            else results.take("task_close", eid, seen[eid], planned_closes[eid])
+        )
+        seen[eid] += 1
+        out.changes.append(_task_change(eid, "task_close", closed.rule, closed.key, res, message,
+                                        before=closed.task_id))
+        if res is None:
+            out.tasks_closed += 1 if would_succeed else 0
+        else:
+            if res.ok:
+                out.tasks_closed += 1
+            else:
+                out.problems.append(RecordProblem(eid, res.message or "task not closed"))
+    return out
+
+
+def _task_change(
+    eid: str,
+    kind: str,
+    rule: str,
+    key: str,
+    res: WriteResult | None,
+    message: str,
+    *,
+    before: object = None,
+    after: object = None,
+) -> ChangeRecord:
+    return ChangeRecord(
+        record_id=eid,
+        kind=kind,
+        name=rule,
+        before=before,
+        after=after,
+        task_key=key,
+        ok=None if res is None else res.ok,
+        message=message if res is None else ("" if res.ok else res.message),
+    )

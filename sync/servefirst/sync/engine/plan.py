@@ -1,0 +1,175 @@
+"""Diffing: from what the playbook wants and what the CRM holds, the fewest writes.
+
+Pure functions, no I/O: the engine feeds them one engagement at a time. Every guarantee a rep
+notices lives here: a value is written only where a plugin-owned field differs, a rep-owned
+field is only ever autofilled while empty, and a rule holds at most one open task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from servefirst.connectors.base import (
+    PLUGIN_FIELDS,
+    FieldChange,
+    Plan,
+    RecordUpdate,
+    TaskClose,
+    TaskOpen,
+)
+from servefirst.playbook.model import Assessment, Engagement, PluginFields
+from servefirst.sync.state.records import EngagementDates
+
+
+def next_slips(
+    engagement: Engagement, remembered: EngagementDates | None, now: dt.datetime
+) -> EngagementDates:
+    """Count an Operational Date slip when the date moved later than the last one seen.
+
+    The state is the source of truth for the count. An engagement the state has never seen
+    starts from the count the CRM already shows (a state database rebuilt from scratch must not
+    forget slips reps have already been told about). A cleared date keeps the last one seen, so
+    setting it again later still counts as a slip.
+    """
+    date = engagement.operational_date
+    if remembered is None:
+        return EngagementDates(
+            engagement_id=engagement.id,
+            last_operational_date=date,
+            slips=max(engagement.current.slips or 0, 0),
+            first_seen=now,
+        )
+    slips = remembered.slips
+    last = remembered.last_operational_date
+    if date is not None and last is not None and date > last:
+        slips += 1
+    return EngagementDates(
+        engagement_id=engagement.id,
+        last_operational_date=date if date is not None else last,
+        slips=slips,
+        first_seen=remembered.first_seen,
+    )
+
+
+def _same(field: str, current: object, desired: object) -> bool:
+    """Whether a CRM value already says what the playbook wants.
+
+    CRMs return an empty text as ``None`` or ``""`` and an empty number as ``None``; an empty
+    slip count means no slip. Treating those as equal is what keeps a second run at zero writes
+    whatever the CRM's habit.
+    """
+    if field == "slips":
+        return (current or 0) == (desired or 0)
+    return (current or None) == (desired or None)
+
+
+def field_changes(engagement: Engagement, desired: PluginFields | None) -> list[FieldChange]:
+    """The plugin-owned fields whose CRM value differs from the desired one.
+
+    A desired ``None`` means "leave it alone" (closed-lost engagements, or a value the playbook
+    does not manage); a desired empty string clears a stale value.
+    """
+    if desired is None:
+        return []
+    changes = []
+    for name in PLUGIN_FIELDS:
+        want = getattr(desired, name)
+        have = getattr(engagement.current, name)
+        if want is None or _same(name, have, want):
+            continue
+        changes.append(FieldChange(engagement.id, name, have, want))
+    return changes
+
+
+@dataclass(frozen=True)
+class EngagementPlan:
+    """The writes one engagement needs."""
+
+    update: RecordUpdate | None
+    task_opens: tuple[TaskOpen, ...]
+    task_closes: tuple[TaskClose, ...]
+
+    @property
+    def empty(self) -> bool:
+        return self.update is None and not self.task_opens and not self.task_closes
+
+
+def plan_engagement(engagement: Engagement, assessment: Assessment) -> EngagementPlan:
+    """Diff one engagement: field updates, tasks to open, tasks to close.
+
+    Tasks are matched on their deterministic key. A task the playbook wants and the CRM has
+    open is left as it is (never rewritten: the rep may have edited it); an open task whose
+    finding is gone is closed; should the CRM ever hold two open tasks with one key, all but one
+    are closed, so each (engagement, rule) converges to exactly one.
+    """
+    changes = field_changes(engagement, assessment.desired)
+    proposal = assessment.autofill_operational_date
+    if proposal is not None and engagement.operational_date is None:
+        changes.append(
+            FieldChange(engagement.id, "operational_date", None, proposal, only_if_empty=True)
+        )
+    update = RecordUpdate(engagement.id, tuple(changes)) if changes else None
+
+    wanted = {task.key: task for task in assessment.tasks}
+    kept: set[str] = set()
+    closes = []
+    for ref in engagement.open_tasks:
+        if ref.key in wanted and ref.key not in kept:
+            kept.add(ref.key)
+            continue
+        closes.append(TaskClose(engagement.id, ref.key, ref.rule, ref.task_id))
+    opens = tuple(
+        TaskOpen(engagement.id, task) for key, task in wanted.items() if key not in kept
+    )
+    return EngagementPlan(update, opens, tuple(closes))
+
+
+def merge(plans: list[EngagementPlan]) -> Plan:
+    """One connector plan for a batch of engagements."""
+    return Plan(
+        updates=tuple(p.update for p in plans if p.update is not None),
+        task_opens=tuple(o for p in plans for o in p.task_opens),
+        task_closes=tuple(c for p in plans for c in p.task_closes),
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
+    """The plan as reviewable JSON-ready lines (the ``--diff-file`` format)."""
+    for record in plan.updates:
+        for change in record.changes:
+            line: dict[str, object] = {
+                "record_id": change.engagement_id,
+                "field": change.field,
+                "before": _plain(change.before),
+                "after": _plain(change.after),
+            }
+            if change.only_if_empty:
+                line["only_if_empty"] = True
+            yield line
+    for opened in plan.task_opens:
+        task = opened.task
+        yield {
+            "task": "open",
+            "record_id": opened.engagement_id,
+            "rule": task.rule,
+            "key": task.key,
+            "subject": task.subject,
+            "due": task.due.isoformat(),
+            "owner_id": task.owner_id,
+        }
+    for closed in plan.task_closes:
+        yield {
+            "task": "close",
+            "record_id": closed.engagement_id,
+            "rule": closed.rule,
+            "key": closed.key,
+            "task_id": closed.task_id,
+        }

@@ -1,0 +1,111 @@
+"""What one sync run reports: the readable summary's and ``--json``'s single source."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from servefirst.playbook.model import Assessment, Engagement
+from servefirst.sync.engine.outcome import RecordProblem
+from servefirst.sync.state.records import RunStatus, RunTotals
+
+
+class FailureKind(StrEnum):
+    """Why a run failed, which decides the exit code (config 2, anything else 3)."""
+
+    CONFIG = "config"
+    FATAL = "fatal"  # auth, budget, CRM unreachable after retries
+    UNEXPECTED = "unexpected"  # a bug: logged with its traceback
+
+
+@dataclass(frozen=True)
+class FindingSummary:
+    rule: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngagementSummary:
+    """One evaluated engagement as the JSON report lists it."""
+
+    id: str
+    name: str
+    stage: str | None
+    health: str | None
+    findings: tuple[FindingSummary, ...]
+
+    @classmethod
+    def of(cls, engagement: Engagement, assessment: Assessment) -> EngagementSummary:
+        return cls(
+            id=engagement.id,
+            name=engagement.name,
+            stage=engagement.stage if engagement.stage is not None else engagement.raw_stage,
+            health=None if assessment.health is None else assessment.health.value,
+            findings=tuple(
+                FindingSummary(f.rule, f.severity.value, f.message) for f in assessment.findings
+            ),
+        )
+
+
+@dataclass
+class RunReport:
+    """Everything a caller needs to know about a finished run."""
+
+    run_id: int
+    connection: str
+    crm: str
+    dry_run: bool
+    full_scan: bool
+    as_of: dt.date
+    status: RunStatus = RunStatus.RUNNING
+    totals: RunTotals = field(default_factory=RunTotals)
+    engagements: list[EngagementSummary] = field(default_factory=list)
+    errors: list[RecordProblem] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    error_message: str | None = None
+    failure: FailureKind | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The one JSON document ``servefirst sync --json`` prints (issue 5's exact keys)."""
+        calls = {
+            "total": self.totals.api_calls_read + self.totals.api_calls_write,
+            "read": self.totals.api_calls_read,
+            "write": self.totals.api_calls_write,
+        }
+        return {
+            "run_id": self.run_id,
+            "connection": self.connection,
+            "crm": self.crm,
+            "dry_run": self.dry_run,
+            "as_of": self.as_of.isoformat(),
+            "status": self.status.value,
+            "counts": self.totals.counts(),
+            "health": self.totals.health(),
+            "api_calls": calls,
+            "engagements": [
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "stage": e.stage,
+                    "health": e.health,
+                    "findings": [
+                        {"rule": f.rule, "severity": f.severity, "message": f.message}
+                        for f in e.findings
+                    ],
+                }
+                for e in self.engagements
+            ],
+            "errors": self._errors(),
+        }
+
+    def _errors(self) -> list[dict[str, str | None]]:
+        # A failed run's own error is listed with no record id, so that `--json` consumers
+        # find every problem in one place and the document keeps issue 5's keys.
+        rows: list[dict[str, str | None]] = [
+            {"record_id": p.record_id, "message": p.message} for p in self.errors
+        ]
+        if self.error_message:
+            rows.append({"record_id": None, "message": self.error_message})
+        return rows

@@ -1,0 +1,74 @@
+"""Structured logs: one event per line, as ``key=value`` pairs or as JSON.
+
+A scheduler's output is read by log shippers, not people, so every line carries the event name
+and its fields separately. Callers pass only counts, ids and CRM messages: settings objects and
+connector internals are never logged, which is how no secret reaches a log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any
+
+LOGGER_NAME = "servefirst"
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    if not text or any(c in text for c in ' ="\n'):
+        return json.dumps(text)
+    return text
+
+
+def log_event(logger: logging.Logger, level: int, event: str, **fields: object) -> None:
+    """Log ``event`` with ``fields``; the message itself reads as ``event k=v k=v``."""
+    if not logger.isEnabledFor(level):
+        return
+    message = " ".join([event, *(f"{k}={_text(v)}" for k, v in fields.items())])
+    logger.log(level, message, extra={"event": event, "fields": fields})
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``time=... level=... logger=... event k=v`` lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds")
+        line = f"time={stamp} level={record.levelname.lower()} logger={record.name} "
+        line += record.getMessage()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with the event's fields at top level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", record.getMessage()),
+        }
+        data.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
+    """Send servefirst's logs to stderr, once per process (repeated calls adjust the level)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level.upper())
+    for handler in logger.handlers:
+        if getattr(handler, "_servefirst", False):
+            handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter())
+            return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._servefirst = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,114 @@
+"""Plain records the state store reads and writes, shared with the engine's report.
+
+They are dataclasses rather than ORM objects so that the engine, the CLI and the tests handle
+ordinary values that outlive any database session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """How a run ended (or that it has not yet: ``running``)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"  # finished; some records were refused by the CRM
+    FAILED = "failed"  # stopped (auth, budget, CRM unreachable, bad config)
+    DRY_RUN = "dry_run"
+    INTERRUPTED = "interrupted"  # the process died while running; found by a later start
+
+
+#: The count names of issue 5's JSON summary, in its order.
+COUNT_NAMES = (
+    "engagements_read",
+    "records_updated",
+    "fields_updated",
+    "tasks_opened",
+    "tasks_closed",
+    "conflicts_skipped",
+    "record_errors",
+)
+HEALTH_NAMES = ("on_track", "at_risk", "off_track")
+
+
+@dataclass
+class RunTotals:
+    """What a run did, in numbers: kept in the ``runs`` row and printed in summaries."""
+
+    engagements_read: int = 0
+    records_updated: int = 0
+    fields_updated: int = 0
+    tasks_opened: int = 0
+    tasks_closed: int = 0
+    conflicts_skipped: int = 0
+    record_errors: int = 0
+    on_track: int = 0
+    at_risk: int = 0
+    off_track: int = 0
+    api_calls_read: int = 0
+    api_calls_write: int = 0
+    findings_by_rule: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(getattr(self, name)) for name in COUNT_NAMES}
+
+    def health(self) -> dict[str, int]:
+        return {name: int(getattr(self, name)) for name in HEALTH_NAMES}
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Where the next incremental run of a connection starts."""
+
+    connection: str
+    modified_since: dt.datetime
+    as_of: dt.date
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class EngagementDates:
+    """The last Operational Date seen for an engagement and how often it has slipped."""
+
+    engagement_id: str
+    last_operational_date: dt.date | None
+    slips: int
+    first_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of run history."""
+
+    id: int
+    connection: str
+    crm: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    as_of: dt.date
+    status: RunStatus
+    dry_run: bool
+    full_scan: bool
+    totals: RunTotals
+    duration_seconds: float | None
+    error_message: str | None
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One planned or applied write, with what the CRM held before and what was written."""
+
+    record_id: str
+    kind: str  # "field" | "task_open" | "task_close"
+    name: str  # the neutral field name, or the rule of the task
+    before: object = None
+    after: object = None
+    task_key: str | None = None
+    ok: bool | None = None
+    message: str = ""

@@ -1,0 +1,178 @@
+"""The state database's tables and the migration runner that creates and upgrades them.
+
+History is the product's audit trail (who changed what on which engagement, and when), so an
+upgrade must never drop it: the schema evolves only through numbered steps applied in order,
+each in its own transaction, and the applied version is kept in ``schema_version``. Opening a
+database that is already current does nothing, so every process may call ``migrate`` safely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    # The CRM's server time when the last successful run *started* pulling: edits made during
+    # that run are re-read by the next one.
+    Column("modified_since", DateTime(timezone=True), nullable=False),
+    # The as-of date of that run: the next run pulls the records whose key dates lie between.
+    Column("as_of", Date, nullable=False),
+    Column("run_id", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+engagement_dates = Table(
+    "engagement_dates",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    Column("engagement_id", String(64), primary_key=True),
+    Column("last_operational_date", Date, nullable=True),
+    Column("slips", Integer, nullable=False, default=0),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(100), nullable=False),
+    Column("crm", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("as_of", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("full_scan", Boolean, nullable=False, default=False),
+    Column("engagements_read", Integer, nullable=False, default=0),
+    Column("records_updated", Integer, nullable=False, default=0),
+    Column("fields_updated", Integer, nullable=False, default=0),
+    Column("tasks_opened", Integer, nullable=False, default=0),
+    Column("tasks_closed", Integer, nullable=False, default=0),
+    Column("conflicts_skipped", Integer, nullable=False, default=0),
+    Column("record_errors", Integer, nullable=False, default=0),
+    Column("on_track", Integer, nullable=False, default=0),
+    Column("at_risk", Integer, nullable=False, default=0),
+    Column("off_track", Integer, nullable=False, default=0),
+    Column("api_calls_read", Integer, nullable=False, default=0),
+    Column("api_calls_write", Integer, nullable=False, default=0),
+    Column("duration_seconds", Float, nullable=True),
+    # JSON object rule id -> number of findings, for `runs show` and the summary.
+    Column("findings_by_rule", Text, nullable=False, default="{}"),
+    Column("error_message", Text, nullable=True),
+    # Who runs it, so that a later start can tell a crashed run from a live one elsewhere.
+    Column("host", String(255), nullable=False, default=""),
+    Column("pid", Integer, nullable=False, default=0),
+)
+Index("ix_runs_connection_started", runs.c.connection, runs.c.started_at)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    # "field" (a neutral field name in `name`), "task_open" or "task_close" (a rule in `name`).
+    Column("kind", String(20), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("task_key", String(255), nullable=True),
+    Column("before", Text, nullable=True),  # JSON
+    Column("after", Text, nullable=True),  # JSON
+    # True written, False refused (``message`` has the CRM's words), NULL not attempted (dry
+    # run, or the run stopped before the CRM confirmed it).
+    Column("ok", Boolean, nullable=True),
+    Column("message", Text, nullable=False, default=""),
+)
+Index("ix_changes_run", changes.c.run_id)
+Index("ix_changes_record", changes.c.record_id)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``version`` N turns a version N-1 database into version N."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_v1(conn: Connection) -> None:
+    metadata.create_all(
+        conn, tables=[watermarks, engagement_dates, runs, changes], checkfirst=True
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "watermarks, engagement dates, runs and changes", _create_v1),
+)
+
+
+def current_version(engine: Engine) -> int:
+    """The schema version of the database; 0 for an empty one."""
+    if not inspect(engine).has_table(schema_version.name):
+        return 0
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the steps newer than the database, in order, one transaction each.
+
+    Returns the version reached. A step and its ``schema_version`` row commit together, so a
+    crash mid-upgrade leaves the database at the previous version, ready to retry.
+    """
+    ordered = sorted(steps, key=lambda m: m.version)
+    if [m.version for m in ordered] != list(range(1, len(ordered) + 1)):
+        raise ValueError("migration versions must be 1, 2, 3, ... without gaps")
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+    version = current_version(engine)
+    for step in ordered:
+        if step.version <= version:
+            continue
+        with engine.begin() as conn:
+            step.apply(conn)
+            conn.execute(
+                insert(schema_version).values(
+                    version=step.version,
+                    description=step.description,
+                    applied_at=dt.datetime.now(dt.UTC),
+                )
+            )
+        version = step.version
+    return version

@@ -1,0 +1,363 @@
+"""The state store: watermarks, last seen key dates, run history and every change.
+
+One ``StateStore`` wraps one SQLAlchemy engine: a SQLite file by default (created with its
+folder on first use), PostgreSQL when the configured URL says so. Opening it migrates the schema,
+so a store is always current. Every method is one short transaction: the engine commits each
+batch's changes and key dates as it goes, so a killed process leaves history consistent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, RowMapping, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from servefirst.playbook.errors import ConfigError
+from servefirst.sync.state import schema
+from servefirst.sync.state.records import (
+    ChangeRecord,
+    EngagementDates,
+    RunRecord,
+    RunStatus,
+    RunTotals,
+    Watermark,
+)
+
+_TOTAL_COLUMNS = (
+    "engagements_read",
+    "records_updated",
+    "fields_updated",
+    "tasks_opened",
+    "tasks_closed",
+    "conflicts_skipped",
+    "record_errors",
+    "on_track",
+    "at_risk",
+    "off_track",
+    "api_calls_read",
+    "api_calls_write",
+)
+_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; everything stored is UTC, so say so."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def _unjson(text: str | None) -> object:
+    return None if text is None else json.loads(text)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def create_state_engine(url: str) -> Engine:
+    """An engine for the state URL; a SQLite file's folder is created on first use."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"state_url is not a database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, ArgumentError) as exc:
+        raise ConfigError(f"cannot use state_url {parsed!r}: {exc}") from None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets `servefirst runs list` read while the scheduler writes; foreign keys keep
+    # changes tied to their run.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class StateStore:
+    """Everything servefirst remembers between runs, for every connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        try:
+            self.version = schema.migrate(engine)
+        except SQLAlchemyError as exc:
+            raise ConfigError(
+                f"cannot open the state database {engine.url!r}: {exc.__class__.__name__}: "
+                f"{exc.orig if hasattr(exc, 'orig') else exc}"
+            ) from None
+
+    @classmethod
+    def open(cls, url: str) -> StateStore:
+        """Open (creating and migrating as needed) the state database at ``url``."""
+        return cls(create_state_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def get_watermark(self, connection: str) -> Watermark | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(schema.watermarks).where(schema.watermarks.c.connection == connection)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return Watermark(
+            connection=connection,
+            modified_since=_utc(row["modified_since"]),
+            as_of=row["as_of"],
+            run_id=row["run_id"],
+        )
+
+    def set_watermark(
+        self, connection: str, modified_since: dt.datetime, as_of: dt.date, run_id: int | None
+    ) -> None:
+        values = {
+            "modified_since": _utc(modified_since),
+            "as_of": as_of,
+            "run_id": run_id,
+            "updated_at": _now(),
+        }
+        table = schema.watermarks
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(table).where(table.c.connection == connection).values(**values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(table).values(connection=connection, **values))
+
+    def get_engagement_dates(
+        self, connection: str, engagement_ids: Iterable[str]
+    ) -> dict[str, EngagementDates]:
+        """The remembered dates of the given engagements (absent ones are not in the result)."""
+        table = schema.engagement_dates
+        ids = list(dict.fromkeys(engagement_ids))
+        found: dict[str, EngagementDates] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                query = select(table).where(
+                    table.c.connection == connection, table.c.engagement_id.in_(chunk)
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["engagement_id"]] = EngagementDates(
+                        engagement_id=row["engagement_id"],
+                        last_operational_date=row["last_operational_date"],
+                        slips=row["slips"],
+                        first_seen=_utc(row["first_seen"]),
+                    )
+        return found
+
+    def put_engagement_dates(self, connection: str, rows: Sequence[EngagementDates]) -> None:
+        """Insert or replace the remembered dates of these engagements, in one transaction."""
+        if not rows:
+            return
+        table = schema.engagement_dates
+        now = _now()
+        ids = [r.engagement_id for r in rows]
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                conn.execute(
+                    delete(table).where(
+                        table.c.connection == connection,
+                        table.c.engagement_id.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            conn.execute(
+                insert(table),
+                [
+                    {
+                        "connection": connection,
+                        "engagement_id": r.engagement_id,
+                        "last_operational_date": r.last_operational_date,
+                        "slips": r.slips,
+                        "first_seen": _utc(r.first_seen),
+                        "updated_at": now,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def start_run(
+        self, connection: str, crm: str, as_of: dt.date, *, dry_run: bool, full_scan: bool
+    ) -> int:
+        """Record a run as ``running`` before it touches the CRM, so a killed run stays visible.
+
+        Earlier ``running`` rows of this connection whose process (on this host) is gone are
+        marked ``interrupted`` first.
+        """
+        self.mark_interrupted(connection)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(schema.runs).values(
+                    connection=connection,
+                    crm=crm,
+                    started_at=_now(),
+                    as_of=as_of,
+                    status=RunStatus.RUNNING.value,
+                    dry_run=dry_run,
+                    full_scan=full_scan,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None  # noqa: S101 - an insert into a table with an id always has one
+            return int(key[0])
+
+    def mark_interrupted(self, connection: str) -> int:
+        """Mark the dead ``running`` runs of ``connection`` as ``interrupted``; return how many."""
+        table = schema.runs
+        host = socket.gethostname()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(table.c.id, table.c.host, table.c.pid).where(
+                    table.c.connection == connection,
+                    table.c.status == RunStatus.RUNNING.value,
+                )
+            ).all()
+            dead = [r.id for r in rows if r.host == host and not _pid_alive(r.pid)]
+            if dead:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id.in_(dead))
+                    .values(
+                        status=RunStatus.INTERRUPTED.value,
+                        error_message="the process running this sync stopped before it finished",
+                    )
+                )
+        return len(dead)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        totals: RunTotals,
+        duration_seconds: float,
+        error_message: str | None = None,
+    ) -> None:
+        values: dict[str, object] = {name: getattr(totals, name) for name in _TOTAL_COLUMNS}
+        values.update(
+            status=status.value,
+            finished_at=_now(),
+            duration_seconds=duration_seconds,
+            findings_by_rule=json.dumps(totals.findings_by_rule, sort_keys=True),
+            error_message=error_message,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
+
+    def record_changes(self, run_id: int, rows: Sequence[ChangeRecord]) -> None:
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(schema.changes),
+                [
+                    {
+                        "run_id": run_id,
+                        "record_id": r.record_id,
+                        "kind": r.kind,
+                        "name": r.name,
+                        "task_key": r.task_key,
+                        "before": _json(r.before),
+                        "after": _json(r.after),
+                        "ok": r.ok,
+                        "message": r.message,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def list_runs(self, connection: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        table = schema.runs
+        query = select(table).order_by(table.c.id.desc()).limit(limit)
+        if connection is not None:
+            query = query.where(table.c.connection == connection)
+        with self.engine.connect() as conn:
+            return [_run(row) for row in conn.execute(query).mappings()]
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(schema.runs).where(schema.runs.c.id == run_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else _run(row)
+
+    def get_changes(self, run_id: int, limit: int | None = None) -> list[ChangeRecord]:
+        table = schema.changes
+        query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                ChangeRecord(
+                    record_id=row["record_id"],
+                    kind=row["kind"],
+                    name=row["name"],
+                    before=_unjson(row["before"]),
+                    after=_unjson(row["after"]),
+                    task_key=row["task_key"],
+                    ok=row["ok"],
+                    message=row["message"],
+                )
+                for row in conn.execute(query).mappings()
+            ]
+
+
+def _run(row: RowMapping) -> RunRecord:
+    totals = RunTotals(**{name: row[name] for name in _TOTAL_COLUMNS})
+    totals.findings_by_rule = json.loads(row["findings_by_rule"] or "{}")
+    finished = row["finished_at"]
+    return RunRecord(
+        id=row["id"],
+        connection=row["connection"],
+        crm=row["crm"],
+        started_at=_utc(row["started_at"]),
+        finished_at=None if finished is None else _utc(finished),
+        as_of=row["as_of"],
+        status=RunStatus(row["status"]),
+        dry_run=bool(row["dry_run"]),
+        full_scan=bool(row["full_scan"]),
+        totals=totals,
+        duration_seconds=row["duration_seconds"],
+        error_message=row["error_message"],
+        host=row["host"],
+        pid=row["pid"],
+    )
