@@ -122,66 +122,35 @@ def _outcome(
         out.fields_updated += written
         out.records_updated += 1 if written else 0
 
-    planned_opens = _count_planned([o.engagement_id for o in plan.task_opens])
+    tasks = [
+        ("task_open", o.engagement_id, o.task.rule, o.task.key, None, o.task.subject)
+        for o in plan.task_opens
+    ] + [("task_close", c.engagement_id, c.rule, c.key, c.task_id, None) for c in plan.task_closes]
+    planned = _count_planned([f"{kind}/{eid}" for kind, eid, *_ in tasks])
     seen: dict[str, int] = defaultdict(int)
-    for opened in plan.task_opens:
-        eid = opened.engagement_id
-        res = (
-            None
-            if results is None
-            else results.take("task_open", eid, seen[eid], planned_opens[eid])
+    for kind, eid, rule, key, before, after in tasks:
+        group = f"{kind}/{eid}"
+        res = None if results is None else results.take(kind, eid, seen[group], planned[group])
+        seen[group] += 1
+        out.changes.append(
+            ChangeRecord(
+                record_id=eid,
+                kind=kind,
+                name=rule,
+                before=before,
+                after=after,
+                task_key=key,
+                ok=None if res is None else res.ok,
+                message=message if res is None else ("" if res.ok else res.message),
+            )
         )
-        seen[eid] += 1
-        out.changes.append(_task_change(eid, "task_open", opened.task.rule, opened.task.key, res,
-                                        message, after=opened.task.subject))
-        if res is None:
-            out.tasks_opened += 1 if would_succeed else 0
-        else:
-            if res.ok:
+        done = would_succeed if res is None else res.ok
+        if done:
+            if kind == "task_open":
                 out.tasks_opened += 1
             else:
-                out.problems.append(RecordProblem(eid, res.message or "task not opened"))
-
-    planned_closes = _count_planned([c.engagement_id for c in plan.task_closes])
-    seen.clear()
-    for closed in plan.task_closes:
-        eid = closed.engagement_id
-        res = (
-            None
-            if results is None
-            else results.take("task_close", eid, seen[eid], planned_closes[eid])
-        )
-        seen[eid] += 1
-        out.changes.append(_task_change(eid, "task_close", closed.rule, closed.key, res, message,
-                                        before=closed.task_id))
-        if res is None:
-            out.tasks_closed += 1 if would_succeed else 0
-        else:
-            if res.ok:
                 out.tasks_closed += 1
-            else:
-                out.problems.append(RecordProblem(eid, res.message or "task not closed"))
+        elif res is not None:
+            verb = "opened" if kind == "task_open" else "closed"
+            out.problems.append(RecordProblem(eid, res.message or f"task not {verb}"))
     return out
-
-
-def _task_change(
-    eid: str,
-    kind: str,
-    rule: str,
-    key: str,
-    res: WriteResult | None,
-    message: str,
-    *,
-    before: object = None,
-    after: object = None,
-) -> ChangeRecord:
-    return ChangeRecord(
-        record_id=eid,
-        kind=kind,
-        name=rule,
-        before=before,
-        after=after,
-        task_key=key,
-        ok=None if res is None else res.ok,
-        message=message if res is None else ("" if res.ok else res.message),
-    )

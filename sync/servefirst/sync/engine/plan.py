@@ -53,23 +53,25 @@ def next_slips(
     )
 
 
-def _same(field: str, current: object, desired: object) -> bool:
+def _same(current: object, desired: object) -> bool:
     """Whether a CRM value already says what the playbook wants.
 
-    CRMs return an empty text as ``None`` or ``""`` and an empty number as ``None``; an empty
-    slip count means no slip. Treating those as equal is what keeps a second run at zero writes
-    whatever the CRM's habit.
+    CRMs return an empty text as ``None`` or ``""``: both mean empty, which is what keeps a
+    second run at zero writes whatever the CRM's habit. Numbers compare exactly (a slip count
+    of 0 is written once, so reports can filter on it).
     """
-    if field == "slips":
-        return (current or 0) == (desired or 0)
-    return (current or None) == (desired or None)
+    if isinstance(current, str | None) and isinstance(desired, str | None):
+        return (current or None) == (desired or None)
+    return current == desired
 
 
 def field_changes(engagement: Engagement, desired: PluginFields | None) -> list[FieldChange]:
     """The plugin-owned fields whose CRM value differs from the desired one.
 
-    A desired ``None`` means "leave it alone" (closed-lost engagements, or a value the playbook
-    does not manage); a desired empty string clears a stale value.
+    ``desired`` ``None`` means the playbook leaves this engagement's fields alone (closed
+    lost). Otherwise every plugin-owned field is managed, and a desired ``None`` means the field
+    should be empty (no findings left): the change's ``after`` is then ``None``, which the
+    connector writes as a cleared field.
     """
     if desired is None:
         return []
@@ -77,9 +79,8 @@ def field_changes(engagement: Engagement, desired: PluginFields | None) -> list[
     for name in PLUGIN_FIELDS:
         want = getattr(desired, name)
         have = getattr(engagement.current, name)
-        if want is None or _same(name, have, want):
-            continue
-        changes.append(FieldChange(engagement.id, name, have, want))
+        if not _same(have, want):
+            changes.append(FieldChange(engagement.id, name, have, want))
     return changes
 
 
@@ -120,9 +121,7 @@ def plan_engagement(engagement: Engagement, assessment: Assessment) -> Engagemen
             kept.add(ref.key)
             continue
         closes.append(TaskClose(engagement.id, ref.key, ref.rule, ref.task_id))
-    opens = tuple(
-        TaskOpen(engagement.id, task) for key, task in wanted.items() if key not in kept
-    )
+    opens = tuple(TaskOpen(engagement.id, task) for key, task in wanted.items() if key not in kept)
     return EngagementPlan(update, opens, tuple(closes))
 
 

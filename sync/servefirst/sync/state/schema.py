@@ -132,9 +132,7 @@ class Migration:
 
 
 def _create_v1(conn: Connection) -> None:
-    metadata.create_all(
-        conn, tables=[watermarks, engagement_dates, runs, changes], checkfirst=True
-    )
+    metadata.create_all(conn, tables=[watermarks, engagement_dates, runs, changes], checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -147,7 +145,9 @@ def current_version(engine: Engine) -> int:
     if not inspect(engine).has_table(schema_version.name):
         return 0
     with engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+        return int(
+            conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
+        )
 
 
 def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
