@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import AuthError
-from servefirst.playbook.model import Engagement, Health, Sponsor, Status
+from servefirst.playbook.evaluate import evaluate
+from servefirst.playbook.model import Assessment, Engagement, Health, Sponsor, Status
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -211,7 +212,7 @@ def test_time_passing_pulls_untouched_records_whose_date_went_past(
     # Operational Dates far enough out to be feasible from "deliver" on T0.
     fake.add(make("OD", stage="deliver", po_date=T0, operational_date=T0 + dt.timedelta(days=50)))
     far = T0 + dt.timedelta(days=300)
-    fake.add(make("FAR", stage="deliver", po_date=far, operational_date=far + dt.timedelta(days=60)))
+    fake.add(make("FAR", stage="deliver", po_date=far, operational_date=far + dt.timedelta(60)))
     sync(fake, prime, store, as_of=T0)
     sync(fake, prime, store, as_of=T0)  # re-reads our own writes; now settled
     assert fake.open_tasks() == []
@@ -360,12 +361,12 @@ def test_a_record_that_cannot_be_evaluated_is_reported_not_fatal(
 ) -> None:
     seed(fake, make)
 
-    def evaluator(e: Engagement, playbook: Playbook, as_of: dt.date, *, slips: int) -> Any:
-        from servefirst.playbook.evaluate import evaluate  # noqa: PLC0415
-
-        if e.id == "E3":
+    def evaluator(
+        engagement: Engagement, playbook: Playbook, as_of: dt.date, *, slips: int
+    ) -> Assessment:
+        if engagement.id == "E3":
             raise ValueError("stage table is corrupt")
-        return evaluate(e, playbook, as_of, slips=slips)
+        return evaluate(engagement, playbook, as_of, slips=slips)
 
     report = run_sync(fake, prime, store, "acme", SyncOptions(as_of=T0), evaluator=evaluator)
     assert report.status is RunStatus.PARTIAL
