@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from servefirst.playbook.errors import ConfigError, ServeFirstError
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import RecordProblem
 from servefirst.sync.state.records import RunStatus, RunTotals
@@ -17,6 +18,15 @@ class FailureKind(StrEnum):
     CONFIG = "config"
     FATAL = "fatal"  # auth, budget, CRM unreachable after retries
     UNEXPECTED = "unexpected"  # a bug: logged with its traceback
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """Which kind of failure an exception is, by class only (never by message)."""
+    if isinstance(exc, ConfigError):
+        return FailureKind.CONFIG
+    if isinstance(exc, ServeFirstError):
+        return FailureKind.FATAL
+    return FailureKind.UNEXPECTED
 
 
 @dataclass(frozen=True)

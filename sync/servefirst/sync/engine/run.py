@@ -23,7 +23,6 @@ from typing import IO, Protocol
 
 from servefirst.connectors.base import Connector, Plan, PullWindow
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import ConfigError, ServeFirstError
 from servefirst.playbook.evaluate import evaluate, key_date_ranges
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import (
@@ -40,7 +39,7 @@ from servefirst.sync.engine.plan import (
     plan_engagement,
     plan_lines,
 )
-from servefirst.sync.engine.report import EngagementSummary, FailureKind, RunReport
+from servefirst.sync.engine.report import EngagementSummary, FailureKind, RunReport, failure_kind
 from servefirst.sync.logs import log_event
 from servefirst.sync.state.records import EngagementDates, RunStatus, RunTotals
 from servefirst.sync.state.store import StateStore
@@ -77,14 +76,6 @@ def _batches(items: Iterable[Engagement], size: int) -> Iterator[list[Engagement
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-def _failure_kind(exc: BaseException) -> FailureKind:
-    if isinstance(exc, ConfigError):
-        return FailureKind.CONFIG
-    if isinstance(exc, ServeFirstError):
-        return FailureKind.FATAL
-    return FailureKind.UNEXPECTED
 
 
 def run_sync(
@@ -136,7 +127,7 @@ def run_sync(
         ).execute()
     except BaseException as exc:
         report.status = RunStatus.FAILED
-        report.failure = _failure_kind(exc)
+        report.failure = failure_kind(exc)
         report.error_message = str(exc) or exc.__class__.__name__
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             report.status = RunStatus.INTERRUPTED

@@ -1,0 +1,123 @@
+"""Runs as the CLI and the scheduler start them: settings in, a recorded report out.
+
+Opening the connector happens *inside* the recorded run, so a connection whose secret is
+missing or whose token is refused still leaves a ``failed`` row in the history with the reason,
+which is what someone looking at a silent scheduler needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from servefirst.config.settings import Settings
+from servefirst.connectors.base import Connector, ProvisionReport
+from servefirst.playbook.definition import Playbook
+from servefirst.sync.connectors import open_connector
+from servefirst.sync.engine.report import FailureKind, RunReport, failure_kind
+from servefirst.sync.engine.run import ProgressCallback, SyncOptions, run_sync
+from servefirst.sync.logs import log_event
+from servefirst.sync.state import RunStatus, RunTotals, StateStore
+
+log = logging.getLogger("servefirst.sync.service")
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[StateStore]:
+    store = StateStore.open(settings.resolve_state_url())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def opened_connector(settings: Settings, playbook: Playbook, name: str) -> Iterator[Connector]:
+    connector = open_connector(name, settings.connections[name], playbook, settings.base_dir)
+    try:
+        yield connector
+    finally:
+        try:
+            connector.close()
+        except Exception:  # a pool that fails to close must not turn a good run into a failure
+            log.warning("closing the connector of %s failed", name, exc_info=True)
+
+
+def sync_connection(
+    settings: Settings,
+    playbook: Playbook,
+    connection: str | None,
+    options: SyncOptions,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> RunReport:
+    """Sync one configured connection (the only one when ``connection`` is ``None``).
+
+    Raises ``ConfigError`` only when the connection itself cannot be chosen; every later
+    failure is in the returned report (status ``failed``) and in the history.
+    """
+    name, conn = settings.connection(connection)
+    with opened_store(settings) as store:
+        run_id = store.start_run(
+            name, conn.crm, options.as_of, dry_run=options.dry_run, full_scan=options.full
+        )
+        started = time.monotonic()
+        try:
+            with opened_connector(settings, playbook, name) as connector:
+                return run_sync(
+                    connector,
+                    playbook,
+                    store,
+                    name,
+                    options,
+                    on_progress=on_progress,
+                    run_id=run_id,
+                )
+        except Exception as exc:  # opening or closing the connector failed: record it
+            report = RunReport(
+                run_id=run_id,
+                connection=name,
+                crm=conn.crm,
+                dry_run=options.dry_run,
+                full_scan=options.full,
+                as_of=options.as_of,
+            )
+            _record_failure(store, report, exc, time.monotonic() - started)
+            return report
+
+
+def _record_failure(store: StateStore, report: RunReport, exc: Exception, seconds: float) -> None:
+    kind = failure_kind(exc)
+    report.status = RunStatus.FAILED
+    report.failure = kind
+    report.error_message = str(exc) or exc.__class__.__name__
+    report.duration_seconds = seconds
+    if kind is FailureKind.UNEXPECTED:
+        log.exception("cannot open connection %s", report.connection)
+    log_event(
+        log,
+        logging.ERROR,
+        "sync_failed",
+        connection=report.connection,
+        run_id=report.run_id,
+        error=report.error_message,
+        kind=kind.value,
+    )
+    store.finish_run(
+        report.run_id,
+        status=RunStatus.FAILED,
+        totals=RunTotals(),
+        duration_seconds=seconds,
+        error_message=report.error_message,
+    )
+
+
+def provision_connection(
+    settings: Settings, playbook: Playbook, connection: str | None, *, dry_run: bool
+) -> tuple[str, ProvisionReport]:
+    """Drive one connection's provisioning; errors propagate for the CLI to report."""
+    name, _ = settings.connection(connection)
+    with opened_connector(settings, playbook, name) as connector:
+        return name, connector.provision(playbook, dry_run=dry_run)
