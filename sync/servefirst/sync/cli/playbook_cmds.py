@@ -153,7 +153,8 @@ def show(config: ConfigOption = None, playbook_file: PlaybookOption = None) -> N
         )
     console.print(stages)
     rules = Table(title="Rules", show_lines=True)
-    for column in ("rule", "severity", "action", "applies", "what the rep reads"):
+    rules.add_column("rule", no_wrap=True)
+    for column in ("severity", "action", "applies", "what the rep reads"):
         rules.add_column(column)
     for rule_id, rule in playbook.rules.items():
         applies = _applies(rule_id, playbook)
