@@ -60,15 +60,18 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
-    """Send servefirst's logs to stderr, once per process (repeated calls adjust the level)."""
+    """Send servefirst's logs to stderr, once per process (repeated calls adjust it)."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level.upper())
-    for handler in logger.handlers:
-        if getattr(handler, "_servefirst", False):
-            handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter())
+    formatter = JsonFormatter() if json_lines else KeyValueFormatter()
+    for existing in logger.handlers:
+        if isinstance(existing, logging.StreamHandler) and getattr(existing, "_servefirst", False):
+            # sys.stderr may have been replaced since (test runners do): follow it.
+            existing.setStream(sys.stderr)
+            existing.setFormatter(formatter)
             return
     handler = logging.StreamHandler(sys.stderr)
     handler._servefirst = True  # type: ignore[attr-defined]
-    handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter())
+    handler.setFormatter(formatter)
     logger.addHandler(handler)
     logger.propagate = False

@@ -1,7 +1,225 @@
-"""Commands registered on the root app (filled in by its owner)."""
+"""``provision``, ``sync``, ``runs list|show`` and ``run``: servefirst against a live CRM.
+
+Output contract: ``sync --json`` prints exactly one JSON document on stdout and nothing else
+(progress and logs go to stderr), so scripts can pipe it; exit codes follow ``Exit``.
+"""
 
 from __future__ import annotations
 
-from servefirst.sync.cli.app import app
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
-__all__ = ["app"]
+import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from servefirst.config.loader import config_path, load_settings
+from servefirst.config.settings import Settings
+from servefirst.playbook.errors import ConfigError, ServeFirstError
+from servefirst.sync.cli.app import Exit, app
+from servefirst.sync.cli.common import (
+    ConfigOption,
+    ConnectionOption,
+    config_errors,
+    console,
+    err_console,
+    fail,
+    load,
+    parse_date,
+)
+from servefirst.sync.cli.sync_render import render_provision, render_run, render_runs, render_sync
+from servefirst.sync.engine import FailureKind, RunReport, SyncOptions
+from servefirst.sync.engine.run import ProgressCallback
+from servefirst.sync.logs import configure_logging
+from servefirst.sync.scheduler import serve
+from servefirst.sync.service import opened_store, provision_connection, sync_connection
+from servefirst.sync.state import RunRecord, RunStatus
+
+runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
+app.add_typer(runs_app, name="runs")
+
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Compute everything, write nothing to the CRM.")
+]
+
+
+def exit_code(report: RunReport) -> Exit:
+    """The documented exit code of a finished run."""
+    if report.status in (RunStatus.OK, RunStatus.DRY_RUN):
+        return Exit.OK
+    if report.status is RunStatus.PARTIAL:
+        return Exit.RECORD_ERRORS
+    if report.failure is FailureKind.CONFIG:
+        return Exit.USAGE
+    return Exit.FAILED
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A Rich progress line on stderr while a run streams, when a person is watching."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} engagements"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Syncing", total=None)
+        yield lambda totals: progress.update(task, completed=totals.engagements_read)
+
+
+def _logging(settings: Settings, *, interactive: bool) -> None:
+    # In a terminal the summary says it all: logs only for warnings (unless debugging).
+    level = settings.log_level
+    if interactive and level == "info":
+        level = "warning"
+    configure_logging(level)
+
+
+@app.command()
+def provision(
+    config: ConfigOption = None, connection: ConnectionOption = None, dry_run: DryRunOption = False
+) -> None:
+    """Create the playbook's fields, stages and labels in the CRM (idempotent)."""
+    settings, playbook = load(config)
+    _logging(settings, interactive=sys.stderr.isatty())
+    try:
+        with config_errors():
+            name, report = provision_connection(settings, playbook, connection, dry_run=dry_run)
+    except ServeFirstError as exc:
+        fail(f"provisioning failed: {exc}", Exit.FAILED)
+    render_provision(console, name, report, dry_run=dry_run)
+
+
+@app.command()
+def sync(
+    config: ConfigOption = None,
+    connection: ConnectionOption = None,
+    dry_run: DryRunOption = False,
+    full: Annotated[bool, typer.Option("--full", help="Read every engagement.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate as of YYYY-MM-DD (default today).")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of the summary.")
+    ] = False,
+    diff_file: Annotated[
+        Path | None,
+        typer.Option("--diff-file", help="Write the plan as JSON lines here.", dir_okay=False),
+    ] = None,
+) -> None:
+    """Sync one connection: evaluate the playbook and write back only what changed."""
+    date = parse_date(as_of)
+    settings, playbook = load(config)
+    interactive = sys.stderr.isatty()
+    _logging(settings, interactive=interactive)
+    options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
+    with config_errors(), _progress(interactive) as on_progress:
+        report = sync_connection(settings, playbook, connection, options, on_progress=on_progress)
+    if json_output:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    else:
+        render_sync(console, report)
+        if report.error_message:
+            err_console.print(
+                f"[bold red]error:[/] {escape(report.error_message)}", highlight=False
+            )
+    raise typer.Exit(int(exit_code(report)))
+
+
+@runs_app.command("list")
+def runs_list(
+    config: ConfigOption = None,
+    connection: ConnectionOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The latest sync runs, newest first."""
+    with config_errors():
+        settings = load_settings(config)
+        with opened_store(settings) as store:
+            rows = store.list_runs(connection, limit)
+    if json_output:
+        sys.stdout.write(json.dumps([_run_json(r) for r in rows]) + "\n")
+        return
+    render_runs(console, rows)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[int, typer.Argument(help="The run id (see `servefirst runs list`).")],
+    config: ConfigOption = None,
+    changes: Annotated[int, typer.Option(min=0, help="How many changes to list.")] = 200,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One run: its counts, API calls, error, and its changes with before and after."""
+    with config_errors():
+        settings = load_settings(config)
+        with opened_store(settings) as store:
+            row = store.get_run(run_id)
+            listed = store.get_changes(run_id, limit=changes) if row is not None else []
+    if row is None:
+        fail(f"no run {run_id} in the history; see `servefirst runs list`", Exit.USAGE)
+    if json_output:
+        data = _run_json(row)
+        data["changes"] = [
+            {
+                "record_id": c.record_id,
+                "kind": c.kind,
+                "name": c.name,
+                "task_key": c.task_key,
+                "before": c.before,
+                "after": c.after,
+                "ok": c.ok,
+                "message": c.message,
+            }
+            for c in listed
+        ]
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    render_run(console, row, listed)
+
+
+def _run_json(row: RunRecord) -> dict[str, object]:
+    return {
+        "run_id": row.id,
+        "connection": row.connection,
+        "crm": row.crm,
+        "status": row.status.value,
+        "dry_run": row.dry_run,
+        "full_scan": row.full_scan,
+        "as_of": row.as_of.isoformat(),
+        "started_at": row.started_at.isoformat(),
+        "finished_at": None if row.finished_at is None else row.finished_at.isoformat(),
+        "duration_seconds": row.duration_seconds,
+        "counts": row.totals.counts(),
+        "health": row.totals.health(),
+        "findings_by_rule": row.totals.findings_by_rule,
+        "api_calls": {
+            "total": row.totals.api_calls_read + row.totals.api_calls_write,
+            "read": row.totals.api_calls_read,
+            "write": row.totals.api_calls_write,
+        },
+        "error": row.error_message,
+    }
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run every connection's sync on its schedule until stopped (SIGTERM or Ctrl-C)."""
+    with config_errors():
+        settings = load_settings(config)
+    configure_logging(settings.log_level)
+    path = config_path(config).resolve()
+    try:
+        serve(settings, path)
+    except ConfigError as exc:
+        fail(str(exc), Exit.USAGE)

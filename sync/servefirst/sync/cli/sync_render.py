@@ -1,0 +1,168 @@
+"""Rich renderings of provisioning plans, sync summaries and run history, for people."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from servefirst.connectors.base import ProvisionReport
+from servefirst.sync.engine import RunReport
+from servefirst.sync.state import COUNT_NAMES, ChangeRecord, RunRecord, RunStatus, RunTotals
+
+_STATUS_STYLE = {
+    RunStatus.OK: "green",
+    RunStatus.DRY_RUN: "cyan",
+    RunStatus.PARTIAL: "yellow",
+    RunStatus.FAILED: "red",
+    RunStatus.INTERRUPTED: "red",
+    RunStatus.RUNNING: "blue",
+}
+_MAX_ERRORS = 20
+
+
+def _status(status: RunStatus) -> str:
+    return f"[{_STATUS_STYLE[status]}]{status.value}[/]"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _totals_table(totals: RunTotals) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name in COUNT_NAMES:
+        table.add_row(_label(name), str(getattr(totals, name)))
+    table.add_row(
+        "Health",
+        f"[green]{totals.on_track} on track[/] · [yellow]{totals.at_risk} at risk[/] · "
+        f"[red]{totals.off_track} off track[/]",
+    )
+    calls = totals.api_calls_read + totals.api_calls_write
+    table.add_row(
+        "API calls", f"{calls} ({totals.api_calls_read} read, {totals.api_calls_write} write)"
+    )
+    return table
+
+
+def _findings_table(by_rule: dict[str, int]) -> Table:
+    table = Table(title="Findings by rule", title_justify="left")
+    table.add_column("Rule")
+    table.add_column("Engagements", justify="right")
+    for rule, count in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(rule, str(count))
+    return table
+
+
+def render_sync(console: Console, report: RunReport) -> None:
+    """The readable summary of one sync run."""
+    scope = "full scan" if report.full_scan else "incremental"
+    console.print(
+        f"[bold]Sync {report.connection}[/] ({report.crm}) · run {report.run_id} · "
+        f"as of {report.as_of.isoformat()} · {scope} · {_status(report.status)} · "
+        f"{report.duration_seconds:.1f} s"
+    )
+    if report.dry_run:
+        console.print("[cyan]Dry run: nothing was written; counts show what would change.[/]")
+    console.print(_totals_table(report.totals))
+    if report.totals.findings_by_rule:
+        console.print(_findings_table(report.totals.findings_by_rule))
+    if report.errors:
+        table = Table(title="Record errors", title_justify="left")
+        table.add_column("Record")
+        table.add_column("CRM message")
+        for problem in report.errors[:_MAX_ERRORS]:
+            table.add_row(escape(problem.record_id), escape(problem.message))
+        console.print(table)
+        if len(report.errors) > _MAX_ERRORS:
+            more = len(report.errors) - _MAX_ERRORS
+            console.print(f"… and {more} more: `servefirst runs show {report.run_id}`")
+
+
+def render_provision(
+    console: Console, name: str, report: ProvisionReport, *, dry_run: bool
+) -> None:
+    table = Table(title=f"Provisioning {name}" + (" (dry run)" if dry_run else ""))
+    for column in ("Kind", "Name", "Action", "Detail"):
+        table.add_column(column)
+    styles = {"create": "green", "update": "yellow", "manual": "bold red", "none": "dim"}
+    for step in report.steps:
+        style = styles.get(step.action, "")
+        table.add_row(
+            step.kind, escape(step.name), f"[{style}]{step.action}[/]", escape(step.detail)
+        )
+    console.print(table)
+    changes = len(report.changes)
+    manual = sum(1 for s in report.steps if s.action == "manual")
+    verb = "would be made" if dry_run else "made"
+    console.print(f"{changes} change(s) {verb}; {manual} step(s) need an administrator.")
+
+
+def render_runs(console: Console, rows: list[RunRecord]) -> None:
+    table = Table(title="Sync runs")
+    for column in (
+        "Run",
+        "Connection",
+        "CRM",
+        "Started (UTC)",
+        "As of",
+        "Status",
+        "Read",
+        "Fields",
+        "Opened",
+        "Closed",
+        "Errors",
+        "API calls",
+        "Seconds",
+    ):
+        table.add_column(column, justify="right" if column in ("Run", "Read") else "left")
+    for r in rows:
+        t = r.totals
+        table.add_row(
+            str(r.id),
+            r.connection,
+            r.crm,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.as_of.isoformat(),
+            _status(r.status),
+            str(t.engagements_read),
+            str(t.fields_updated),
+            str(t.tasks_opened),
+            str(t.tasks_closed),
+            str(t.record_errors),
+            str(t.api_calls_read + t.api_calls_write),
+            "" if r.duration_seconds is None else f"{r.duration_seconds:.1f}",
+        )
+    console.print(table)
+
+
+def _value(value: object) -> str:
+    return "" if value is None else escape(str(value))
+
+
+def render_run(console: Console, row: RunRecord, changes: list[ChangeRecord]) -> None:
+    kind = "dry run" if row.dry_run else ("full scan" if row.full_scan else "incremental")
+    console.print(
+        f"[bold]Run {row.id}[/] · {row.connection} ({row.crm}) · as of {row.as_of.isoformat()} · "
+        f"{kind} · {_status(row.status)}"
+    )
+    finished = "-" if row.finished_at is None else row.finished_at.isoformat(timespec="seconds")
+    console.print(f"Started {row.started_at.isoformat(timespec='seconds')}, finished {finished}")
+    if row.error_message:
+        console.print(f"[red]{escape(row.error_message)}[/]", highlight=False)
+    console.print(_totals_table(row.totals))
+    if row.totals.findings_by_rule:
+        console.print(_findings_table(row.totals.findings_by_rule))
+    if not changes:
+        return
+    table = Table(title="Changes", title_justify="left")
+    for column in ("Record", "Change", "Before", "After", "Result"):
+        table.add_column(column, overflow="fold")
+    for c in changes:
+        what = c.name if c.kind == "field" else f"{c.kind.replace('_', ' ')}: {c.name}"
+        message = escape(c.message)
+        result = {True: "[green]ok[/]", False: f"[red]{message}[/]", None: message}[c.ok]
+        table.add_row(escape(c.record_id), what, _value(c.before), _value(c.after), result)
+    console.print(table)
