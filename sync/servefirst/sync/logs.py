@@ -59,19 +59,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners and daemons swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never break a sync
+            self.handleError(record)
+
+
 def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
     """Send servefirst's logs to stderr, once per process (repeated calls adjust it)."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level.upper())
     formatter = JsonFormatter() if json_lines else KeyValueFormatter()
-    for existing in logger.handlers:
-        if isinstance(existing, logging.StreamHandler) and getattr(existing, "_servefirst", False):
-            # sys.stderr may have been replaced since (test runners do): follow it.
-            existing.setStream(sys.stderr)
-            existing.setFormatter(formatter)
-            return
-    handler = logging.StreamHandler(sys.stderr)
-    handler._servefirst = True  # type: ignore[attr-defined]
+    handler = next((h for h in logger.handlers if isinstance(h, StderrHandler)), None)
+    if handler is None:
+        handler = StderrHandler()
+        logger.addHandler(handler)
     handler.setFormatter(formatter)
-    logger.addHandler(handler)
     logger.propagate = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -64,6 +65,8 @@ def render_sync(console: Console, report: RunReport) -> None:
         f"as of {report.as_of.isoformat()} · {scope} · {_status(report.status)} · "
         f"{report.duration_seconds:.1f} s"
     )
+    if report.status is RunStatus.FAILED and not report.totals.engagements_read:
+        return  # nothing happened: the error (printed by the caller) says it all
     if report.dry_run:
         console.print("[cyan]Dry run: nothing was written; counts show what would change.[/]")
     console.print(_totals_table(report.totals))
@@ -101,39 +104,23 @@ def render_provision(
 
 
 def render_runs(console: Console, rows: list[RunRecord]) -> None:
-    table = Table(title="Sync runs")
-    for column in (
-        "Run",
-        "Connection",
-        "CRM",
-        "Started (UTC)",
-        "As of",
-        "Status",
-        "Read",
-        "Fields",
-        "Opened",
-        "Closed",
-        "Errors",
-        "API calls",
-        "Seconds",
-    ):
-        table.add_column(column, justify="right" if column in ("Run", "Read") else "left")
+    """Run history, one line per run, narrow enough for an 80-column terminal."""
+    table = Table(title="Sync runs", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    columns = ("Run", "Connection", "Started UTC", "Status", "Read", "Fields", "Tasks")
+    for column in (*columns, "Err", "API"):
+        table.add_column(column, no_wrap=True)
     for r in rows:
         t = r.totals
         table.add_row(
             str(r.id),
-            r.connection,
-            r.crm,
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.as_of.isoformat(),
+            escape(r.connection),
+            r.started_at.strftime("%m-%d %H:%M"),
             _status(r.status),
             str(t.engagements_read),
             str(t.fields_updated),
-            str(t.tasks_opened),
-            str(t.tasks_closed),
+            f"+{t.tasks_opened}/-{t.tasks_closed}",
             str(t.record_errors),
             str(t.api_calls_read + t.api_calls_write),
-            "" if r.duration_seconds is None else f"{r.duration_seconds:.1f}",
         )
     console.print(table)
 
