@@ -160,6 +160,10 @@ class FakeConnector:
                     values[change.field] = change.after
                 else:
                     current[change.field] = change.after
+            if conflict and not values and all(c.only_if_empty for c in update.changes):
+                # Like the real connectors: nothing left to write is reported as not ok.
+                out.results.append(WriteResult("update", eid, ok=False, skipped_conflict=True))
+                continue
             values["current"] = PluginFields(**current)
             self.edit(eid, **values)
             out.results.append(WriteResult("update", eid, ok=True, skipped_conflict=conflict))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from servefirst.connectors.base import ApplyResult, Plan, WriteResult
+from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, WriteResult
 from servefirst.sync.state.records import ChangeRecord
 
 NO_RESULT = "the connector reported no result for this write; it will be retried next run"
@@ -91,36 +91,60 @@ def unconfirmed_outcome(plan: Plan, reason: str) -> BatchOutcome:
     return _outcome(plan, None, message=message, would_succeed=False)
 
 
+def _update_outcome(
+    update: RecordUpdate, res: WriteResult | None, message: str
+) -> tuple[list[ChangeRecord], int, int, bool]:
+    """History rows, fields written, autofill conflicts and failure of one record update.
+
+    Connectors report an update whose only change was a refused autofill as not ``ok`` with
+    ``skipped_conflict``: that is a conflict (the rep's value won), not a record error.
+    """
+    conflict = res is not None and res.skipped_conflict
+    autofill_only = all(c.only_if_empty for c in update.changes)
+    failed = res is not None and not res.ok and not (conflict and autofill_only)
+    rows: list[ChangeRecord] = []
+    written = conflicts = 0
+    for change in update.changes:
+        ok: bool | None
+        if res is None:
+            ok, note = None, message
+        elif change.only_if_empty and conflict:
+            ok, note = False, CONFLICT
+            conflicts += 1
+        elif failed:
+            ok, note = False, res.message or "refused"
+        else:
+            ok, note = True, ""
+            written += 1
+        rows.append(
+            ChangeRecord(
+                record_id=change.engagement_id,
+                kind="field",
+                name=change.field,
+                before=change.before,
+                after=change.after,
+                ok=ok,
+                message=note,
+            )
+        )
+    return rows, written, conflicts, failed
+
+
 def _outcome(
     plan: Plan, results: _Results | None, *, message: str, would_succeed: bool
 ) -> BatchOutcome:
     out = BatchOutcome()
     for update in plan.updates:
         res = None if results is None else results.take("update", update.engagement_id, 0, 1)
-        written = 0
-        for change in update.changes:
-            ok: bool | None = None if res is None else res.ok
-            note = message if res is None else ("" if res.ok else res.message)
-            if res is not None and res.ok and change.only_if_empty and res.skipped_conflict:
-                ok, note = False, CONFLICT
-                out.conflicts_skipped += 1
-            elif ok or (res is None and would_succeed):
-                written += 1
-            out.changes.append(
-                ChangeRecord(
-                    record_id=change.engagement_id,
-                    kind="field",
-                    name=change.field,
-                    before=change.before,
-                    after=change.after,
-                    ok=ok,
-                    message=note,
-                )
-            )
-        if res is not None and not res.ok:
+        field_records, written, conflicts, failed = _update_outcome(update, res, message)
+        out.changes.extend(field_records)
+        if res is None and would_succeed:
+            written = len(update.changes)
+        if failed and res is not None:
             out.problems.append(RecordProblem(update.engagement_id, res.message or "refused"))
         out.fields_updated += written
         out.records_updated += 1 if written else 0
+        out.conflicts_skipped += conflicts
 
     tasks = [
         ("task_open", o.engagement_id, o.task.rule, o.task.key, None, o.task.subject)
