@@ -52,6 +52,18 @@ TEMPLATE_FIELDS = frozenset(
 )
 
 
+class LocatedError(ValueError):
+    """A validation problem that knows which key inside the model it is about.
+
+    Pydantic reports model-level checks at the model's own location; raising this instead lets
+    the config loader point at the exact line of the offending key (``from_stage: dicsover``).
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,18 +102,26 @@ class RuleDef(_Strict):
 
     @model_validator(mode="after")
     def _templates_known(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for name in ("message", "fix", "task_title"):
             text = getattr(self, name)
             if text is None:
                 continue
-            for _, field, _, _ in string.Formatter().parse(text):
+            try:
+                fields = [field for _, field, _, _ in string.Formatter().parse(text)]
+            except ValueError as exc:
+                problems.append(((name,), f"{name} is not a valid template: {exc}"))
+                continue
+            for field in fields:
                 if field is not None and field not in TEMPLATE_FIELDS:
                     known = ", ".join(sorted(TEMPLATE_FIELDS))
-                    raise ValueError(
-                        f"{name} uses unknown placeholder {{{field}}}; known placeholders: {known}"
+                    problems.append(
+                        ((name,), f"{name} uses unknown placeholder {{{field}}}; known: {known}")
                     )
         if self.action is Action.TASK and self.task_title is None:
-            raise ValueError("action 'task' needs a task_title")
+            problems.append((("action",), "action 'task' needs a task_title"))
+        if problems:
+            raise LocatedError(problems)
         return self
 
 
