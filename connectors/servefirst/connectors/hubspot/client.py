@@ -20,7 +20,9 @@ status and HubSpot's reply body, never request headers (which hold the token).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import importlib
 import json
 import logging
@@ -155,17 +157,11 @@ class HubSpotClient:
             before_sleep=_log_retry(label),
             reraise=True,
         )
-        return retrying(self._attempt, kind, path, bound, label, search, args, kwargs)
+        send = functools.partial(bound, *args, _request_timeout=self.timeout_seconds, **kwargs)
+        return retrying(self._attempt, send, kind=kind, path=path, label=label, search=search)
 
     def _attempt(
-        self,
-        kind: CallKind,
-        path: str,
-        bound: Callable[..., Any],
-        label: str,
-        search: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        self, send: Callable[[], Any], *, kind: CallKind, path: str, label: str, search: bool
     ) -> Any:
         self.pacer.before(search=search)
         if kind == "read":
@@ -173,9 +169,7 @@ class HubSpotClient:
         else:
             self.calls.write += 1
         try:
-            data, _status, headers = bound(
-                *args, _request_timeout=self.timeout_seconds, **kwargs
-            )
+            data, _status, headers = send()
         except self._errors[path] as exc:
             raise self._translate(exc, label) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -192,10 +186,8 @@ class HubSpotClient:
         self.pacer.observe(RateHeaders.parse(headers))
         date = headers.get("Date")
         if date:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self._server_date = parsedate_to_datetime(date).astimezone(dt.UTC)
-            except (TypeError, ValueError):
-                pass
 
     def _translate(self, exc: Any, label: str) -> Exception:
         """Turn one of the client's ``ApiException`` into the servefirst error the engine needs."""
@@ -206,7 +198,7 @@ class HubSpotClient:
         self._observe(headers)
         rate = RateHeaders.parse(headers)
         category, message = error_message(body)
-        where = {"connection": self.connection, "crm_object": label}
+        where: dict[str, str | None] = {"connection": self.connection, "crm_object": label}
         if status == 429:
             verdict = classify_429(body, rate)
             if verdict.daily:
@@ -220,10 +212,15 @@ class HubSpotClient:
                 f"HubSpot rate limit ({verdict.policy})",
                 retry_after=verdict.wait_seconds,
                 response=body[:500],
-                **where,
+                connection=self.connection,
+                crm_object=label,
             )
         if status == 0 or status >= 500:
-            return RetryableError(f"HubSpot answered {status or 'no status'}", **where)
+            return RetryableError(
+                f"HubSpot answered {status or 'no status'}",
+                connection=self.connection,
+                crm_object=label,
+            )
         if status == 401:
             return AuthError(
                 "HubSpot rejected the private-app token: check the token setting of this "
