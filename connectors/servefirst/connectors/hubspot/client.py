@@ -65,6 +65,10 @@ class HubSpotRequestError(FatalSyncError):
         self.body = body
 
 
+class RateLimitedError(RetryableError):
+    """A 429 for the ten-second window or the search limit: HubSpot did nothing, retry later."""
+
+
 def error_message(body: str) -> tuple[str, str]:
     """HubSpot's ``(category, message)`` from an error body; tolerant of HTML and empty bodies."""
     try:
@@ -138,19 +142,24 @@ class HubSpotClient:
         method: str,
         *args: Any,
         search: bool = False,
+        retry_safe: bool = True,
         what: str = "",
         **kwargs: Any,
     ) -> Any:
         """Call ``method`` of the API at ``path`` with pacing, timeout, retries and counting.
 
         Returns the deserialized reply (``None`` for an empty 204). ``what`` names the object
-        in error messages (e.g. ``"deals batch update"``).
+        in error messages (e.g. ``"deals batch update"``). ``retry_safe=False`` (creates) retries
+        only rate-limit refusals, which HubSpot answers before doing anything: after a 5xx or a
+        broken connection the create may have happened, and only the caller can check.
         """
         api = self.api(path)
         bound: Callable[..., Any] = getattr(api, f"{method}_with_http_info")
         label = what or f"{path}.{method}"
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetryableError),
+            retry=tenacity.retry_if_exception_type(
+                RetryableError if retry_safe else RateLimitedError
+            ),
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=_wait,
             sleep=self.pacer.sleep,
@@ -208,7 +217,7 @@ class HubSpotClient:
                     response=body[:500],
                     **where,
                 )
-            return RetryableError(
+            return RateLimitedError(
                 f"HubSpot rate limit ({verdict.policy})",
                 retry_after=verdict.wait_seconds,
                 response=body[:500],

@@ -70,7 +70,7 @@ def expected_stages(playbook: Playbook, stage_map: Mapping[str, str]) -> list[tu
     return [(key, stage_map.get(key, label)) for key, label in keys]
 
 
-def _norm(label: str) -> str:
+def norm_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
@@ -86,10 +86,10 @@ class StageMapping:
         cls, pipeline: PipelineInfo, playbook: Playbook, stage_map: Mapping[str, str]
     ) -> StageMapping:
         """Match stages by label (case- and space-insensitive); unmatched stages stay unmapped."""
-        by_label = {_norm(s.label): s for s in pipeline.stages}
+        by_label = {norm_label(s.label): s for s in pipeline.stages}
         key_by_stage: dict[str, str] = {}
         for key, label in expected_stages(playbook, stage_map):
-            stage = by_label.get(_norm(label))
+            stage = by_label.get(norm_label(label))
             if stage is not None:
                 key_by_stage.setdefault(stage.id, key)
         return cls(pipeline=pipeline, key_by_stage=key_by_stage)
