@@ -104,11 +104,14 @@ def connect(
     *,
     base_dir: Path,
     client_side_validation: bool = False,
+    pacer: Pacer | None = None,
 ) -> HubSpotConnector:
     """Open the HubSpot connection ``name``: reads its token (env or file), makes no request.
 
     ``client_side_validation`` makes hubspot-api-client check required fields and enums of
-    every model; tests turn it on against the sandbox.
+    every model; tests turn it on against the sandbox. ``pacer`` replaces the default pacing
+    (the portal's limits with ``api_budget_share``), e.g. for a benchmark that measures calls
+    rather than wall time.
     """
     token = settings.token.reveal(base_dir, f"connection {name}: token")
     client = HubSpotClient(
@@ -117,7 +120,7 @@ def connect(
         connection=name,
         timeout_seconds=settings.timeout_seconds,
         max_retries=settings.max_retries,
-        pacer=Pacer(settings.api_budget_share),
+        pacer=pacer or Pacer(settings.api_budget_share),
         client_side_validation=client_side_validation,
     )
     return HubSpotConnector(name, settings, playbook, client)

@@ -1,10 +1,10 @@
 """Building the deal searches of a pull: pure, so the query shapes are unit-tested.
 
-HubSpot's search ORs filter groups (at most 5 per query, 10 filters per group) and ANDs the
-filters inside a group, so a pull window "modified since *S* OR PO date in [a, b) OR Operational
-Date in [c, d)" becomes one group per criterion, each also restricted to the pipeline. Windows
-with more criteria than one query can hold are split into several queries; the pull de-duplicates
-across them.
+HubSpot's search ORs filter groups and ANDs the filters inside a group (at most 5 groups, 6
+filters per group and 18 filters per query), so a pull window "modified since *S* OR PO date
+in [a, b) OR Operational Date in [c, d)" becomes one group per criterion, each also restricted
+to the pipeline. Windows with more criteria than one query can hold are split into several
+queries; the pull de-duplicates across them.
 
 Paging is keyset paging on ``hs_object_id``: every page is a fresh query sorted ascending on the
 id with ``hs_object_id > last id seen``. HubSpot answers 400 to any page past the 10,000th
@@ -26,6 +26,7 @@ from servefirst.connectors.base import PullWindow
 from servefirst.playbook.model import DateRange
 
 MAX_GROUPS = 5
+MAX_FILTERS = 18
 PAGE_SIZE = 200
 #: How far before the watermark an incremental pull starts: HubSpot's search index trails
 #: writes by seconds (sometimes minutes), so a deal modified just before the last run's
@@ -89,10 +90,23 @@ def queries(
     pipeline_id: str,
     overlap: dt.timedelta = INDEX_LAG_OVERLAP,
 ) -> list[list[Group]]:
-    """The search queries a pull runs, each at most ``MAX_GROUPS`` groups, pipeline-restricted."""
+    """The search queries a pull runs, each within HubSpot's limits, pipeline-restricted.
+
+    Groups are packed greedily into as few queries as the limits allow, counting the id filter
+    every page after the first adds to each group.
+    """
     pipeline = SearchFilter("pipeline", "EQ", pipeline_id)
-    groups = [(pipeline, *g) for g in criteria_groups(window, fields, overlap)]
-    return [groups[i : i + MAX_GROUPS] for i in range(0, len(groups), MAX_GROUPS)]
+    packed: list[list[Group]] = []
+    filters = 0
+    for criteria in criteria_groups(window, fields, overlap):
+        group = (pipeline, *criteria)
+        size = len(group) + 1
+        if not packed or len(packed[-1]) == MAX_GROUPS or filters + size > MAX_FILTERS:
+            packed.append([])
+            filters = 0
+        packed[-1].append(group)
+        filters += size
+    return packed
 
 
 def page_groups(query: list[Group], after_id: str | None) -> list[Group]:
