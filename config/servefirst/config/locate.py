@@ -19,11 +19,19 @@ from servefirst.playbook.definition import LocatedError
 Loc = tuple[str | int, ...]
 
 
+#: Tags pydantic inserts into locations of discriminated unions; they are not keys.
+UNION_TAGS = frozenset({"salesforce", "hubspot"})
+
+
 def problems_from(exc: ValidationError) -> list[tuple[Loc, str]]:
     """Each problem of a validation error as (location, message), expanding LocatedError."""
     problems: list[tuple[Loc, str]] = []
     for err in exc.errors():
-        loc: Loc = tuple(err["loc"])
+        loc: Loc = tuple(
+            part
+            for index, part in enumerate(err["loc"])
+            if not (index == 2 and err["loc"][0] == "connections" and part in UNION_TAGS)
+        )
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, LocatedError):
             problems.extend(((*loc, *sub), message) for sub, message in cause.problems)

@@ -12,7 +12,7 @@ import re
 
 from servefirst.playbook.model import SuccessCriterion
 
-_LINE = re.compile(r"^\s*(?:[-*]\s+)?(?:\[(?P<box>[ xX]?)\]\s*)?(?P<text>.*?)\s*$")
+_LINE = re.compile(r"^\s*(?:[-*](?:\s+|$))?(?:\[(?P<box>[ xX]?)\]\s*)?(?P<text>.*?)\s*$")
 
 
 def parse_checklist(text: str | None) -> tuple[SuccessCriterion, ...]:

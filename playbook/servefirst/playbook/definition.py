@@ -162,30 +162,43 @@ class Playbook(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         keys = [s.key for s in self.stages]
         seen: set[str] = set()
-        for key in keys:
+        for index, key in enumerate(keys):
+            where_stage: tuple[str | int, ...] = ("stages", index, "key")
             if key in seen:
-                raise ValueError(f"stage key {key!r} appears twice; stage keys must be unique")
+                problems.append(
+                    (where_stage, f"stage key {key!r} appears twice; keys must be unique")
+                )
             if key in CLOSED_STAGES:
-                raise ValueError(f"stage key {key!r} is reserved for closed engagements")
+                problems.append((where_stage, f"stage key {key!r} is reserved for closed stages"))
             seen.add(key)
         for rule_id, rule in self.rules.items():
+            where: tuple[str | int, ...] = ("rules", rule_id)
             if rule_id not in RULE_PARAMS:
-                raise ValueError(f"unknown rule {rule_id!r}; known rules: {', '.join(RULE_IDS)}")
+                problems.append((where, f"unknown rule {rule_id!r}; known: {', '.join(RULE_IDS)}"))
+                continue
             allowed = RULE_PARAMS[rule_id]
             for param in _OPTIONAL:
                 value = getattr(rule, param)
                 if value not in (None, False) and param not in allowed:
-                    raise ValueError(f"rule {rule_id!r} does not use {param!r}; remove it")
-            for param in _REQUIRED_PARAMS.get(rule_id, frozenset()):
-                if getattr(rule, param) is None:
-                    raise ValueError(f"rule {rule_id!r} needs {param!r}")
+                    problems.append(((*where, param), f"rule {rule_id!r} does not use {param!r}"))
+            problems.extend(
+                (where, f"rule {rule_id!r} needs {param!r}")
+                for param in sorted(_REQUIRED_PARAMS.get(rule_id, frozenset()))
+                if getattr(rule, param) is None
+            )
             if rule.from_stage is not None and rule.from_stage not in seen:
-                raise ValueError(
-                    f"rule {rule_id!r} starts from stage {rule.from_stage!r}, which is not a "
-                    f"stage of this playbook; stages: {', '.join(keys)}"
+                problems.append(
+                    (
+                        (*where, "from_stage"),
+                        f"rule {rule_id!r} starts from unknown stage {rule.from_stage!r}; "
+                        f"stages: {', '.join(keys)}",
+                    )
                 )
+        if problems:
+            raise LocatedError(problems)
         return self
 
     def stage_index(self, key: str) -> int:

@@ -18,7 +18,7 @@ from servefirst.playbook.errors import ConfigError
 from servefirst.sync.cli.app import Exit
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
