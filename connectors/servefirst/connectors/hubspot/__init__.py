@@ -1,1 +1,5 @@
-"""HubSpot: the connector on hubspot-api-client and a local sandbox emulating the CRM API."""
+"""HubSpot: the connector (``connect``) and the local sandbox (``sandbox``)."""
+
+from servefirst.connectors.hubspot.connector import HubSpotConnector, connect
+
+__all__ = ["HubSpotConnector", "connect"]
