@@ -63,11 +63,12 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running
         running.stop()
 
 
-def cli(sandbox: RunningSandbox, *args: str) -> tuple[int, dict[str, Any]]:
+def cli(sandbox: RunningSandbox, *args: str) -> tuple[int, Any]:
     """Run a servefirst command in-process; parse its JSON output when it has one."""
     result = CliRunner().invoke(app, [*args, "-c", str(sandbox.config_path)])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
+    assert sandbox.token not in result.output  # stdout and stderr: never a secret
     doc = json.loads(result.stdout) if "--json" in args else {}
     return result.exit_code, doc
 
@@ -145,6 +146,8 @@ def test_provision_sync_rep_edit_sync_then_nothing_to_do(sandbox: RunningSandbox
     assert quiet["counts"]["engagements_read"] == 0
     assert quiet["api_calls"]["write"] == 0
     assert quiet["api_calls"]["total"] <= 2
+    state = sandbox.config_path.parent / "servefirst-state.db"
+    assert sandbox.token.encode() not in state.read_bytes()
 
 
 def test_kill_9_in_the_middle_of_a_run_then_run_again(sandbox: RunningSandbox) -> None:
@@ -187,7 +190,7 @@ def test_kill_9_in_the_middle_of_a_run_then_run_again(sandbox: RunningSandbox) -
     assert_one_open_task_per_violation(sandbox)
     assert set(partial_keys) <= set(open_task_keys(sandbox))
     code, runs = cli(sandbox, "runs", "list", "--json")
-    statuses = [r["status"] for r in runs]  # type: ignore[index]
+    statuses = [r["status"] for r in runs]
     assert statuses[-1] == "interrupted"  # the killed one, found by the next start
 
 
@@ -240,3 +243,34 @@ def test_the_clock_passing_an_operational_date_reaches_the_crm_without_a_full_sc
     assert "operational_date_past" in {f["rule"] for f in evaluated[deal_id]["findings"]}
     assert f"servefirst:{deal_id}:operational_date_past" in open_task_keys(sandbox)
     assert_one_open_task_per_violation(sandbox, later)
+
+
+def test_sigterm_lets_the_running_scheduled_sync_finish(sandbox: RunningSandbox) -> None:
+    assert cli(sandbox, "provision")[0] == 0
+    admin = sandbox.admin
+    admin.reset_stats()
+    admin.inject("latency", count=3, latency_ms=1500, path_prefix="/crm/v3/objects/deals/search")
+    exe = Path(sys.executable).parent / "servefirst"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVEFIRST_")}
+    log = sandbox.config_path.parent / "run.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [str(exe), "run", "-c", str(sandbox.config_path)], env=env, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not admin.stats()["by_endpoint"].get("POST objects/deals/search"):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # while the first sync waits on its search
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    code, runs = cli(sandbox, "runs", "list", "--json")
+    assert code == 0
+    (run,) = runs
+    assert run["status"] == "ok"  # finished, not interrupted
+    assert run["counts"]["tasks_opened"] > 0
+    assert "scheduler_stopped" in log.read_text()
