@@ -212,3 +212,18 @@ def test_a_dead_running_run_is_marked_interrupted_on_next_start(any_store: State
     assert gone.status is RunStatus.INTERRUPTED
     assert "stopped before it finished" in (gone.error_message or "")
     assert still.status is RunStatus.RUNNING  # this very process: alive
+
+
+def test_processes_opening_a_new_database_together_all_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = (
+        "import sys; from servefirst.sync.state import StateStore; "
+        "StateStore.open(sys.argv[1]).close()"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(4)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
+    store = StateStore.open(url)
+    with store.engine.connect() as conn:
+        versions = [r[0] for r in conn.execute(text("SELECT version FROM schema_version"))]
+    store.close()
+    assert versions == [m.version for m in MIGRATIONS]

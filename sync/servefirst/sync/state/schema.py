@@ -9,7 +9,8 @@ database that is already current does nothing, so every process may call ``migra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -31,7 +32,9 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 
@@ -140,39 +143,64 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+#: Execution option asking for the database's write lock when a transaction begins (SQLite).
+WRITE_LOCK = "servefirst_write_lock"
+
+
 def current_version(engine: Engine) -> int:
     """The schema version of the database; 0 for an empty one."""
     if not inspect(engine).has_table(schema_version.name):
         return 0
     with engine.connect() as conn:
-        return int(
-            conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
-        )
+        return _version(conn)
+
+
+def _version(conn: Connection) -> int:
+    query = select(func.coalesce(func.max(schema_version.c.version), 0))
+    return int(conn.execute(query).scalar_one())
+
+
+@contextmanager
+def _locked(engine: Engine, *, lock_versions: bool = True) -> Iterator[Connection]:
+    """One transaction that holds the schema lock, so concurrent migrators take turns."""
+    with engine.connect() as plain:
+        conn = plain.execution_options(**{WRITE_LOCK: True})
+        with conn.begin():
+            if lock_versions and conn.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE"))
+            yield conn
 
 
 def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply the steps newer than the database, in order, one transaction each.
 
     Returns the version reached. A step and its ``schema_version`` row commit together, so a
-    crash mid-upgrade leaves the database at the previous version, ready to retry.
+    crash mid-upgrade leaves the database at the previous version, ready to retry. Each step
+    runs under a lock and re-reads the version first, so processes starting together (the
+    scheduler and a CLI run) never apply a step twice.
     """
     ordered = sorted(steps, key=lambda m: m.version)
     if [m.version for m in ordered] != list(range(1, len(ordered) + 1)):
         raise ValueError("migration versions must be 1, 2, 3, ... without gaps")
-    with engine.begin() as conn:
-        schema_version.create(conn, checkfirst=True)
+    try:
+        with _locked(engine, lock_versions=False) as conn:
+            schema_version.create(conn, checkfirst=True)
+    except DBAPIError:
+        if not inspect(engine).has_table(schema_version.name):
+            raise  # a real failure, not another process creating it first
     version = current_version(engine)
     for step in ordered:
         if step.version <= version:
             continue
-        with engine.begin() as conn:
-            step.apply(conn)
-            conn.execute(
-                insert(schema_version).values(
-                    version=step.version,
-                    description=step.description,
-                    applied_at=dt.datetime.now(dt.UTC),
+        with _locked(engine) as conn:
+            if _version(conn) < step.version:
+                step.apply(conn)
+                conn.execute(
+                    insert(schema_version).values(
+                        version=step.version,
+                        description=step.description,
+                        applied_at=dt.datetime.now(dt.UTC),
+                    )
                 )
-            )
         version = step.version
     return version
