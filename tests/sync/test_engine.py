@@ -372,3 +372,21 @@ def test_a_record_that_cannot_be_evaluated_is_reported_not_fatal(
     assert report.status is RunStatus.PARTIAL
     assert [(p.record_id, "corrupt" in p.message) for p in report.errors] == [("E3", True)]
     assert fake.records["E2"].current.health is Health.OFF_TRACK
+
+
+def test_a_changed_playbook_forces_a_full_scan(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    sync(fake, prime, store)
+    sync(fake, prime, store)
+    assert sync(fake, prime, store).totals.engagements_read == 0
+
+    # RevOps turn a rule off: engagements nobody touched must lose its finding.
+    off = prime.rules["stage_unmapped"].model_copy(update={"enabled": False})
+    tuned = prime.model_copy(update={"rules": {**prime.rules, "stage_unmapped": off}})
+    report = sync(fake, tuned, store)
+    assert report.full_scan
+    assert report.totals.engagements_read == 4
+    assert fake.records["E4"].current.health is Health.ON_TRACK
+    assert not sync(fake, tuned, store).full_scan

@@ -11,6 +11,7 @@ task writes are upserts on a deterministic key.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -70,6 +71,11 @@ class SyncOptions:
 
 
 ProgressCallback = Callable[[RunTotals], None]
+
+
+def playbook_digest(playbook: Playbook) -> str:
+    """A fingerprint of everything in the playbook that can change a finding."""
+    return hashlib.sha256(playbook.model_dump_json().encode()).hexdigest()
 
 
 def _batches(items: Iterable[Engagement], size: int) -> Iterator[list[Engagement]]:
@@ -204,9 +210,17 @@ class _Run:
         return self.report.connection
 
     def window(self) -> PullWindow:
-        """Full scan on request or on first run; else changes plus calendar-driven ranges."""
+        """Full scan on request, on first run, or when the playbook changed since the last run.
+
+        Otherwise the records changed since the watermark plus those whose key dates the
+        calendar moved past. A changed playbook (a threshold, a message, a rule turned off)
+        changes the findings of records nobody touched, so only a full scan is correct then.
+        """
         mark = self.store.get_watermark(self.connection)
-        if self.options.full or mark is None:
+        changed = mark is not None and mark.playbook_digest != playbook_digest(self.playbook)
+        if changed:
+            log_event(log, logging.INFO, "playbook_changed", connection=self.connection)
+        if self.options.full or mark is None or changed:
             self.report.full_scan = True
             return PullWindow()
         ranges = key_date_ranges(self.playbook, mark.as_of, self.options.as_of)
@@ -241,7 +255,11 @@ class _Run:
         self.report.status = RunStatus.PARTIAL if self.report.errors else RunStatus.OK
         if self.report.status is RunStatus.OK:
             self.store.set_watermark(
-                self.connection, pulled_from, self.options.as_of, self.report.run_id
+                self.connection,
+                pulled_from,
+                self.options.as_of,
+                self.report.run_id,
+                playbook_digest(self.playbook),
             )
 
     def batch(self, number: int, engagements: list[Engagement], diff: IO[str] | None) -> None:

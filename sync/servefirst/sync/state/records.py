@@ -68,6 +68,7 @@ class Watermark:
     modified_since: dt.datetime
     as_of: dt.date
     run_id: int | None
+    playbook_digest: str = ""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ watermarks = Table(
     # The as-of date of that run: the next run pulls the records whose key dates lie between.
     Column("as_of", Date, nullable=False),
     Column("run_id", Integer, nullable=True),
+    # Digest of the playbook that run evaluated: a changed playbook forces a full scan.
+    Column("playbook_digest", String(64), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -159,15 +159,22 @@ class StateStore:
             modified_since=_utc(row["modified_since"]),
             as_of=row["as_of"],
             run_id=row["run_id"],
+            playbook_digest=row["playbook_digest"],
         )
 
     def set_watermark(
-        self, connection: str, modified_since: dt.datetime, as_of: dt.date, run_id: int | None
+        self,
+        connection: str,
+        modified_since: dt.datetime,
+        as_of: dt.date,
+        run_id: int | None,
+        playbook_digest: str = "",
     ) -> None:
         values = {
             "modified_since": _utc(modified_since),
             "as_of": as_of,
             "run_id": run_id,
+            "playbook_digest": playbook_digest,
             "updated_at": _now(),
         }
         table = schema.watermarks
