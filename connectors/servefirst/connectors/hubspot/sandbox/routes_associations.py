@@ -139,9 +139,13 @@ def batch_read(req: Req) -> Reply:
             errors.append(
                 ApiError(
                     404,
-                    "VALIDATION_ERROR",
-                    f"No {b.name} is associated with {a.singular} {a_id}.",
-                    context={"fromObjectId": [str(a_id)]},
+                    "OBJECT_NOT_FOUND",
+                    f"No {b.singular} is associated with {a.singular} {a_id}.",
+                    context={
+                        "fromObjectId": [str(a_id)],
+                        "fromObjectType": [a.singular],
+                        "toObjectType": [b.singular],
+                    },
                     sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
                 )
             )

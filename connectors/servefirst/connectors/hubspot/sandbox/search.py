@@ -1,9 +1,10 @@
 """CRM search: filter groups (OR of ANDs), every documented operator, one sort, paging.
 
-Limits as HubSpot documents them: at most 5 filter groups, 6 filters per group and 18 in
-all, one sort, ``limit`` at most 200, and at most 10,000 results per query: ``total`` still
-counts every match and ``paging.next`` still points past 10,000, but asking for that page
-answers 400, so a client must window (e.g. ``hs_object_id GT <last>``) to read further.
+Limits as HubSpot documents them (since August 2024): at most 5 filter groups, 10 filters
+per group and 25 in all (400 past them), one sort, ``limit`` at most 200, and at most 10,000
+results per query: ``total`` still counts every match and ``paging.next`` still points past
+10,000, but asking for that page answers 400, so a client must window (e.g. ``hs_object_id GT
+<last>``) to read further.
 
 Date and datetime filter values may be epoch milliseconds or ISO strings. Strings compare
 case-insensitively. ``NEQ``, ``NOT_IN`` and ``NOT_CONTAINS_TOKEN`` also match records without
@@ -30,7 +31,7 @@ from servefirst.connectors.hubspot.sandbox.schema import ObjectType
 from servefirst.connectors.hubspot.sandbox.store import Portal, Table
 from servefirst.connectors.hubspot.sandbox.wire import filter_key, record_key
 
-MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
+MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 MAX_LIMIT, RESULT_CAP = 200, 10_000
 NEGATIVE = frozenset({"NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN", "NOT_HAS_PROPERTY"})
 Predicate = Callable[[dict[str, str]], bool]
