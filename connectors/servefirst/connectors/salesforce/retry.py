@@ -10,6 +10,7 @@ simple-salesforce retries nothing itself.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,7 +26,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from servefirst.playbook.errors import (
@@ -63,12 +63,25 @@ class RetryPolicy:
         """Call ``fn``; retry it on ``RetryableError``; re-raise the last one when out of tries."""
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential_jitter(self.initial_wait, self.max_wait, 2, self.jitter),
+            wait=lambda state: self.wait(state.attempt_number),
             retry=retry_if_exception_type(RetryableError),
             before_sleep=_log_retry(what),
             reraise=True,
         )
         return retrying(fn)
+
+    def wait(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based): doubling, jittered, capped.
+
+        The jitter spreads retries of several workers hitting the same org, so they do not
+        come back in lockstep.
+        """
+        base = self.initial_wait * 2 ** (attempt - 1)
+        return float(min(self.max_wait, base + random.uniform(0, self.jitter)))  # noqa: S311
+
+    def waits(self) -> list[float]:
+        """One draw of the whole backoff schedule (for tests and ``--explain`` output)."""
+        return [self.wait(n) for n in range(1, self.max_retries + 1)]
 
 
 def _log_retry(what: str) -> Callable[[RetryCallState], None]:
