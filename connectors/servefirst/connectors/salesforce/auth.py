@@ -32,6 +32,9 @@ class Token:
 
     access_token: SecretStr
     instance_url: str
+    #: The user the token runs as, from the identity URL OAuth returns (``.../id/<org>/<user>``);
+    #: ``None`` for a pre-issued token.
+    user_id: str | None = None
 
 
 class TokenSource:
@@ -129,7 +132,9 @@ class TokenSource:
                 response=f"{error}: {detail}" if detail else str(error),
             )
         instance = str(body.get("instance_url") or self.instance_url).rstrip("/")
-        return Token(SecretStr(str(body["access_token"])), instance)
+        identity = str(body.get("id") or "").rstrip("/")
+        user = identity.rsplit("/", 1)[-1] if "/id/" in identity else None
+        return Token(SecretStr(str(body["access_token"])), instance, user or None)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class SalesforceClient:
             connection=name,
         )
         self._sf: Salesforce | None = None
+        self._user_id: str | None = None
 
     @property
     def api_calls(self) -> ApiCalls:
@@ -99,9 +100,15 @@ class SalesforceClient:
                 raise
             raise translated from exc
 
+    @property
+    def user_id(self) -> str | None:
+        """The user servefirst runs as, when the login told (JWT and client credentials do)."""
+        return self._user_id
+
     def _connect(self) -> Salesforce:
         if self._sf is None:
             token = self.tokens.fetch()
+            self._user_id = token.user_id or self._user_id
             self._sf = Salesforce(
                 instance_url=token.instance_url,
                 session_id=token.access_token.get_secret_value(),

@@ -16,9 +16,12 @@ from typing import Any
 from servefirst.config.settings import SalesforceFields
 from servefirst.connectors.salesforce.mapping import HEALTH_LABELS
 
-#: Task and Event custom fields live on the Activity object in Salesforce's metadata; their
-#: field-level security is still granted per object. servefirst only writes Tasks.
+#: Task and Event custom fields live on the Activity object in Salesforce's metadata (a
+#: ``Task.X__c`` FullName is refused there); their field-level security is still granted per
+#: object, and servefirst only writes Tasks. Emulators that model Task fields on Task itself
+#: refuse ``Activity``, so provisioning falls back to ``Task`` only when ``Activity`` is refused.
 ACTIVITY = "Activity"
+TASK_TABLES = (ACTIVITY, "Task")
 LONG_TEXT = 32_768
 
 
@@ -30,6 +33,12 @@ class FieldSpec:
     api_name: str  # e.g. Operational_Date__c
     metadata: Mapping[str, Any]
     secured_on: tuple[str, ...]  # objects whose FieldPermissions must grant it
+    #: Where else the field may live if ``table`` is refused (see ``TASK_TABLES``).
+    fallback_tables: tuple[str, ...] = ()
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.table, *self.fallback_tables)
 
     @property
     def developer_name(self) -> str:
@@ -155,6 +164,7 @@ def field_specs(fields: SalesforceFields) -> tuple[FieldSpec, ...]:
                 "servefirst closes the task when the engagement no longer needs it.",
             },
             ("Task",),
+            TASK_TABLES[1:],
         ),
     ]
     return tuple(s for s in specs if s.api_name.endswith("__c"))

@@ -12,10 +12,11 @@ only the Metadata API can change, so stages are checked, and anything missing be
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
@@ -60,7 +61,7 @@ class Provisioner:
         return list(page.get("records") or [])
 
     def _fields(self, specs: tuple[FieldSpec, ...], dry_run: bool) -> list[Step]:
-        tables = sorted({s.table for s in specs})
+        tables = sorted({t for s in specs for t in s.tables})
         names = sorted({s.developer_name for s in specs})
         existing = {
             (str(r["TableEnumOrId"]).lower(), str(r["DeveloperName"]).lower()): str(r["Id"])
@@ -75,8 +76,15 @@ class Provisioner:
         }
         steps = []
         for spec in specs:
-            field_id = existing.get((spec.table.lower(), spec.developer_name.lower()))
-            steps.append(self._field(spec, field_id, dry_run))
+            found = [
+                (table, existing[(table.lower(), spec.developer_name.lower())])
+                for table in spec.tables
+                if (table.lower(), spec.developer_name.lower()) in existing
+            ]
+            if found:
+                steps.append(self._field(replace(spec, table=found[0][0]), found[0][1], dry_run))
+            else:
+                steps.append(self._field(spec, None, dry_run))
         return steps
 
     def _field(self, spec: FieldSpec, field_id: str | None, dry_run: bool) -> Step:
@@ -109,15 +117,23 @@ class Provisioner:
         return Step("field", spec.full_name, "update", f"differs in {', '.join(diffs)}")
 
     def _create_field(self, spec: FieldSpec, body: dict[str, Any]) -> None:
-        try:
-            self.client.call("tooling create", _tooling("POST", "sobjects/CustomField/", body))
-        except SalesforceMalformedRequest as exc:
-            if "already" in describe(exc).lower():
-                return  # a retried create whose first attempt did land
-            raise ConfigError(
-                f"Salesforce refused to create {spec.full_name}: {describe(exc)}",
-                connection=self.client.name,
-            ) from None
+        refusals = []
+        for table in spec.tables:
+            attempt = {**body, "FullName": f"{table}.{spec.api_name}"}
+            try:
+                self.client.call(
+                    "tooling create", _tooling("POST", "sobjects/CustomField/", attempt)
+                )
+            except SalesforceMalformedRequest as exc:
+                if "already" in describe(exc).lower():
+                    return  # a retried create whose first attempt did land
+                refusals.append(f"{table}: {describe(exc)}")
+                continue
+            return
+        raise ConfigError(
+            f"Salesforce refused to create {spec.full_name}: {'; '.join(refusals)}",
+            connection=self.client.name,
+        )
 
     def _permissions(self, specs: tuple[FieldSpec, ...], dry_run: bool) -> list[Step]:
         name = self.settings.permission_set
@@ -159,20 +175,37 @@ class Provisioner:
         return steps
 
     def _assignment(self, permission_set: str | None, dry_run: bool) -> Step:
-        """The permission set must be assigned to the integration user to take effect."""
-        user = self._user_id()
+        """The permission set takes effect only once assigned to the integration user."""
         name = f"{self.settings.permission_set} -> integration user"
+        user = self._user_id()
+        rows: list[dict[str, Any]] = []
         if permission_set is not None:
-            rows = self._query(
+            query = (
                 format_soql(
                     "SELECT Id FROM PermissionSetAssignment "
                     "WHERE PermissionSetId = {} AND AssigneeId = {}",
                     permission_set,
                     user,
                 )
+                if user
+                else format_soql(
+                    "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = {}",
+                    permission_set,
+                )
             )
-            if rows:
-                return Step("permission", name, "none", "assigned")
+            rows = self._query(query)
+        if rows:
+            detail = "assigned" if user else f"assigned to {len(rows)} user(s)"
+            return Step("permission", name, "none", detail)
+        if user is None:
+            return Step(
+                "permission",
+                name,
+                "manual",
+                f"assign the permission set {self.settings.permission_set} to the integration "
+                "user in Setup > Users > Permission Set Assignments: a pre-issued token does "
+                "not say which user it belongs to",
+            )
         if not dry_run:
             self._create(
                 "PermissionSetAssignment", {"PermissionSetId": permission_set, "AssigneeId": user}
@@ -206,16 +239,16 @@ class Provisioner:
             )
         return Step("permission", field, "create", "grant read and edit")
 
-    def _user_id(self) -> str:
-        info = self.client.call("userinfo", lambda sf: sf.oauth2("userinfo"))
-        user = (info or {}).get("user_id")
-        if not user:
-            raise ConfigError(
-                "Salesforce did not say which user servefirst runs as (userinfo has no "
-                "user_id); check the connected app's scopes include openid or id",
-                connection=self.client.name,
-            )
-        return str(user)
+    def _user_id(self) -> str | None:
+        """Who servefirst runs as: from the OAuth identity URL, else the userinfo endpoint."""
+        if self.client.user_id:
+            return self.client.user_id
+        try:
+            info = self.client.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+        except SalesforceError:
+            return None
+        user = (info or {}).get("user_id") if isinstance(info, dict) else None
+        return str(user) if user else None
 
     def _create(self, sobject: str, values: Mapping[str, Any]) -> str:
         answer = self.client.call(
