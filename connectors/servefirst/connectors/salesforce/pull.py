@@ -20,12 +20,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from servefirst.connectors.base import PullWindow
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.client import SalesforceClient
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
-from servefirst.playbook.errors import RecordError
+from servefirst.connectors.salesforce.retry import describe
+from servefirst.playbook.errors import ConfigError, RecordError
 from servefirst.playbook.model import Engagement
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,17 @@ class Puller:
     def _records(self, query: str, *, complete_children: bool = True) -> Iterator[dict[str, Any]]:
         """Every record of a query, one page in memory at a time."""
         headers = self.headers
-        page = self.client.call("query", lambda sf: sf.query(query, headers=headers))
+        try:
+            page = self.client.call("query", lambda sf: sf.query(query, headers=headers))
+        except SalesforceMalformedRequest as exc:
+            raise ConfigError(
+                "Salesforce rejected the pull query. If it names an unknown field, run "
+                "`servefirst provision` (a new field stays invisible until the permission set "
+                "grants it) or fix the field names under [connections.<name>.fields]",
+                connection=self.client.name,
+                crm_object="Opportunity",
+                response=describe(exc),
+            ) from None
         while True:
             for record in page.get("records") or []:
                 yield self._complete(record) if complete_children else record

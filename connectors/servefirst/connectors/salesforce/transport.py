@@ -138,6 +138,21 @@ class SalesforceAdapter(HTTPAdapter):
         self.meter.after(response.headers)
         return response
 
+    def close(self) -> None:
+        """Close pooled connections now.
+
+        urllib3 2 drops its pools on ``clear()`` and leaves closing their sockets to garbage
+        collection, which an exception's reference cycle can delay for a long time: the
+        server then keeps a dead keep-alive connection open. Closing each pool first makes
+        ``Connector.close()`` release its connections deterministically.
+        """
+        pools = self.poolmanager.pools
+        for key in list(pools.keys()):
+            pool = pools.get(key)
+            if pool is not None:
+                pool.close()
+        super().close()
+
 
 def metered_session(
     meter: CallMeter, *, timeout: float, ca_bundle: Path | None
