@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from simple_salesforce.api import Salesforce
 
 from servefirst.config.loader import builtin_playbook, load_playbook_file, load_settings
 from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.salesforce import RetryPolicy, SalesforceConnector
 from servefirst.connectors.salesforce.sandbox.app import start_sandbox
-from servefirst.connectors.salesforce.sandbox.testing import connect as rep_connect
+from servefirst.connectors.salesforce.transport import CallMeter, metered_session
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.definition import Playbook
 
@@ -92,10 +93,17 @@ def jwt_auth() -> Callable[[RunningSandbox], dict[str, Any]]:
     return auth
 
 
+def _rep_client(sandbox: RunningSandbox) -> Any:
+    # The connector's own transport pins the CA bundle and closes its pools on close(), so a
+    # sandbox stops at once even when a test still holds an exception from this client.
+    session = metered_session(CallMeter(1.0), timeout=30.0, ca_bundle=sandbox.ca_bundle)
+    return Salesforce(instance_url=sandbox.url, session_id=sandbox.token, session=session)
+
+
 @pytest.fixture(scope="session")
 def rep() -> Callable[[RunningSandbox], Any]:
-    """A plain simple-salesforce client, as a rep's own tools would use."""
-    return rep_connect
+    """A plain simple-salesforce client, as a rep's own tools would use (close its session)."""
+    return _rep_client
 
 
 def count(sandbox: RunningSandbox, endpoint: str) -> int:
