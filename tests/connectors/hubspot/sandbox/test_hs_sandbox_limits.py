@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import urllib3
 from hubspot.crm.deals import ApiException, PublicObjectSearchRequest
+from hubspot.crm.properties import ApiException as PropertiesApiException
 
 from servefirst.connectors.sandboxkit import RunningSandbox
 
@@ -48,6 +49,19 @@ def test_missing_scope_is_403_naming_the_scopes(sandbox: RunningSandbox, connect
     body = json.loads(caught.value.body)
     assert body["category"] == "MISSING_SCOPES"
     assert body["errors"][0]["context"]["requiredScopes"] == ["crm.objects.deals.write"]
+
+
+def test_schema_reads_take_the_object_scope_but_writes_need_the_schema_scope(
+    sandbox: RunningSandbox, connect: Any
+) -> None:
+    token = sandbox.admin.call("POST", "/tokens", {"scopes": ["crm.objects.deals.read"]})["token"]
+    limited = connect(sandbox.url, token)
+    assert limited.properties.get_by_name("deals", "dealname").name == "dealname"
+    assert limited.pipelines.get_all("deals").results
+    with pytest.raises(PropertiesApiException) as caught:
+        limited.properties.update("deals", "operational_date", {"label": "x"})
+    required = json.loads(caught.value.body)["errors"][0]["context"]["requiredScopes"]
+    assert required == ["crm.schemas.deals.write"]
 
 
 def test_every_response_carries_the_rate_limit_headers(apis: Any) -> None:

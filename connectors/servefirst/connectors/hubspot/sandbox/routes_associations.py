@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from servefirst.connectors.hubspot.sandbox.errors import ApiError, validation
-from servefirst.connectors.hubspot.sandbox.http import Endpoint, Reply, Req, Scopes
+from servefirst.connectors.hubspot.sandbox.http import Endpoint, Reply, Req, pair_scopes
 from servefirst.connectors.hubspot.sandbox.routes_batch import batch_reply
 from servefirst.connectors.hubspot.sandbox.schema import ObjectType, object_type
 from servefirst.connectors.hubspot.sandbox.store import Portal
@@ -263,18 +263,7 @@ def labels_delete(req: Req) -> Reply:
     return 204, None
 
 
-def _scopes(action: str, schema: bool = False) -> Scopes:
-    def scopes(req: Req) -> tuple[str, ...]:
-        a = req.object_type()
-        if schema:
-            return (a.scope.replace("crm.objects.", "crm.schemas.") + f".{action}",)
-        b = object_type(req.path["to_object_type"])
-        return tuple(dict.fromkeys((f"{a.scope}.{action}", f"{b.scope}.{action}")))
-
-    return scopes
-
-
-READ, WRITE = _scopes("read"), _scopes("write")
+READ, WRITE = pair_scopes("read"), pair_scopes("write")
 ROUTES = [
     Endpoint(RECORD + "/default/{to_object_type}/{to_object_id}", "PUT", create_default, WRITE),
     Endpoint(RECORD + "/{to_object_type}/{to_object_id}", "PUT", create_labelled, WRITE),
@@ -286,7 +275,7 @@ ROUTES = [
     Endpoint(PAIR + "/batch/archive", "POST", batch_archive, WRITE),
     Endpoint(PAIR + "/batch/labels/archive", "POST", batch_archive_labels, WRITE),
     Endpoint(PAIR + "/labels", "GET", labels_all, READ),
-    Endpoint(PAIR + "/labels", "POST", labels_create, _scopes("write", schema=True)),
-    Endpoint(PAIR + "/labels", "PUT", labels_update, _scopes("write", schema=True)),
-    Endpoint(PAIR + "/labels/{type_id}", "DELETE", labels_delete, _scopes("write", schema=True)),
+    Endpoint(PAIR + "/labels", "POST", labels_create, WRITE),
+    Endpoint(PAIR + "/labels", "PUT", labels_update, WRITE),
+    Endpoint(PAIR + "/labels/{type_id}", "DELETE", labels_delete, WRITE),
 ]
