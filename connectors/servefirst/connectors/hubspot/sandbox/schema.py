@@ -42,6 +42,8 @@ class ObjectType:
     required: tuple[str, ...] = ()
     #: whether custom properties may set ``hasUniqueValue``.
     unique_allowed: bool = True
+    #: values HubSpot fills in on create when the request leaves them out.
+    defaults: tuple[tuple[str, str], ...] = ()
 
     @property
     def always_output(self) -> tuple[str, ...]:
@@ -101,6 +103,7 @@ OBJECT_TYPES: tuple[ObjectType, ...] = (
         "crm.objects.contacts",
         required=("hs_timestamp",),
         unique_allowed=False,
+        defaults=(("hs_task_status", "NOT_STARTED"), ("hs_task_type", "TODO")),
     ),
     ObjectType(
         "notes",

@@ -254,6 +254,7 @@ class Portal:
         now = now or now_ms()
         if t.name == "deals" and not values.get("pipeline"):
             values = {**values, "pipeline": "default"}
+        values = {**{k: v for k, v in t.defaults if not values.get(k)}, **values}
         clean = self.check_values(t, values, None)
         record_id = next(self.ids)
         record = Record(record_id, {"hs_object_id": str(record_id)}, now, now)
