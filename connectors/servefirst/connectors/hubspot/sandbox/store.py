@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,8 @@ class Portal:
         self.version = 0
         self.search_lag = 0.0
         self.lag_until = 0.0
+        #: (version, object type, query) -> sorted matching ids; see ``search``.
+        self.search_cache: OrderedDict[tuple[int, str, str], list[int]] = OrderedDict()
         now = now_ms()
         self.tables: dict[str, Table] = {}
         for t in OBJECT_TYPES:
