@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+import requests
 import urllib3
 from hubspot.crm.deals import ApiException, PublicObjectSearchRequest
 from hubspot.crm.properties import ApiException as PropertiesApiException
@@ -161,3 +162,14 @@ def test_stats_count_requests_per_endpoint(empty_sandbox: RunningSandbox, connec
         "POST objects/deals/search": 1,
         "POST associations/deals/contacts/batch/read": 1,
     }
+
+
+def test_unknown_paths_are_an_empty_404_with_headers(sandbox: RunningSandbox) -> None:
+    response = requests.get(
+        f"{sandbox.url}/crm/v3/nothing/here",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.content == b""
+    assert "X-HubSpot-RateLimit-Max" in response.headers
