@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -173,3 +174,33 @@ def test_unknown_paths_are_an_empty_404_with_headers(sandbox: RunningSandbox) ->
     assert response.status_code == 404
     assert response.content == b""
     assert "X-HubSpot-RateLimit-Max" in response.headers
+
+
+def test_injected_latency_delays_the_answer(empty_sandbox: RunningSandbox, connect: Any) -> None:
+    apis = connect(empty_sandbox.url, empty_sandbox.token, NO_RETRY)
+    empty_sandbox.admin.inject("latency", latency_ms=300)
+    started = time.monotonic()
+    assert apis.deals.get_page(limit=1).results == []
+    assert time.monotonic() - started >= 0.3
+
+
+def test_random_faults_are_reproducible_for_a_seed(
+    empty_sandbox: RunningSandbox, connect: Any
+) -> None:
+    apis = connect(empty_sandbox.url, empty_sandbox.token, NO_RETRY)
+
+    def run() -> list[int]:
+        empty_sandbox.admin.random_faults(0.5, 7, [{"kind": "status", "status": 503}])
+        statuses = []
+        for _ in range(12):
+            try:
+                apis.deals.get_page(limit=1)
+                statuses.append(200)
+            except ApiException as error:
+                statuses.append(error.status)
+        empty_sandbox.admin.clear_faults()
+        return statuses
+
+    first = run()
+    assert first == run()
+    assert {200, 503} == set(first)
