@@ -142,6 +142,7 @@ VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
     "datetime": frozenset({"date"}),
     "enumeration": frozenset({"select", "radio", "checkbox", "booleancheckbox"}),
     "bool": frozenset({"booleancheckbox"}),
+    "phone_number": frozenset({"phonenumber"}),
 }
 
 
