@@ -159,3 +159,43 @@ def test_tasks_associate_inline_to_deals(apis: Any, unique: str) -> None:
     )
     rows = apis.assoc.get_page("deals", deal.id, "tasks").results
     assert [(r.to_object_id, r.association_types[0].type_id) for r in rows] == [(task.id, 215)]
+
+
+def test_removing_the_default_type_removes_the_labels_too(
+    apis: Any, unique: str, sponsor_type: int
+) -> None:
+    deal_id, (first, _) = _deal_and_contacts(apis, unique)
+    spec = AssociationSpec(association_category="USER_DEFINED", association_type_id=sponsor_type)
+    apis.assoc.create("deals", deal_id, "contacts", first, [spec])
+    apis.assoc_batch.archive_labels(
+        "deals",
+        "contacts",
+        {
+            "inputs": [
+                {
+                    "from": {"id": deal_id},
+                    "to": {"id": first},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+                }
+            ]
+        },
+    )
+    assert apis.assoc.get_page("deals", deal_id, "contacts").results == []
+
+
+def test_removing_only_the_label_keeps_the_association(
+    apis: Any, unique: str, sponsor_type: int
+) -> None:
+    deal_id, (first, _) = _deal_and_contacts(apis, unique)
+    spec = AssociationSpec(association_category="USER_DEFINED", association_type_id=sponsor_type)
+    apis.assoc.create("deals", deal_id, "contacts", first, [spec])
+    label = {"associationCategory": "USER_DEFINED", "associationTypeId": sponsor_type}
+    apis.assoc_batch.archive_labels(
+        "deals",
+        "contacts",
+        {"inputs": [{"from": {"id": deal_id}, "to": {"id": first}, "types": [label]}]},
+    )
+    rows = apis.assoc.get_page("deals", deal_id, "contacts").results
+    assert [(r.to_object_id, [t.type_id for t in r.association_types]) for r in rows] == [
+        (first, [3])
+    ]
