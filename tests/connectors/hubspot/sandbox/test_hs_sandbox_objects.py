@@ -149,3 +149,13 @@ def test_tasks_get_hubspots_defaults(apis: Any, unique: str) -> None:
     assert done.properties["hs_task_status"] == "COMPLETED"
     read = apis.tasks.get_by_id(task.id, properties=["hs_task_completion_date"])
     assert read.properties["hs_task_completion_date"].endswith("Z")
+
+
+def test_archived_records_list_separately_in_id_order(apis: Any, unique: str) -> None:
+    first, second = _new_deal(apis, f"{unique}-1"), _new_deal(apis, f"{unique}-2")
+    apis.deals.archive(second.id)
+    apis.deals.archive(first.id)
+    archived = [r.id for r in apis.deals.get_page(limit=100, archived=True).results]
+    assert archived.index(first.id) < archived.index(second.id)
+    live = [r.id for r in apis.deals.get_page(limit=100).results]
+    assert first.id not in live

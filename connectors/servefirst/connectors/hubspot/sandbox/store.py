@@ -91,6 +91,20 @@ class Table:
     properties: dict[str, PropertyDef] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
 
+    _ids: tuple[int, bool, list[int]] = (-1, False, [])
+
+    def sorted_ids(self, version: int, *, archived: bool) -> list[int]:
+        """Record ids in order, cached while the portal is unchanged (listing pages bisect it).
+
+        Live ids come from one increasing counter, so dict order is already id order; archived
+        records arrive in archive order and need a sort.
+        """
+        cached_version, cached_archived, ids = self._ids
+        if (cached_version, cached_archived) != (version, archived):
+            ids = sorted(self.archived) if archived else list(self.records)
+            self._ids = (version, archived, ids)
+        return ids
+
     def unique_names(self) -> list[str]:
         names = [p.name for p in self.properties.values() if p.has_unique_value]
         return [*self.type.builtin_unique, *names]
