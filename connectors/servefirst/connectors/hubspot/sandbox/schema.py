@@ -257,6 +257,13 @@ BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
         ("jobtitle", "Job Title", _S, "text", {}),
         ("phone", "Phone Number", _S, "phonenumber", {}),
         ("company", "Company Name", _S, "text", {}),
+        (
+            "num_associated_deals",
+            "Number of Associated Deals",
+            _N,
+            "number",
+            {"read_only": True, "calculated": True},
+        ),
         ("createdate", "Create Date", _DT, "date", {"read_only": True}),
         ("lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
         ("hs_lastmodifieddate", "Object last modified date/time", _DT, "date", {"read_only": True}),

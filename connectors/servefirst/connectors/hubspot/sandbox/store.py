@@ -32,6 +32,11 @@ from servefirst.connectors.hubspot.sandbox.schema import (
 from servefirst.connectors.hubspot.sandbox.wire import ValueProblemError, iso_ms, normalize, now_ms
 
 FIRST_ID = 1_000_001
+#: (object, associated object) -> the calculated count property HubSpot maintains for it.
+ASSOCIATION_COUNTS = {
+    ("deals", "contacts"): "num_associated_contacts",
+    ("contacts", "deals"): "num_associated_deals",
+}
 
 
 @dataclass(slots=True)
@@ -299,25 +304,21 @@ class Portal:
         self.version += 1
 
     def after_association_change(self, a_type: str, a_id: int, b_type: str) -> None:
-        """Recalculates ``num_associated_contacts`` of a deal, which bumps its last-modified.
+        """Recalculates the association count HubSpot keeps on ``a`` (if any).
 
-        HubSpot recalculates this deal property when contacts are associated or removed, and a
-        calculated property changing stamps ``hs_lastmodifieddate`` like any other write. A label
-        added to an already associated contact changes no count, so it does not.
+        HubSpot recalculates ``num_associated_contacts`` on a deal (and ``num_associated_deals``
+        on a contact) when one is associated or removed, and a calculated property changing
+        stamps the record's last-modified date like any other write. A label added to or removed
+        from a pair that stays associated changes no count, so it stamps nothing.
         """
-        if {a_type, b_type} != {"deals", "contacts"}:
+        count_prop = ASSOCIATION_COUNTS.get((a_type, b_type))
+        record = self.tables[a_type].records.get(a_id)
+        if count_prop is None or record is None:
             return
-        deal_id = a_id if a_type == "deals" else None
-        if deal_id is None:
-            return
-        deals = self.tables["deals"]
-        deal = deals.records.get(deal_id)
-        if deal is None:
-            return
-        count = str(len(self.associations.targets("deals", deal_id, "contacts")))
-        if deal.props.get("num_associated_contacts", "0") != count:
-            deal.props["num_associated_contacts"] = count
-            self.touch(deals.type, deal, now_ms())
+        count = str(len(self.associations.targets(a_type, a_id, b_type)))
+        if record.props.get(count_prop, "0") != count:
+            record.props[count_prop] = count
+            self.touch(self.tables[a_type].type, record, now_ms())
 
     def associate(
         self, a: ObjectType, a_id: int, b: ObjectType, b_id: int, type_ids: list[int]
