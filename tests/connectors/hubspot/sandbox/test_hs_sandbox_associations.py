@@ -199,3 +199,22 @@ def test_removing_only_the_label_keeps_the_association(
     assert [(r.to_object_id, [t.type_id for t in r.association_types]) for r in rows] == [
         (first, [3])
     ]
+
+
+def test_v3_association_blocks_page_at_100_while_v4_reads_all(apis: Any, unique: str) -> None:
+    deal = apis.deals.create({"properties": {"dealname": unique}})
+    contact_ids: list[str] = []
+    for chunk in range(2):
+        inputs = [
+            {"properties": {"email": f"{unique}-{chunk}-{i}@example.com"}, "associations": []}
+            for i in range(60)
+        ]
+        contact_ids += [c.id for c in apis.contacts_batch.create({"inputs": inputs}).results]
+    pairs = [{"from": {"id": deal.id}, "to": {"id": c}} for c in contact_ids]
+    apis.assoc_batch.create_default("deals", "contacts", {"inputs": pairs})
+    block = apis.deals.get_by_id(deal.id, associations=["contacts"]).associations["contacts"]
+    assert len(block.results) == 100
+    assert block.paging.next.after
+    assert len(apis.assoc.get_page("deals", deal.id, "contacts").results) == 120
+    counted = apis.deals.get_by_id(deal.id, properties=["num_associated_contacts"])
+    assert counted.properties["num_associated_contacts"] == "120"
