@@ -241,6 +241,7 @@ def test_index_lag_hides_fresh_writes_then_shows_them(
     stale = apis.deals_search.do_search(public_object_search_request=query)
     assert stale.total == 1
     assert stale.results[0].properties["dealname"] == "lagging"
+    assert stale.results[0].updated_at < apis.deals.get_by_id(deal.id).updated_at
     assert apis.deals.get_by_id(deal.id).properties["dealname"] == "renamed"
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from servefirst.connectors.hubspot.sandbox.schema import ObjectType, object_type
 from servefirst.connectors.hubspot.sandbox.store import Portal, Record
+from servefirst.connectors.hubspot.sandbox.wire import iso_ms
 
 V3_ASSOCIATION_PAGE = 100
 
@@ -24,7 +25,10 @@ def record_json(
     record: Record, names: list[str], props: dict[str, str] | None = None
 ) -> dict[str, Any]:
     source = record.props if props is None else props
-    return record.to_json({n: source.get(n) for n in names})
+    body = record.to_json({n: source.get(n) for n in names})
+    if props is not None and props is record.indexed:
+        body["updatedAt"] = iso_ms(record.indexed_ms)  # the version search still shows
+    return body
 
 
 def v3_associations(

@@ -51,6 +51,7 @@ class Record:
     #: monotonic time from which search sees ``props``; before it, ``indexed``.
     visible_at: float = 0.0
     indexed: dict[str, str] | None = None
+    indexed_ms: int = 0
 
     def search_view(self, mono: float) -> dict[str, str] | None:
         """The version search sees now (None: not indexed yet)."""
@@ -244,6 +245,7 @@ class Portal:
         if self.search_lag > 0:
             if mono >= record.visible_at:
                 record.indexed = None if new else dict(record.props)
+                record.indexed_ms = record.updated_ms
             record.visible_at = mono + self.search_lag
             self.lag_until = record.visible_at
         for name in table.unique_names():
