@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from servefirst.config.locate import format_problem, problems_from, toml_line, yaml_line
+from servefirst.config.locate import Loc, format_problem, problems_from, toml_line, yaml_line
 from servefirst.config.settings import Settings
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
@@ -26,6 +27,7 @@ from servefirst.playbook.errors import ConfigError
 DEFAULT_CONFIG = "servefirst.toml"
 BUILTIN_PREFIX = "builtin:"
 ENV_PREFIX = "SERVEFIRST_"
+_M = TypeVar("_M", bound=BaseModel)
 _NOT_OVERRIDES = {"SERVEFIRST_CONFIG"}
 
 
@@ -63,15 +65,7 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigFileError([format_problem(path, line, f"invalid TOML: {exc}")]) from None
     _apply_env_overrides(data)
     data["base_dir"] = path.parent.resolve()
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigFileError(
-            [
-                format_problem(path, toml_line(text, loc), message)
-                for loc, message in problems_from(exc)
-            ]
-        ) from None
+    return _validated(Settings, data, path, lambda loc: toml_line(text, loc))
 
 
 def _toml_error_line(message: str) -> int:
@@ -144,14 +138,16 @@ def load_playbook_file(path: Path) -> Playbook:
         raise ConfigFileError([format_problem(path, 1, f"invalid YAML: {exc}")]) from None
     if not isinstance(document, dict):
         raise ConfigFileError([format_problem(path, 1, "a playbook must be a YAML mapping")])
+    return _validated(Playbook, _plain(document), path, lambda loc: yaml_line(document, loc))
+
+
+def _validated(model: type[_M], data: Any, path: Path, line_of: Callable[[Loc], int]) -> _M:
+    """Validate ``data``; every problem becomes ``file:line: message``, all at once."""
     try:
-        return Playbook.model_validate(_plain(document))
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigFileError(
-            [
-                format_problem(path, yaml_line(document, loc), message)
-                for loc, message in problems_from(exc)
-            ]
+            [format_problem(path, line_of(loc), message) for loc, message in problems_from(exc)]
         ) from None
 
 
