@@ -45,6 +45,7 @@ class SalesforceConnector:
         self.settings = settings
         self.playbook = playbook
         self.mapping = SalesforceMapping.build(settings, playbook)
+        # Builds the pull query once now, so a bad field name fails here with a ConfigError.
         soql.OpportunityQuery(self.mapping.fields, self.mapping.sponsor_role).select()
         self.client = SalesforceClient(name, settings, base_dir=base_dir, retry=retry)
         self._puller = Puller(self.client, self.mapping, overlap=overlap, batch_size=batch_size)
