@@ -87,7 +87,7 @@ def test_many_role_changes_are_fetched_in_uri_sized_chunks(
             "composite/sobjects", method="POST", json={"allOrNone": True, "records": records}
         )
     sf.session.close()
-    connector = connector_for(sandbox, overlap=dt.timedelta(0))
+    connector = connector_for(sandbox, incremental_overlap_seconds=0)
     before = counted(sandbox, "GET query")
     changed = {e.id: e for e in connector.pull(PullWindow(modified_since=since))}
     assert set(changed) == set(opportunities)
