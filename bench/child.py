@@ -1,0 +1,56 @@
+"""One measured sync in its own process, so its peak memory is its own and not the sandbox's.
+
+    python bench/child.py sync  CONFIG AS_OF RESULT.json
+    python bench/child.py naive CONFIG AS_OF RESULT.json
+
+``sync`` runs servefirst's sync exactly as the scheduler does (``sync_connection``, the
+engagement list of the report turned off, as on a large org); ``naive`` runs the hand-written
+script of ``naive.py``. Either writes a small JSON result; the parent reads the process's peak
+resident memory from ``os.wait4``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from servefirst.config.loader import load_playbook, load_settings
+from servefirst.sync.engine.run import SyncOptions
+from servefirst.sync.service import sync_connection
+
+
+def main(argv: list[str]) -> int:
+    kind, config, as_of_text, out = argv
+    as_of = dt.date.fromisoformat(as_of_text)
+    settings = load_settings(Path(config))
+    playbook = load_playbook(settings)
+    result: dict[str, object]
+    if kind == "sync":
+        report = sync_connection(
+            settings, playbook, None, SyncOptions(as_of=as_of, keep_engagements=False)
+        )
+        result = {
+            "status": report.status.value,
+            "error": report.error_message,
+            "seconds": report.duration_seconds,
+            "counts": report.totals.counts(),
+            "api_read": report.totals.api_calls_read,
+            "api_write": report.totals.api_calls_write,
+        }
+    elif kind == "naive":
+        import naive  # noqa: PLC0415 - a sibling script module, imported by path
+
+        started = time.monotonic()
+        counts = naive.run(settings, playbook, as_of)
+        result = {"status": "ok", "seconds": time.monotonic() - started, "counts": counts}
+    else:
+        raise SystemExit(f"unknown kind {kind!r}: use sync or naive")
+    Path(out).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,104 @@
+"""The theoretical minimum of API calls for one sync, per CRM: what ratios are measured against.
+
+The minimum is what *any* correct sync needs to read the engagements that matter and to write
+what changed, with each CRM's largest pages and batches, and nothing else:
+
+Salesforce (REST, one SOQL query with child subqueries returns a whole engagement):
+    read  = ceil(R / 2000) query pages, at least 1 (an empty answer is still a call),
+            plus 1 for the contact-role query of an incremental sync (editing a contact role
+            leaves the opportunity's SystemModstamp alone, so it must be asked separately);
+    write = ceil(updates / 200) + ceil(task upserts / 200) + ceil(task closes / 200)
+            (sObject collections of 200).
+
+HubSpot (CRM v3 search, v4 associations, v3 batch reads of 100):
+    read  = 1 pipeline read per run (stage ids to stage names)
+            + per search page of up to 200 deals: 1 search
+              + 3 association batch reads (deal->contacts, deal->companies, deal->tasks)
+              + ceil(sponsor contacts / 100) + ceil(companies / 100) + ceil(tasks / 100)
+                contact, company and task batch reads (only the non-empty ones)
+            + ceil(owners / 100) owner pages once any deal was read;
+            an incremental sync that finds nothing: 1 search + 1 pipeline read = 2;
+    write = ceil(updates / 100) + ceil(task creates / 100) + ceil(task closes / 100).
+
+R is the number of engagements the sync *must* read: all of them for a full sync, and for an
+incremental sync only those someone else changed since the last run (the sync's own writes
+do not count: re-reading them is overhead, and the table shows it as such).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import ceil
+
+SF_QUERY_PAGE = 2000
+SF_COLLECTION = 200
+HS_SEARCH_PAGE = 200
+HS_BATCH = 100
+HS_ASSOCIATION_TYPES = 3
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """The fewest read and write calls a sync needs."""
+
+    read: int
+    write: int
+
+    @property
+    def total(self) -> int:
+        return self.read + self.write
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a sync had to write, as the engine's report counts it."""
+
+    updates: int = 0
+    task_opens: int = 0
+    task_closes: int = 0
+
+
+@dataclass(frozen=True)
+class DealPage:
+    """What surrounds one search page of deals in HubSpot (read from the sandbox's store)."""
+
+    deals: int
+    sponsors: int
+    companies: int
+    tasks: int
+
+
+def _batches(count: int, size: int) -> int:
+    return ceil(count / size) if count > 0 else 0
+
+
+def salesforce(records: int, writes: WriteCounts, *, incremental: bool) -> Minimum:
+    """Salesforce's minimum for reading ``records`` engagements and writing ``writes``."""
+    read = max(1, _batches(records, SF_QUERY_PAGE)) + (1 if incremental else 0)
+    write = sum(
+        _batches(n, SF_COLLECTION) for n in (writes.updates, writes.task_opens, writes.task_closes)
+    )
+    return Minimum(read, write)
+
+
+def hubspot(pages: Sequence[DealPage], writes: WriteCounts, *, owners: int) -> Minimum:
+    """HubSpot's minimum for reading these search pages of deals and writing ``writes``."""
+    read = 1  # the pipeline
+    if not pages:
+        read += 1  # one search, answered empty
+    for page in pages:
+        read += 1 + HS_ASSOCIATION_TYPES
+        read += sum(_batches(n, HS_BATCH) for n in (page.sponsors, page.companies, page.tasks))
+    if pages:
+        read += max(1, _batches(owners, HS_BATCH))
+    write = sum(
+        _batches(n, HS_BATCH) for n in (writes.updates, writes.task_opens, writes.task_closes)
+    )
+    return Minimum(read, write)
+
+
+def hubspot_floor_seconds(minimum: Minimum, search_pages: int) -> float:
+    """The wall time Professional-tier limits impose on the minimum: 190 calls per 10 s, and
+    5 searches per second, whichever binds."""
+    return max(minimum.total / 19.0, search_pages / 5.0)

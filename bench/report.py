@@ -1,0 +1,195 @@
+"""The benchmark's table: ratios against the naive script, the targets, Markdown and JSON.
+
+The JSON keeps every figure (and the calls per endpoint) so runs can be compared over time;
+the Markdown is the table a person reads, followed by the verdict on each target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+TARGET_RATIO = 1.1
+TARGET_QUIET_CALLS = 2
+TARGET_EVAL_PER_SECOND = 20_000
+#: Peak memory counts as flat in N when the largest size needs at most this much more.
+FLAT_MEMORY = 1.25
+
+COLUMNS = (
+    ("CRM", "crm"),
+    ("N", "engagements"),
+    ("phase", "phase"),
+    ("limits", "limits"),
+    ("read", "read"),
+    ("write", "write"),
+    ("min", "min_calls"),
+    ("calls/min", "ratio"),
+    ("wall s", "seconds"),
+    ("eng/s", "per_second"),
+    ("peak MB", "peak_rss_mb"),
+    ("floor s", "floor_seconds"),
+    ("wall/floor", "floor_ratio"),
+    ("calls/naive", "calls_vs_naive"),
+    ("wall/naive", "wall_vs_naive"),
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def progress_line(row: dict[str, Any]) -> str:
+    """One finished phase, as it completes (the full table comes at the end)."""
+    return " | ".join(f"{title} {_fmt(row.get(key))}" for title, key in COLUMNS)
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    naive = {(r["crm"], r["engagements"]): r for r in rows if r["phase"] == "naive"}
+    for row in rows:
+        floor = row.get("floor_seconds")
+        if floor and row["limits"].startswith("Professional"):
+            row["floor_ratio"] = row["seconds"] / floor
+        else:
+            row["floor_seconds"] = None
+        base = naive.get((row["crm"], row["engagements"]))
+        if base is not None and row["phase"] != "naive" and row["limits"] == base["limits"]:
+            row["calls_vs_naive"] = row["calls"] / base["calls"] if base["calls"] else None
+            row["wall_vs_naive"] = row["seconds"] / base["seconds"] if base["seconds"] else None
+
+
+def _targets(rows: list[dict[str, Any]], per_second: float) -> list[dict[str, Any]]:
+    ours = [r for r in rows if r["phase"] != "naive"]
+    worst = max(ours, key=lambda r: r.get("ratio") or 0.0, default=None)
+    over = [r for r in ours if (r.get("ratio") or 0.0) > TARGET_RATIO]
+    quiet = [r for r in ours if r["phase"] in ("no-change", "quiet")]
+    loud = [r for r in quiet if r["calls"] > TARGET_QUIET_CALLS or r["write"] > 0]
+    targets = [
+        {
+            "target": f"API calls <= {TARGET_RATIO} x the minimum",
+            "met": not over,
+            "detail": (
+                f"worst {worst['ratio']:.2f} ({worst['crm']} {worst['engagements']:,} "
+                f"{worst['phase']}); over target: "
+                + (
+                    ", ".join(f"{r['crm']} {r['engagements']:,} {r['phase']}" for r in over)
+                    or "none"
+                )
+            )
+            if worst and worst.get("ratio")
+            else "no rows",
+        },
+        {
+            "target": f"no-change sync <= {TARGET_QUIET_CALLS} calls and 0 writes",
+            "met": not loud,
+            "detail": "; ".join(
+                f"{r['crm']} {r['engagements']:,} {r['phase']}: {r['calls']} calls, "
+                f"{r['write']} writes"
+                for r in quiet
+            ),
+        },
+    ]
+    memory = []
+    flat = True
+    for name in sorted({r["crm"] for r in ours}):
+        full = sorted(
+            (
+                r
+                for r in ours
+                if r["crm"] == name and r["phase"] == "full" and "10 s" not in r["limits"]
+            ),
+            key=lambda r: r["engagements"],
+        )
+        if len(full) >= 2 and full[0]["engagements"] < full[-1]["engagements"]:
+            small, large = full[0], full[-1]
+            growth = large["peak_rss_mb"] / small["peak_rss_mb"]
+            flat = flat and growth <= FLAT_MEMORY
+            memory.append(
+                f"{name}: {small['peak_rss_mb']:.0f} MB at {small['engagements']:,} -> "
+                f"{large['peak_rss_mb']:.0f} MB at {large['engagements']:,} (x{growth:.2f})"
+            )
+    targets.append(
+        {
+            "target": f"peak memory flat in N (largest <= {FLAT_MEMORY} x smallest)",
+            "met": flat if memory else None,
+            "detail": "; ".join(memory) or "needs two sizes",
+        }
+    )
+    targets.append(
+        {
+            "target": f"evaluation >= {TARGET_EVAL_PER_SECOND:,} engagements/s per core",
+            "met": per_second >= TARGET_EVAL_PER_SECOND,
+            "detail": f"{per_second:,.0f} engagements/s (pure evaluation, one core)",
+        }
+    )
+    return targets
+
+
+def assemble(
+    rows: list[dict[str, Any]], speed: dict[str, float], args: argparse.Namespace, seconds: float
+) -> dict[str, Any]:
+    """Everything one run produced, ready for Markdown and JSON."""
+    _add_ratios(rows)
+    skipped = [
+        f"HubSpot rate-limited runs only up to {args.limited_max:,} engagements "
+        "(above that the limits alone would take minutes per sync)"
+    ]
+    skipped += [f"naive runs only up to {args.naive_max:,} engagements"]
+    return {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "sizes": args.sizes,
+        "evaluation": speed,
+        "rows": rows,
+        "targets": _targets(rows, speed["per_second"]),
+        "notes": skipped,
+        "total_seconds": seconds,
+    }
+
+
+def _cpus() -> int:
+    import os  # noqa: PLC0415
+
+    return len(os.sched_getaffinity(0))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table and the verdicts, as Markdown."""
+    lines = [
+        f"# servefirst benchmark, {results['when']}",
+        "",
+        f"Pure evaluation: {results['evaluation']['per_second']:,.0f} engagements/s on one core "
+        f"({results['evaluation']['engagements']:,} engagements).",
+        "",
+        "| " + " | ".join(title for title, _ in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    lines += ["| " + " | ".join(_fmt(r.get(k)) for _, k in COLUMNS) + " |" for r in results["rows"]]
+    lines += ["", "## Targets", ""]
+    for target in results["targets"]:
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[target["met"]]
+        lines.append(f"- {target['target']}: **{verdict}** ({target['detail']})")
+    lines += ["", "## Notes", ""]
+    lines += [f"- {note}" for note in results["notes"]]
+    lines.append(f"- whole run: {results['total_seconds'] / 60:.1f} minutes")
+    return "\n".join(lines) + "\n"
+
+
+def write(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """``bench-<stamp>.md`` and ``.json`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    md = folder / f"bench-{stamp}.md"
+    js = folder / f"bench-{stamp}.json"
+    md.write_text(markdown(results), encoding="utf-8")
+    js.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    return md, js

@@ -1,0 +1,216 @@
+"""servefirst's benchmark: API calls against the theoretical minimum, time, throughput, memory.
+
+    make bench                      # both CRMs, 1,000 / 10,000 / 100,000 engagements
+    .venv/bin/python bench/run.py --sizes 1000,10000 --crm salesforce
+    .venv/bin/python bench/run.py --quick      # a fast smoke run (300 engagements)
+
+For each CRM sandbox and size: seed N engagements, provision, then measure in a child process
+each (so its peak memory is its own, read with ``os.wait4``):
+  full      the first sync, reading and writing everything;
+  no-change the next sync, nothing edited in between (it re-reads the records the full sync
+            wrote: the watermark is taken before the pull, see the closing notes);
+  quiet     one more sync with nothing edited: the steady state of a scheduled sync;
+  1% edit   reps set a new Operational Date on 1% of the engagements (real client, batch API);
+  naive     (N <= --naive-max) a hand-written script: list ids, then per record read, evaluate
+            and write (see naive.py), on the same sandbox.
+API calls come from the sandbox's own counters, reset before each phase, and are compared with
+the minimum of ``minimum.py``. HubSpot runs again with the Professional tier's rate limits
+enforced (N <= --limited-max); Salesforce always runs under a realistic daily budget, which
+meters calls per 24 h and imposes no pace, so its wall time is the same with it lifted.
+The table is printed and written as Markdown and JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import crm
+import evaluate_speed
+import minimum
+import report
+from minimum import Minimum, WriteCounts
+from servefirst.config.loader import load_playbook, load_settings
+from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.sync.service import provision_connection
+
+HERE = Path(__file__).resolve().parent
+CRMS = ("salesforce", "hubspot")
+
+
+def run_child(kind: str, sandbox: RunningSandbox, as_of: dt.date, work: Path) -> dict[str, Any]:
+    """Run one sync (or the naive script) in a child process; add its wall time and peak RSS."""
+    out = work / f"{kind}-{time.monotonic_ns()}.json"
+    log = work / f"{out.stem}.log"
+    with log.open("w", encoding="utf-8") as sink:
+        started = time.monotonic()
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "child.py"),
+                kind,
+                str(sandbox.config_path),
+                as_of.isoformat(),
+                str(out),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - started
+    if child.returncode != 0 or not out.exists():
+        tail = log.read_text(encoding="utf-8")[-2000:]
+        raise RuntimeError(f"{kind} child failed (exit {child.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    if result.get("status") not in ("ok",):
+        raise RuntimeError(f"{kind} sync ended {result.get('status')}: {result.get('error')}")
+    result["process_seconds"] = elapsed
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def measure(
+    kind: str,
+    sandbox: RunningSandbox,
+    as_of: dt.date,
+    work: Path,
+    expected: list[str] | None,
+) -> dict[str, Any]:
+    """One phase: reset the counters, run the child, compare its calls with the minimum.
+
+    ``expected`` lists the engagements the sync must read (``None``: all of them, a full sync).
+    """
+    ids = crm.engagement_ids(sandbox) if expected is None else expected
+    pages, owners = crm.hubspot_pages(sandbox, ids) if sandbox.crm == "hubspot" else ([], 0)
+    sandbox.admin.reset_stats()
+    result = run_child(kind, sandbox, as_of, work)
+    stats = sandbox.admin.stats()
+    read, write = crm.split_calls(stats["by_endpoint"])
+    row: dict[str, Any] = {
+        "read": read,
+        "write": write,
+        "calls": stats["total"],
+        "by_endpoint": stats["by_endpoint"],
+        "seconds": result["seconds"],
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "counts": result["counts"],
+    }
+    if kind == "naive":
+        return row
+    counts = result["counts"]
+    writes = WriteCounts(counts["records_updated"], counts["tasks_opened"], counts["tasks_closed"])
+    if sandbox.crm == "salesforce":
+        least = minimum.salesforce(len(ids), writes, incremental=expected is not None)
+    else:
+        least = minimum.hubspot(pages, writes, owners=owners)
+    row.update(_against_minimum(least, read, write))
+    if sandbox.crm == "hubspot":
+        row["floor_seconds"] = minimum.hubspot_floor_seconds(least, max(1, len(pages)))
+    evaluated = counts["engagements_read"]
+    row["per_second"] = evaluated / result["seconds"] if evaluated and result["seconds"] else None
+    return row
+
+
+def _against_minimum(least: Minimum, read: int, write: int) -> dict[str, Any]:
+    return {
+        "min_read": least.read,
+        "min_write": least.write,
+        "min_calls": least.total,
+        "ratio": (read + write) / least.total if least.total else None,
+    }
+
+
+def bench_size(
+    name: str, size: int, args: argparse.Namespace, work: Path, *, limited: bool
+) -> list[dict[str, Any]]:
+    """All phases of one CRM at one size; ``limited``: HubSpot with its rate limits enforced."""
+    as_of = dt.datetime.now(dt.UTC).date()
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-{size}-", dir=work))
+    sandbox = crm.start(name, folder, size, rate_limits=limited)
+    rows: list[dict[str, Any]] = []
+    limits = "Professional 190/10 s" if limited else "off"
+    if name == "salesforce":
+        limits = f"{crm.SALESFORCE_DAILY_LIMIT:,}/day"
+    try:
+        settings = load_settings(sandbox.config_path)
+        provision_connection(settings, load_playbook(settings), None, dry_run=False)
+        phases: list[tuple[str, str, list[str] | None]] = [
+            ("full", "sync", None),
+            ("no-change", "sync", []),
+            ("quiet", "sync", []),
+        ]
+        for phase, kind, expected in phases:
+            rows.append(
+                _row(name, size, phase, limits, measure(kind, sandbox, as_of, folder, expected))
+            )
+            _progress(rows[-1])
+        edited = crm.rep_edits(sandbox, as_of)
+        row = measure("sync", sandbox, as_of, folder, edited)
+        rows.append(_row(name, size, "1% edit", limits, row))
+        _progress(rows[-1])
+        if not limited and size <= args.naive_max:
+            row = measure("naive", sandbox, as_of, folder, None)
+            rows.append(_row(name, size, "naive", limits, row))
+            _progress(rows[-1])
+    finally:
+        sandbox.stop()
+    return rows
+
+
+def _row(name: str, size: int, phase: str, limits: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"crm": name, "engagements": size, "phase": phase, "limits": limits, **row}
+
+
+def _progress(row: dict[str, Any]) -> None:
+    print(report.progress_line(row), flush=True)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated sizes")
+    parser.add_argument("--crm", choices=(*CRMS, "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="300 engagements, a fast smoke run")
+    parser.add_argument("--naive-max", type=int, default=10_000, help="largest naive run")
+    parser.add_argument("--limited-max", type=int, default=10_000, help="largest limited run")
+    parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--eval-n", type=int, default=50_000, help="pure evaluation sample")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.quick:
+        args.sizes, args.eval_n = [300], 5_000
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    started = time.monotonic()
+    crms = CRMS if args.crm == "both" else (args.crm,)
+    speed = evaluate_speed.measure(args.eval_n)
+    print(f"pure evaluation: {speed['per_second']:,.0f} engagements/s on one core", flush=True)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="servefirst-bench-") as tmp:
+        work = Path(tmp)
+        for name in crms:
+            for size in args.sizes:
+                rows += bench_size(name, size, args, work, limited=False)
+                if name == "hubspot" and size <= args.limited_max:
+                    rows += bench_size(name, size, args, work, limited=True)
+    results = report.assemble(rows, speed, args, time.monotonic() - started)
+    paths = report.write(results, args.out_dir)
+    print()
+    print(report.markdown(results))
+    print(f"written: {paths[0]} and {paths[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
