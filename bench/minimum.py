@@ -98,7 +98,19 @@ def hubspot(pages: Sequence[DealPage], writes: WriteCounts, *, owners: int) -> M
     return Minimum(read, write)
 
 
+#: HubSpot Professional: calls per rolling window, the window, and searches per second.
+HS_WINDOW_CALLS = 190
+HS_WINDOW_SECONDS = 10.0
+HS_SEARCHES_PER_SECOND = 5
+
+
 def hubspot_floor_seconds(minimum: Minimum, search_pages: int) -> float:
-    """The wall time Professional-tier limits impose on the minimum: 190 calls per 10 s, and
-    5 searches per second, whichever binds."""
-    return max(minimum.total / 19.0, search_pages / 5.0)
+    """The least wall time Professional-tier limits impose on the minimum's calls.
+
+    Both limits are rolling windows, so the first window's worth goes out at once: 190 calls
+    (5 searches) cost no wait, and every further 190 calls (5 searches) need one more window.
+    The floor is the later of the two: ``(calls - 190) / 19`` s and ``(searches - 5) / 5`` s.
+    """
+    calls = max(0, minimum.total - HS_WINDOW_CALLS) / (HS_WINDOW_CALLS / HS_WINDOW_SECONDS)
+    searches = max(0, search_pages - HS_SEARCHES_PER_SECOND) / HS_SEARCHES_PER_SECOND
+    return max(calls, searches)

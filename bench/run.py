@@ -111,7 +111,8 @@ def measure(
         least = minimum.hubspot(pages, writes, owners=owners)
     row.update(_against_minimum(least, read, write))
     if sandbox.crm == "hubspot":
-        row["floor_seconds"] = minimum.hubspot_floor_seconds(least, max(1, len(pages)))
+        row["search_pages"] = max(1, len(pages))
+        row["floor_seconds"] = minimum.hubspot_floor_seconds(least, row["search_pages"])
     evaluated = counts["engagements_read"]
     row["per_second"] = evaluated / result["seconds"] if evaluated and result["seconds"] else None
     return row

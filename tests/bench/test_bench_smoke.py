@@ -69,8 +69,11 @@ def test_bench_table_has_every_phase_with_sane_figures(tmp_path: Path) -> None:
         assert quiet["calls"] <= 2 and quiet["write"] == 0
         assert by_key[(crm, "1% edit", False)]["counts"]["engagements_read"] == 2
         assert full["calls_vs_naive"] < 0.2  # batches beat one call per record
-    limited = by_key[("hubspot", "full", True)]
-    assert limited["floor_seconds"] > 0 and limited["floor_ratio"] > 0
+    for key, row in by_key.items():
+        # the rate-limit floor is reported for HubSpot's limited runs only; 200 engagements
+        # fit in the first ten-second window, so their floor is zero
+        assert (row.get("floor_seconds") is not None) is key[2], key
+    assert by_key[("hubspot", "full", True)]["floor_seconds"] == 0
 
     assert [t["met"] for t in results["targets"]][3] is True  # evaluation speed
     assert "| salesforce | 200 | full |" in stdout
