@@ -113,7 +113,7 @@ def rep_edits(sandbox: RunningSandbox, today: dt.date) -> list[str]:
 
 
 def _salesforce_edit(sandbox: RunningSandbox, ids: list[str], when: str) -> None:
-    from simple_salesforce import Salesforce  # noqa: PLC0415
+    from simple_salesforce.api import Salesforce  # noqa: PLC0415
 
     from servefirst.connectors.salesforce.sandbox import client_session  # noqa: PLC0415
 
@@ -132,8 +132,8 @@ def _salesforce_edit(sandbox: RunningSandbox, ids: list[str], when: str) -> None
         answer = sf.restful(
             "composite/sobjects", method="PATCH", json={"allOrNone": True, "records": records}
         )
-        if not all(row.get("success") for row in answer):
-            raise RuntimeError(f"the rep edit failed: {answer[:2]}")
+        if not answer or not all(row.get("success") for row in answer):
+            raise RuntimeError(f"the rep edit failed: {answer!r:.300}")
 
 
 def _hubspot_edit(sandbox: RunningSandbox, ids: list[str], when: str) -> None:

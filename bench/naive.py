@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Settings
 from servefirst.connectors.base import PLUGIN_FIELDS
@@ -38,7 +38,7 @@ def run(settings: Settings, playbook: Playbook, as_of: dt.date) -> dict[str, int
 def _salesforce(
     settings: Settings, conn: SalesforceConnection, playbook: Playbook, as_of: dt.date
 ) -> dict[str, int]:
-    from simple_salesforce import Salesforce  # noqa: PLC0415 - only the CRM in use
+    from simple_salesforce.api import Salesforce, SFType  # noqa: PLC0415 - only the CRM in use
 
     from servefirst.connectors.salesforce import soql  # noqa: PLC0415
     from servefirst.connectors.salesforce.mapping import SalesforceMapping  # noqa: PLC0415
@@ -55,6 +55,7 @@ def _salesforce(
     )
     mapping = SalesforceMapping.build(conn, playbook)
     query = soql.OpportunityQuery(mapping.fields, mapping.sponsor_role)
+    opportunity = cast(SFType, sf.Opportunity)
     ids = [str(r["Id"]) for r in sf.query_all_iter("SELECT Id FROM Opportunity")]
     read = written = 0
     for record_id in ids:
@@ -62,7 +63,7 @@ def _salesforce(
         read += 1
         values = _values(mapping.to_engagement(record), playbook, as_of)
         if values:
-            sf.Opportunity.update(record_id, mapping.write_values(values))
+            opportunity.update(record_id, mapping.write_values(values))
             written += 1
     return {"read": read, "written": written}
 
