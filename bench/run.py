@@ -181,6 +181,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--limited-max", type=int, default=10_000, help="largest limited run")
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")
     parser.add_argument("--eval-n", type=int, default=50_000, help="pure evaluation sample")
+    parser.add_argument(
+        "--render", type=Path, help="re-judge and print an earlier results JSON, run nothing"
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -190,6 +193,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    if args.render is not None:
+        earlier = json.loads(args.render.read_text(encoding="utf-8"))
+        args.sizes = earlier["sizes"]
+        again = report.assemble(earlier["rows"], earlier["evaluation"], args, 0.0)
+        again["when"], again["total_seconds"] = earlier["when"], earlier["total_seconds"]
+        print(report.markdown(again))
+        return 0
     started = time.monotonic()
     crms = CRMS if args.crm == "both" else (args.crm,)
     speed = evaluate_speed.measure(args.eval_n)
