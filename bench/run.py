@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ def run_child(kind: str, sandbox: RunningSandbox, as_of: dt.date, work: Path) ->
     log = work / f"{out.stem}.log"
     with log.open("w", encoding="utf-8") as sink:
         started = time.monotonic()
+        ours, theirs = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
         child = subprocess.run(
             [
                 sys.executable,
@@ -65,6 +67,8 @@ def run_child(kind: str, sandbox: RunningSandbox, as_of: dt.date, work: Path) ->
             check=False,
         )
         elapsed = time.monotonic() - started
+        sandbox_cpu = _cpu(resource.RUSAGE_SELF) - ours  # the sandbox serves from this process
+        child_cpu = _cpu(resource.RUSAGE_CHILDREN) - theirs
     if child.returncode != 0 or not out.exists():
         tail = log.read_text(encoding="utf-8")[-2000:]
         raise RuntimeError(f"{kind} child failed (exit {child.returncode}):\n{tail}")
@@ -72,7 +76,14 @@ def run_child(kind: str, sandbox: RunningSandbox, as_of: dt.date, work: Path) ->
     if result.get("status") not in ("ok",):
         raise RuntimeError(f"{kind} sync ended {result.get('status')}: {result.get('error')}")
     result["process_seconds"] = elapsed
+    result["sync_cpu"], result["sandbox_cpu"] = child_cpu, sandbox_cpu
     return result
+
+
+def _cpu(who: int) -> float:
+    """User plus system CPU seconds so far (CPU times, unlike peak memory, add up per child)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(
@@ -99,6 +110,8 @@ def measure(
         "by_endpoint": stats["by_endpoint"],
         "seconds": result["seconds"],
         "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "sync_cpu": round(result["sync_cpu"], 2),
+        "sandbox_cpu": round(result["sandbox_cpu"], 2),
         "counts": result["counts"],
     }
     if kind == "naive":
