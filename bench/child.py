@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import sync_connection
+
+#: Set to "1" by the benchmark for HubSpot runs with the rate limits lifted.
+UNPACED = "BENCH_HUBSPOT_UNPACED"  # not SERVEFIRST_*: those override settings
 
 
 def peak_rss_mb() -> float:
@@ -32,9 +37,31 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status: peak memory needs Linux")
 
 
+def lift_pacing() -> None:
+    """Let a HubSpot connector run unpaced: the "limits lifted" runs measure raw speed.
+
+    The connector paces itself from the rate-limit headers every reply carries (the sandbox
+    sends them even when it enforces nothing), so lifting the limits also takes a pacer that
+    keeps its books but never sleeps, through the ``pacer`` argument ``connect`` offers for
+    this. Budget exhaustion still stops the run.
+    """
+    from servefirst.connectors import hubspot  # noqa: PLC0415
+    from servefirst.connectors.hubspot.limits import Pacer  # noqa: PLC0415
+
+    paced = hubspot.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        settings = args[1]
+        return paced(*args, pacer=Pacer(settings.api_budget_share, sleep=lambda _s: None), **kwargs)
+
+    hubspot.connect = connect
+
+
 def main(argv: list[str]) -> int:
     kind, config, as_of_text, out = argv
     as_of = dt.date.fromisoformat(as_of_text)
+    if os.environ.get(UNPACED) == "1":
+        lift_pacing()
     settings = load_settings(Path(config))
     playbook = load_playbook(settings)
     result: dict[str, object]

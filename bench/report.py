@@ -34,6 +34,8 @@ NOTES = (
     "5 searches/s allow for the minimum's calls, the first window's burst free",
     "Salesforce meters a rolling 24 h budget and imposes no pace: no floor, and the same wall "
     "time with the budget lifted",
+    "HubSpot with limits off: the sandbox enforces nothing and the connector's pacer (which "
+    "follows the rate-limit headers every reply carries) never sleeps: raw speed",
     "incremental_overlap_seconds = 0 (the sandboxes have no index lag and share our clock)",
     "no-change: the sync right after the full one re-reads the records the full sync wrote "
     "(the watermark is the CRM time read before the pull); quiet: the next one",
