@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -160,14 +161,24 @@ def serve(settings: Settings, config_path: Path) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT.
 
     Either signal shuts down with ``wait=True``: a sync in progress finishes (its batches are
-    committed as it goes, and the watermark only moves at its end), no new one starts.
+    committed as it goes, and the watermark only moves at its end), no new one starts. A
+    second signal exits at once; the interrupted run is marked so by the next start and the
+    next run replays it safely.
     """
     if not settings.connections:
         raise ConfigError("no connections are configured; add a [connections.NAME] table")
     scheduler = build_scheduler(settings, config_path)
 
+    stopping = False
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log_event(log, logging.INFO, "scheduler_stopping", signal=signal.Signals(signum).name)
+        nonlocal stopping
+        name = signal.Signals(signum).name
+        if stopping:  # a second signal: the operator insists; the engine is crash-safe
+            log_event(log, logging.WARNING, "scheduler_forced_exit", signal=name)
+            os._exit(128 + signum)
+        stopping = True
+        log_event(log, logging.INFO, "scheduler_stopping", signal=name)
         scheduler.shutdown(wait=True)
 
     previous: dict[int, Any] = {

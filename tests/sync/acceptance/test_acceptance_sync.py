@@ -222,3 +222,31 @@ def test_sigterm_lets_the_running_scheduled_sync_finish(crm: Driver) -> None:
     assert run["counts"]["tasks_opened"] > 0
     assert "scheduler_stopped" in log.read_text()
     assert_one_open_task_per_violation(crm)
+
+
+def test_a_second_sigterm_exits_at_once_and_the_next_run_recovers(crm: Driver) -> None:
+    assert cli(crm, "provision")[0] == 0
+    crm.admin.reset_stats()
+    crm.admin.inject("latency", count=100, latency_ms=2500, path_prefix=crm.task_write_prefix)
+    proc = spawn(crm, "run")
+    try:
+        deadline = time.monotonic() + 30
+        while not crm.writing_tasks(crm.admin.stats()["by_endpoint"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert proc.poll() is None  # the first signal waits for the sync
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    crm.admin.clear_faults()
+    time.sleep(2.5)  # let the sandbox finish the request the dead process left in flight
+    code, rerun = cli(crm, "sync", "--json")
+    assert code == 0, rerun["errors"]
+    code, runs = cli(crm, "runs", "list", "--json")
+    assert [r["status"] for r in runs] == ["ok", "interrupted"]
+    assert_one_open_task_per_violation(crm)

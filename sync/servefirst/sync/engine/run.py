@@ -131,32 +131,33 @@ def run_sync(
             on_progress=on_progress,
             evaluate=evaluator,
         ).execute()
-    except BaseException as exc:
-        report.status = RunStatus.FAILED
-        report.failure = failure_kind(exc)
-        report.error_message = str(exc) or exc.__class__.__name__
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            report.status = RunStatus.INTERRUPTED
-            report.error_message = "interrupted before it finished"
-        level = logging.ERROR
-        log_event(
-            log,
-            level,
-            "sync_failed",
-            connection=connection,
-            run_id=run_id,
-            error=report.error_message,
-            kind=report.failure.value,
-        )
-        if report.failure is FailureKind.UNEXPECTED and not isinstance(
-            exc, KeyboardInterrupt | SystemExit
-        ):
-            log.exception("unexpected error in sync run %s", run_id)
-        if not isinstance(exc, Exception):
-            _finish(store, report, connector, read0=read0, write0=write0, started=started)
-            raise
+    except Exception as exc:
+        _failed(report, exc)
+    except BaseException:  # Ctrl-C or interpreter shutdown: record it, then let it propagate
+        report.status = RunStatus.INTERRUPTED
+        report.error_message = "interrupted before it finished"
+        _finish(store, report, connector, read0=read0, write0=write0, started=started)
+        raise
     _finish(store, report, connector, read0=read0, write0=write0, started=started)
     return report
+
+
+def _failed(report: RunReport, exc: Exception) -> None:
+    """Mark the run failed; a bug (not a ServeFirstError) is logged with its traceback."""
+    report.status = RunStatus.FAILED
+    report.failure = failure_kind(exc)
+    report.error_message = str(exc) or exc.__class__.__name__
+    log_event(
+        log,
+        logging.ERROR,
+        "sync_failed",
+        connection=report.connection,
+        run_id=report.run_id,
+        error=report.error_message,
+        kind=report.failure.value,
+    )
+    if report.failure is FailureKind.UNEXPECTED:
+        log.exception("unexpected error in sync run %s", report.run_id)
 
 
 def _finish(
