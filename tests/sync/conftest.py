@@ -67,7 +67,7 @@ class FakeConnector:
     windows: list[PullWindow] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # engagement id -> CRM error message
     crash_after_writes: int | None = None  # raise SimulatedCrashError after this many writes
-    pull_error: Exception | None = None
+    pull_error: BaseException | None = None
     before_write: Callable[[FakeConnector], None] | None = None
     calls: ApiCalls = field(default_factory=ApiCalls)
     _next_task: int = 0

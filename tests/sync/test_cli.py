@@ -146,6 +146,9 @@ def test_usage_errors_exit_2(config: Path, tmp_path: Path) -> None:
     assert invoke("sync", "-c", str(tmp_path / "missing.toml"))[0] == 2
     assert invoke("sync", "-c", str(config), "--connection", "nope")[0] == 2
     assert invoke("runs", "show", "999", "-c", str(config))[0] == 2
+    assert (
+        invoke("sync", "-c", str(config), "--diff-file", str(tmp_path / "no" / "p.jsonl"))[0] == 2
+    )
 
 
 def test_runs_list_and_show(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import AuthError
@@ -390,3 +392,40 @@ def test_a_changed_playbook_forces_a_full_scan(
     assert report.totals.engagements_read == 4
     assert fake.records["E4"].current.health is Health.ON_TRACK
     assert not sync(fake, tuned, store).full_scan
+
+
+def test_the_watermark_is_the_crm_clock_before_the_pull(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    sync(fake, prime, store)
+    sync(fake, prime, store)
+    real_pull = fake.pull
+
+    def pull_while_a_rep_edits(window: Any) -> Any:
+        for i, engagement in enumerate(real_pull(window)):
+            if i == 0:
+                fake.edit("E1", name="Renamed while the run was reading")
+            yield engagement
+
+    fake.add(make("NEW"))
+    before = fake.clock
+    fake.pull = pull_while_a_rep_edits  # type: ignore[method-assign]
+    sync(fake, prime, store)
+    mark = store.get_watermark("acme")
+    assert mark is not None
+    assert before < mark.modified_since < fake.records["E1"].last_modified  # type: ignore[operator]
+    fake.pull = real_pull  # type: ignore[method-assign]
+    assert "E1" in {e.id for e in sync(fake, prime, store).engagements}
+
+
+def test_ctrl_c_records_the_run_as_interrupted_and_propagates(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    fake.pull_error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        sync(fake, prime, store)
+    (row,) = store.list_runs("acme")
+    assert row.status is RunStatus.INTERRUPTED
+    assert store.get_watermark("acme") is None

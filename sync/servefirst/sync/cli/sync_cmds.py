@@ -118,12 +118,19 @@ def sync(
 ) -> None:
     """Sync one connection: evaluate the playbook and write back only what changed."""
     date = parse_date(as_of)
+    if diff_file is not None and not diff_file.parent.is_dir():
+        fail(f"--diff-file {diff_file}: folder {diff_file.parent} does not exist", Exit.USAGE)
     settings, playbook = load(config)
     interactive = sys.stderr.isatty()
     _logging(settings, interactive=interactive)
     options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
-    with config_errors(), _progress(interactive) as on_progress:
-        report = sync_connection(settings, playbook, connection, options, on_progress=on_progress)
+    try:
+        with config_errors(), _progress(interactive) as on_progress:
+            report = sync_connection(
+                settings, playbook, connection, options, on_progress=on_progress
+            )
+    except KeyboardInterrupt:
+        fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
     if json_output:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:
