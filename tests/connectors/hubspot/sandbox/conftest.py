@@ -96,7 +96,6 @@ def empty_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     running.stop()
 
 
-
 @pytest.fixture(scope="session")
 def connect() -> Any:
     """Builds the cached API objects for another sandbox (or token)."""

@@ -56,7 +56,9 @@ def test_stage_without_probability_is_a_400(apis, unique) -> None:
 def test_stages_can_be_added_and_renamed(apis, unique) -> None:
     pipeline = apis.pipelines.create("deals", _input(unique, [("Open", "0.5")]))
     stage, status, _ = apis.stages.create_with_http_info(
-        "deals", pipeline.id, PipelineStageInput(label="Later", display_order=1, metadata={"probability": "0.7"})
+        "deals",
+        pipeline.id,
+        PipelineStageInput(label="Later", display_order=1, metadata={"probability": "0.7"}),
     )
     assert status == 201
     renamed = apis.stages.update("deals", pipeline.id, stage.id, {"label": "Much later"})

@@ -60,14 +60,20 @@ def test_unknown_group_is_a_400(apis, unique) -> None:
     with pytest.raises(ApiException) as caught:
         apis.properties.create(
             "deals",
-            PropertyCreate(name=unique, label="x", type="string", field_type="text", group_name="nope"),
+            PropertyCreate(
+                name=unique, label="x", type="string", field_type="text", group_name="nope"
+            ),
         )
     assert caught.value.status == 400
 
 
 def test_tasks_take_custom_properties_but_not_unique_ones(apis, unique) -> None:
     plain = PropertyCreate(
-        name=f"{unique}_key", label="Key", type="string", field_type="text", group_name="taskinformation"
+        name=f"{unique}_key",
+        label="Key",
+        type="string",
+        field_type="text",
+        group_name="taskinformation",
     )
     _, status, _ = apis.properties.create_with_http_info("tasks", plain)
     assert status == 201
@@ -89,7 +95,10 @@ def test_update_changes_label_and_options(apis, unique) -> None:
     updated = apis.properties.update(
         "deals",
         unique,
-        {"label": "New", "options": [{"label": "A", "value": "a", "hidden": False, "displayOrder": 0}]},
+        {
+            "label": "New",
+            "options": [{"label": "A", "value": "a", "hidden": False, "displayOrder": 0}],
+        },
     )
     assert updated.label == "New"
     assert [o.value for o in updated.options] == ["a"]
@@ -108,9 +117,7 @@ def test_stage_options_follow_the_pipelines(apis) -> None:
 def test_batch_read_reports_unknown_names(apis) -> None:
     result = apis.properties_batch.read(
         "deals",
-        BatchReadInputPropertyName(
-            inputs=[{"name": "dealname"}, {"name": "nope"}], archived=False
-        ),
+        BatchReadInputPropertyName(inputs=[{"name": "dealname"}, {"name": "nope"}], archived=False),
     )
     assert isinstance(result, BatchResponsePropertyWithErrors)
     assert [p.name for p in result.results] == ["dealname"]

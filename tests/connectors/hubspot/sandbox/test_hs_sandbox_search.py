@@ -39,7 +39,9 @@ def fixture_deals(apis) -> dict[str, str]:
 
 
 def _names(apis, *filters: dict[str, Any], **extra: Any) -> list[str]:
-    groups = [{"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}, *filters]}]
+    groups = [
+        {"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}, *filters]}
+    ]
     request = PublicObjectSearchRequest(
         filter_groups=groups, properties=["dealname"], limit=100, **extra
     )
@@ -54,14 +56,23 @@ OPERATOR_CASES = [
         ["Alpha lab rig", "Gamma lab analytics", "Delta rig"],
     ),
     ({"propertyName": "amount", "operator": "LT", "value": "250"}, ["Alpha lab rig"]),
-    ({"propertyName": "amount", "operator": "LTE", "value": "250"}, ["Alpha lab rig", "Beta QA suite"]),
+    (
+        {"propertyName": "amount", "operator": "LTE", "value": "250"},
+        ["Alpha lab rig", "Beta QA suite"],
+    ),
     ({"propertyName": "amount", "operator": "GT", "value": "400"}, ["Delta rig"]),
-    ({"propertyName": "amount", "operator": "GTE", "value": "400"}, ["Gamma lab analytics", "Delta rig"]),
+    (
+        {"propertyName": "amount", "operator": "GTE", "value": "400"},
+        ["Gamma lab analytics", "Delta rig"],
+    ),
     (
         {"propertyName": "amount", "operator": "BETWEEN", "value": "200", "highValue": "400"},
         ["Beta QA suite", "Gamma lab analytics"],
     ),
-    ({"propertyName": "amount", "operator": "IN", "values": ["100", "1000"]}, ["Alpha lab rig", "Delta rig"]),
+    (
+        {"propertyName": "amount", "operator": "IN", "values": ["100", "1000"]},
+        ["Alpha lab rig", "Delta rig"],
+    ),
     (
         {"propertyName": "amount", "operator": "NOT_IN", "values": ["100", "1000"]},
         ["Beta QA suite", "Gamma lab analytics"],
@@ -79,7 +90,10 @@ OPERATOR_CASES = [
         {"propertyName": "dealname", "operator": "NOT_CONTAINS_TOKEN", "value": "lab"},
         ["Beta QA suite", "Delta rig"],
     ),
-    ({"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "anal*"}, ["Gamma lab analytics"]),
+    (
+        {"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "anal*"},
+        ["Gamma lab analytics"],
+    ),
     ({"propertyName": "dealname", "operator": "EQ", "value": "delta RIG"}, ["Delta rig"]),
     (
         {"propertyName": "operational_date", "operator": "GTE", "value": _epoch_ms("2025-03-01")},
@@ -115,7 +129,10 @@ def test_filter_groups_are_ored(apis, fixture_deals) -> None:
         properties=["dealname"],
     )
     result = apis.deals_search.do_search(public_object_search_request=request)
-    assert sorted(r.properties["dealname"] for r in result.results) == ["Alpha lab rig", "Delta rig"]
+    assert sorted(r.properties["dealname"] for r in result.results) == [
+        "Alpha lab rig",
+        "Delta rig",
+    ]
     assert result.total == 2
 
 
@@ -131,7 +148,9 @@ def test_sort_as_a_string_with_a_minus(apis, fixture_deals) -> None:
 
 def test_datetime_values_are_iso_with_milliseconds(apis, fixture_deals) -> None:
     request = PublicObjectSearchRequest(
-        filter_groups=[{"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}]}],
+        filter_groups=[
+            {"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}]}
+        ],
         limit=1,
     )
     result = apis.deals_search.do_search(public_object_search_request=request)
@@ -144,9 +163,18 @@ def test_datetime_values_are_iso_with_milliseconds(apis, fixture_deals) -> None:
     [
         {"limit": 201},
         {"sorts": [{"propertyName": "amount"}, {"propertyName": "dealname"}]},
-        {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "EQ", "value": "1"}]}] * 6},
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "amount", "operator": "EQ", "value": "1"}]}
+            ]
+            * 6
+        },
         {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}]},
-        {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "EQ", "value": "1"}] * 11}]},
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "amount", "operator": "EQ", "value": "1"}] * 11}
+            ]
+        },
     ],
     ids=["limit", "two-sorts", "six-groups", "unknown-property", "eleven-filters"],
 )
@@ -193,7 +221,11 @@ def test_index_lag_hides_fresh_writes_then_shows_them(empty_sandbox, connect) ->
     apis = connect(empty_sandbox.url, empty_sandbox.token)
     empty_sandbox.admin.call("POST", "/search-lag", {"seconds": 0.6})
     deal = apis.deals.create({"properties": {"dealname": "lagging"}})
-    query = {"filterGroups": [{"filters": [{"propertyName": "dealname", "operator": "EQ", "value": "lagging"}]}]}
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "dealname", "operator": "EQ", "value": "lagging"}]}
+        ]
+    }
     assert apis.deals_search.do_search(public_object_search_request=query).total == 0
     time.sleep(0.7)
     assert apis.deals_search.do_search(public_object_search_request=query).total == 1
