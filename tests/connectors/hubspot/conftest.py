@@ -17,8 +17,11 @@ from typing import Any
 
 import hubspot
 import pytest
+from hubspot.crm import objects
+from hubspot.crm.associations.v4 import AssociationSpec as LabelSpec
+from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
+from hubspot.crm.deals import SimplePublicObjectInput as DealUpdate
 from hubspot.crm.deals import SimplePublicObjectInputForCreate as DealCreate
-from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TaskCreate
 
 from servefirst.config.loader import builtin_playbook, load_playbook_file
 from servefirst.config.settings import HubSpotConnection, Secret
@@ -49,8 +52,9 @@ class Rep:
         self.pipelines = crm.pipelines.pipelines_api
         self.assoc = crm.associations.v4.basic_api
         self.labels = crm.associations.v4.schema.definitions_api
+        self.client_properties = crm.properties.core_api
         self._apis = [self.deals, self.contacts, self.tasks, self.tasks_batch]
-        self._apis += [self.pipelines, self.assoc, self.labels]
+        self._apis += [self.pipelines, self.assoc, self.labels, self.client_properties]
 
     def stage_id(self, pipeline_label: str, stage_label: str) -> tuple[str, str]:
         for pipeline in self.pipelines.get_all("deals").results:
@@ -68,41 +72,31 @@ class Rep:
         return str(self.deals.create(DealCreate(properties=values, associations=[])).id)
 
     def update_deal(self, deal_id: str, **props: str) -> None:
-        from hubspot.crm.deals import SimplePublicObjectInput
-
-        self.deals.update(deal_id, SimplePublicObjectInput(properties=props))
+        self.deals.update(deal_id, DealUpdate(properties=props))
 
     def get_deal(self, deal_id: str, *names: str) -> dict[str, Any]:
         return dict(self.deals.get_by_id(deal_id, properties=list(names)).properties)
 
     def contact(self, first: str, last: str) -> str:
-        from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
-
         props = {"firstname": first, "lastname": last, "email": f"{first}.{last}@example.com"}
         return str(self.contacts.create(ContactCreate(properties=props, associations=[])).id)
 
     def sponsor(self, deal_id: str, contact_id: str, label: str = "Sponsor") -> None:
-        from hubspot.crm.associations.v4 import AssociationSpec
-
         type_id = next(
             r.type_id for r in self.labels.get_all("deals", "contacts").results if r.label == label
         )
-        spec = AssociationSpec(association_category="USER_DEFINED", association_type_id=type_id)
+        spec = LabelSpec(association_category="USER_DEFINED", association_type_id=type_id)
         self.assoc.create("deals", deal_id, "contacts", contact_id, [spec])
 
     def tasks_of(self, deal_id: str) -> list[dict[str, Any]]:
         """Every task associated to the deal, with its key and status (consistent reads)."""
-        from hubspot.crm.objects.tasks import (
-            BatchReadInputSimplePublicObjectId,
-            SimplePublicObjectId,
-        )
-
         links = self.assoc.get_page("deals", deal_id, "tasks", limit=500).results
         ids = [str(link.to_object_id) for link in links]
         if not ids:
             return []
-        body = BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in ids],
+        tasks = objects.tasks
+        body = tasks.BatchReadInputSimplePublicObjectId(
+            inputs=[tasks.SimplePublicObjectId(id=i) for i in ids],
             properties=[
                 "servefirst_task_key",
                 "hs_task_status",
@@ -114,20 +108,18 @@ class Rep:
         return [{"id": r.id, **r.properties} for r in self.tasks_batch.read(body).results]
 
     def task(self, deal_id: str, subject: str) -> str:
-        from hubspot.crm.objects.tasks import (
-            AssociationSpec,
-            PublicAssociationsForObject,
-            PublicObjectId,
+        tasks = objects.tasks
+        spec = tasks.AssociationSpec(
+            association_category="HUBSPOT_DEFINED", association_type_id=216
         )
-
-        assoc = PublicAssociationsForObject(
-            to=PublicObjectId(id=deal_id),
-            types=[
-                AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=216)
-            ],
-        )
+        assoc = tasks.PublicAssociationsForObject(to=tasks.PublicObjectId(id=deal_id), types=[spec])
         props = {"hs_task_subject": subject, "hs_timestamp": "2026-06-01T12:00:00.000Z"}
-        return str(self.tasks.create(TaskCreate(properties=props, associations=[assoc])).id)
+        body = tasks.SimplePublicObjectInputForCreate(properties=props, associations=[assoc])
+        return str(self.tasks.create(body).id)
+
+    def complete_task(self, task_id: str) -> None:
+        body = objects.tasks.SimplePublicObjectInput(properties={"hs_task_status": "COMPLETED"})
+        self.tasks.update(task_id, body)
 
     def close(self) -> None:
         for api in self._apis:
@@ -202,10 +194,19 @@ def portal(tmp_path_factory: pytest.TempPathFactory, prime: Playbook) -> Iterato
     opened.stop()
 
 
+@pytest.fixture(scope="module")
+def bare_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """An empty, unprovisioned portal (one per test module)."""
+    opened = open_portal(tmp_path_factory, seed="none")
+    yield opened
+    opened.stop()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_counters(request: pytest.FixtureRequest) -> None:
-    if "portal" in request.fixturenames:
-        request.getfixturevalue("portal").reset()
+    for name in ("portal", "bare_portal"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).reset()
 
 
 def today() -> dt.date:
