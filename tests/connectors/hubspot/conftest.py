@@ -9,8 +9,9 @@ to arrange data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,12 @@ def open_portal(tmp_path_factory: pytest.TempPathFactory, **options: Any) -> Por
     workdir = tmp_path_factory.mktemp(f"hubspot{next(_dirs)}")
     sandbox = start_sandbox(workdir=workdir, **options)
     return Portal(sandbox, workdir, Rep(sandbox.url, sandbox.token))
+
+
+@pytest.fixture(scope="session")
+def portal_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Portal]:
+    """Opens a sandbox with ``start_sandbox`` options; the caller stops it."""
+    return functools.partial(open_portal, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
