@@ -8,7 +8,6 @@ to arrange data.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import itertools
 from collections.abc import Callable, Iterator
@@ -216,5 +215,21 @@ def _fresh_counters(request: pytest.FixtureRequest) -> None:
             request.getfixturevalue(name).reset()
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it: pacing without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
