@@ -19,8 +19,9 @@ from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import BudgetExhaustedError, RetryableError
 
 if TYPE_CHECKING:
-    from servefirst.connectors.hubspot import HubSpotConnector
     from tests.connectors.hubspot.conftest import FakeClock, Portal
+
+    from servefirst.connectors.hubspot import HubSpotConnector
 
 SEARCH = "/crm/v3/objects/deals/search"
 NOTHING = PullWindow(modified_since=dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
