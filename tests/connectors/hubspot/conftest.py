@@ -53,8 +53,9 @@ class Rep:
         self.assoc = crm.associations.v4.basic_api
         self.labels = crm.associations.v4.schema.definitions_api
         self.client_properties = crm.properties.core_api
+        self.groups = crm.properties.groups_api
         self._apis = [self.deals, self.contacts, self.tasks, self.tasks_batch]
-        self._apis += [self.pipelines, self.assoc, self.labels, self.client_properties]
+        self._apis += [self.pipelines, self.assoc, self.labels, self.client_properties, self.groups]
 
     def stage_id(self, pipeline_label: str, stage_label: str) -> tuple[str, str]:
         for pipeline in self.pipelines.get_all("deals").results:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hubspot.crm.properties import PropertyUpdate
+from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate, PropertyUpdate
 
+from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.playbook.definition import Playbook
 
 if TYPE_CHECKING:
@@ -113,3 +115,33 @@ def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
     assert stages["Sales Pipeline/No such stage"][0] == "manual"
     assert "stage_map" in stages["Sales Pipeline/No such stage"][1]
     assert _writes(bare_portal) == 0  # mapped stages are never modified
+
+
+def test_a_create_that_loses_a_race_re_reads_and_converges(
+    portal_factory: Callable[..., Portal], prime: Playbook
+) -> None:
+    fresh = portal_factory(seed="none")
+    try:
+        connector = fresh.connector(prime)
+        items = Provisioner(connector.client, connector.settings).plan(prime)
+        # Meanwhile an admin creates the group and one property, with their own label.
+        fresh.rep.groups.create("deals", PropertyGroupCreate(name="serve_first", label="Mine"))
+        fresh.rep.client_properties.create(
+            "deals",
+            PropertyCreate(
+                name="playbook_findings",
+                label="Findings",
+                type="string",
+                field_type="textarea",
+                group_name="serve_first",
+            ),
+        )
+        for item in items:
+            if item.write is not None:
+                item.write()  # the two creates answer 409: re-read, then update
+        fresh.reset()
+        assert connector.provision(prime, dry_run=False).changes == ()
+        findings = fresh.rep.client_properties.get_by_name("deals", "playbook_findings")
+        assert findings.label == "Playbook findings"
+    finally:
+        fresh.stop()
