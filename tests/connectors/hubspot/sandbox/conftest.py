@@ -45,8 +45,11 @@ class Apis:
     owners: Any
 
 
-def make_apis(url: str, token: str) -> Apis:
-    client = hubspot.Client.create(access_token=token, host=url, client_side_validation=True)
+def make_apis(url: str, token: str, retry: Any = None) -> Apis:
+    options: dict[str, Any] = {"retry": retry} if retry is not None else {}
+    client = hubspot.Client.create(
+        access_token=token, host=url, client_side_validation=True, **options
+    )
     crm = client.crm
     return Apis(
         client=client,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hubspot.crm.deals import (
@@ -18,7 +19,7 @@ from hubspot.crm.deals import (
 from hubspot.crm.properties import PropertyCreate
 
 
-def _create(apis, names: list[str]) -> list[str]:
+def _create(apis: Any, names: list[str]) -> list[str]:
     body = BatchInputSimplePublicObjectBatchInputForCreate(
         inputs=[{"properties": {"dealname": n}, "associations": []} for n in names]
     )
@@ -34,7 +35,7 @@ def _read(ids: list[str]) -> BatchReadInputSimplePublicObjectId:
     )
 
 
-def test_batch_read_reports_missing_ids_in_a_207(apis, unique) -> None:
+def test_batch_read_reports_missing_ids_in_a_207(apis: Any, unique: str) -> None:
     ids = _create(apis, [f"{unique}-a", f"{unique}-b"])
     result, status, _ = apis.deals_batch.read_with_http_info(_read([*ids, "999999999"]))
     assert status == 207
@@ -45,14 +46,14 @@ def test_batch_read_reports_missing_ids_in_a_207(apis, unique) -> None:
     assert result.errors[0].context == {"ids": ["999999999"]}
 
 
-def test_batch_read_all_found_answers_200(apis, unique) -> None:
+def test_batch_read_all_found_answers_200(apis: Any, unique: str) -> None:
     ids = _create(apis, [f"{unique}-a"])
     result, status, _ = apis.deals_batch.read_with_http_info(_read(ids))
     assert status == 200
     assert result.results[0].properties["dealname"] == f"{unique}-a"
 
 
-def test_batch_update_updates_found_and_reports_missing(apis, unique) -> None:
+def test_batch_update_updates_found_and_reports_missing(apis: Any, unique: str) -> None:
     ids = _create(apis, [f"{unique}-a", f"{unique}-b"])
     inputs = [{"id": i, "properties": {"playbook_health": "at_risk"}} for i in ids]
     inputs.append({"id": "999999998", "properties": {"playbook_health": "at_risk"}})
@@ -69,7 +70,7 @@ def test_batch_update_updates_found_and_reports_missing(apis, unique) -> None:
         assert deal.properties["playbook_health"] == "at_risk"
 
 
-def test_batch_update_with_an_invalid_value_writes_nothing(apis, unique) -> None:
+def test_batch_update_with_an_invalid_value_writes_nothing(apis: Any, unique: str) -> None:
     ids = _create(apis, [f"{unique}-a", f"{unique}-b"])
     inputs = [
         {"id": ids[0], "properties": {"playbook_health": "on_track"}},
@@ -83,13 +84,13 @@ def test_batch_update_with_an_invalid_value_writes_nothing(apis, unique) -> None
     assert deal.properties["playbook_health"] is None
 
 
-def test_more_than_100_inputs_is_a_400(apis) -> None:
+def test_more_than_100_inputs_is_a_400(apis: Any) -> None:
     with pytest.raises(ApiException) as caught:
         apis.deals_batch.read(_read([str(i) for i in range(101)]))
     assert caught.value.status == 400
 
 
-def test_batch_archive_answers_204(apis, unique) -> None:
+def test_batch_archive_answers_204(apis: Any, unique: str) -> None:
     ids = _create(apis, [f"{unique}-a"])
     _, status, _ = apis.deals_batch.archive_with_http_info(
         BatchInputSimplePublicObjectId(inputs=[{"id": ids[0]}, {"id": "999999997"}])
@@ -100,7 +101,7 @@ def test_batch_archive_answers_204(apis, unique) -> None:
 
 
 @pytest.fixture(scope="module")
-def upsert_key(apis) -> str:
+def upsert_key(apis: Any) -> str:
     apis.properties.create(
         "deals",
         PropertyCreate(
@@ -115,8 +116,10 @@ def upsert_key(apis) -> str:
     return "engagement_key"
 
 
-def test_upsert_creates_then_updates_by_unique_property(apis, unique, upsert_key) -> None:
-    def upsert(amount: str):
+def test_upsert_creates_then_updates_by_unique_property(
+    apis: Any, unique: str, upsert_key: str
+) -> None:
+    def upsert(amount: str) -> Any:
         return apis.deals_batch.upsert(
             BatchInputSimplePublicObjectBatchInputUpsert(
                 inputs=[
@@ -137,7 +140,7 @@ def test_upsert_creates_then_updates_by_unique_property(apis, unique, upsert_key
     assert read.properties["amount"] == "2"
 
 
-def test_upsert_needs_a_unique_property(apis, unique) -> None:
+def test_upsert_needs_a_unique_property(apis: Any, unique: str) -> None:
     body = BatchInputSimplePublicObjectBatchInputUpsert(
         inputs=[{"idProperty": "dealname", "id": unique, "properties": {}}]
     )
@@ -146,7 +149,7 @@ def test_upsert_needs_a_unique_property(apis, unique) -> None:
     assert caught.value.status == 400
 
 
-def test_duplicate_unique_value_in_create_is_a_409(apis, unique, upsert_key) -> None:
+def test_duplicate_unique_value_in_create_is_a_409(apis: Any, unique: str, upsert_key: str) -> None:
     body = BatchInputSimplePublicObjectBatchInputForCreate(
         inputs=[
             {"properties": {"dealname": "a", upsert_key: unique}, "associations": []},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -12,13 +13,14 @@ from hubspot.crm.objects.tasks import ApiException as TaskApiException
 from servefirst.connectors.sandboxkit import RunningSandbox
 
 
-def _new_deal(apis, name: str, **props: str):
+def _new_deal(apis: Any, name: str, **props: str) -> Any:
     body = SimplePublicObjectInputForCreate(properties={"dealname": name, **props})
     return apis.deals.create(body)
 
 
-def test_list_pages_with_after_until_no_paging(apis) -> None:
-    seen, after, pages = [], None, 0
+def test_list_pages_with_after_until_no_paging(apis: Any) -> None:
+    seen: list[str] = []
+    after, pages = None, 0
     while True:
         page = apis.deals.get_page(limit=7, after=after, properties=["dealname"])
         seen.extend(r.id for r in page.results)
@@ -31,13 +33,15 @@ def test_list_pages_with_after_until_no_paging(apis) -> None:
     assert seen == sorted(seen, key=int)
 
 
-def test_limit_over_100_is_refused(apis) -> None:
+def test_limit_over_100_is_refused(apis: Any) -> None:
     with pytest.raises(ApiException) as caught:
         apis.deals.get_page(limit=101)
     assert caught.value.status == 400
 
 
-def test_requested_property_without_value_reads_null_and_unknown_is_left_out(apis, unique) -> None:
+def test_requested_property_without_value_reads_null_and_unknown_is_left_out(
+    apis: Any, unique: str
+) -> None:
     deal = _new_deal(apis, unique)
     read = apis.deals.get_by_id(deal.id, properties=["dealname", "amount", "no_such_prop"])
     assert read.properties["dealname"] == unique
@@ -48,7 +52,7 @@ def test_requested_property_without_value_reads_null_and_unknown_is_left_out(api
     assert read.properties["hs_lastmodifieddate"].endswith("Z")
 
 
-def test_default_read_returns_the_deal_defaults(apis, unique) -> None:
+def test_default_read_returns_the_deal_defaults(apis: Any, unique: str) -> None:
     deal = _new_deal(apis, unique, amount="1500")
     read = apis.deals.get_by_id(deal.id)
     assert set(read.properties) == {
@@ -59,7 +63,7 @@ def test_default_read_returns_the_deal_defaults(apis, unique) -> None:
     assert read.properties["pipeline"] == "default"
 
 
-def test_create_answers_201_with_inline_association(apis, unique) -> None:
+def test_create_answers_201_with_inline_association(apis: Any, unique: str) -> None:
     contact = apis.contacts.get_page(limit=1).results[0]
     body = SimplePublicObjectInputForCreate(
         properties={"dealname": unique},
@@ -76,7 +80,7 @@ def test_create_answers_201_with_inline_association(apis, unique) -> None:
     assert [a.id for a in read.associations["contacts"].results] == [contact.id]
 
 
-def test_create_with_association_to_missing_record_is_refused(apis, unique) -> None:
+def test_create_with_association_to_missing_record_is_refused(apis: Any, unique: str) -> None:
     body = SimplePublicObjectInputForCreate(
         properties={"dealname": unique},
         associations=[
@@ -91,7 +95,7 @@ def test_create_with_association_to_missing_record_is_refused(apis, unique) -> N
     assert caught.value.status == 400
 
 
-def test_update_changes_and_empty_string_clears(apis, unique) -> None:
+def test_update_changes_and_empty_string_clears(apis: Any, unique: str) -> None:
     deal = _new_deal(apis, unique, amount="10")
     updated = apis.deals.update(deal.id, {"properties": {"amount": "", "description": "x"}})
     assert updated.properties["description"] == "x"
@@ -100,7 +104,7 @@ def test_update_changes_and_empty_string_clears(apis, unique) -> None:
     assert read.properties["amount"] is None
 
 
-def test_archive_answers_204_then_reads_404(apis, unique) -> None:
+def test_archive_answers_204_then_reads_404(apis: Any, unique: str) -> None:
     deal = _new_deal(apis, unique)
     _, status, _ = apis.deals.archive_with_http_info(deal.id)
     assert status == 204
@@ -113,7 +117,9 @@ def test_archive_answers_204_then_reads_404(apis, unique) -> None:
     assert archived.archived_at is not None
 
 
-def test_type_id_paths_reach_the_same_records(sandbox: RunningSandbox, apis, unique) -> None:
+def test_type_id_paths_reach_the_same_records(
+    sandbox: RunningSandbox, apis: Any, unique: str
+) -> None:
     deal = _new_deal(apis, unique)
     response = requests.get(
         f"{sandbox.url}/crm/v3/objects/0-3/{deal.id}",
@@ -126,8 +132,30 @@ def test_type_id_paths_reach_the_same_records(sandbox: RunningSandbox, apis, uni
     assert "amount" in response.json()["properties"]
 
 
-def test_tasks_need_a_due_timestamp(apis, unique) -> None:
+def test_tasks_need_a_due_timestamp(apis: Any, unique: str) -> None:
     with pytest.raises(TaskApiException) as caught:
         apis.tasks.create({"properties": {"hs_task_subject": unique}})
     assert caught.value.status == 400
     assert "REQUIRED_PROPERTY" in caught.value.body
+
+
+def test_tasks_get_hubspots_defaults(apis: Any, unique: str) -> None:
+    task = apis.tasks.create(
+        {"properties": {"hs_timestamp": "2025-05-01T17:00:00.000Z", "hs_task_subject": unique}}
+    )
+    props = apis.tasks.get_by_id(task.id, properties=["hs_task_status", "hs_task_type"]).properties
+    assert (props["hs_task_status"], props["hs_task_type"]) == ("NOT_STARTED", "TODO")
+    done = apis.tasks.update(task.id, {"properties": {"hs_task_status": "COMPLETED"}})
+    assert done.properties["hs_task_status"] == "COMPLETED"
+    read = apis.tasks.get_by_id(task.id, properties=["hs_task_completion_date"])
+    assert read.properties["hs_task_completion_date"].endswith("Z")
+
+
+def test_archived_records_list_separately_in_id_order(apis: Any, unique: str) -> None:
+    first, second = _new_deal(apis, f"{unique}-1"), _new_deal(apis, f"{unique}-2")
+    apis.deals.archive(second.id)
+    apis.deals.archive(first.id)
+    archived = [r.id for r in apis.deals.get_page(limit=100, archived=True).results]
+    assert archived.index(first.id) < archived.index(second.id)
+    live = [r.id for r in apis.deals.get_page(limit=100).results]
+    assert first.id not in live

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hubspot.crm.deals import ApiException as DealApiException
 from hubspot.crm.pipelines import ApiException, PipelineInput, PipelineStageInput
 
 
@@ -17,7 +20,7 @@ def _input(label: str, stages: list[tuple[str, str]]) -> PipelineInput:
     )
 
 
-def test_default_and_serve_first_pipelines_exist(apis) -> None:
+def test_default_and_serve_first_pipelines_exist(apis: Any) -> None:
     pipelines = {p.label: p for p in apis.pipelines.get_all("deals").results}
     assert pipelines["Sales Pipeline"].id == "default"
     stages = [s.label for s in pipelines["Serve-first"].stages]
@@ -26,7 +29,7 @@ def test_default_and_serve_first_pipelines_exist(apis) -> None:
     assert won.metadata == {"probability": "1.0", "isClosed": "true"}
 
 
-def test_create_answers_201_with_string_metadata(apis, unique) -> None:
+def test_create_answers_201_with_string_metadata(apis: Any, unique: str) -> None:
     created, status, _ = apis.pipelines.create_with_http_info(
         "deals", _input(unique, [("Open", "0.5"), ("Won", "1.0")])
     )
@@ -35,25 +38,30 @@ def test_create_answers_201_with_string_metadata(apis, unique) -> None:
     assert apis.pipelines.get_by_id("deals", created.id).label == unique
 
 
-def test_duplicate_label_is_a_409(apis, unique) -> None:
+def test_duplicate_label_is_a_409(apis: Any, unique: str) -> None:
     apis.pipelines.create("deals", _input(unique, [("Open", "0.5")]))
     with pytest.raises(ApiException) as caught:
         apis.pipelines.create("deals", _input(unique, [("Open", "0.5")]))
     assert caught.value.status == 409
 
 
-def test_stage_without_probability_is_a_400(apis, unique) -> None:
+@pytest.mark.parametrize(
+    "metadata", [{}, {"probability": "0.25"}, {"probability": "1.5"}, {"probability": "high"}]
+)
+def test_stage_probability_must_be_tenths_between_0_and_1(
+    apis: Any, unique: str, metadata: dict[str, str]
+) -> None:
     body = PipelineInput(
         label=unique,
         display_order=0,
-        stages=[PipelineStageInput(label="x", display_order=0, metadata={})],
+        stages=[PipelineStageInput(label="x", display_order=0, metadata=metadata)],
     )
     with pytest.raises(ApiException) as caught:
         apis.pipelines.create("deals", body)
     assert caught.value.status == 400
 
 
-def test_stages_can_be_added_and_renamed(apis, unique) -> None:
+def test_stages_can_be_added_and_renamed(apis: Any, unique: str) -> None:
     pipeline = apis.pipelines.create("deals", _input(unique, [("Open", "0.5")]))
     stage, status, _ = apis.stages.create_with_http_info(
         "deals",
@@ -67,9 +75,7 @@ def test_stages_can_be_added_and_renamed(apis, unique) -> None:
     assert labels == ["Open", "Much later"]
 
 
-def test_deal_stage_must_belong_to_the_pipeline(apis, unique) -> None:
-    from hubspot.crm.deals import ApiException as DealApiException
-
+def test_deal_stage_must_belong_to_the_pipeline(apis: Any, unique: str) -> None:
     pipeline = apis.pipelines.create("deals", _input(unique, [("Open", "0.5")]))
     with pytest.raises(DealApiException) as caught:
         apis.deals.create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hubspot.crm.properties import (
@@ -15,12 +16,12 @@ from hubspot.crm.properties import (
 )
 
 
-def _create(apis, object_type: str = "deals", **fields):
+def _create(apis: Any, object_type: str = "deals", **fields: Any) -> Any:
     body = {"group_name": "serve_first", "label": "Label", **fields}
     return apis.properties.create_with_http_info(object_type, PropertyCreate(**body))
 
 
-def test_create_answers_201_with_the_full_definition(apis, unique) -> None:
+def test_create_answers_201_with_the_full_definition(apis: Any, unique: str) -> None:
     created, status, _ = _create(
         apis,
         name=f"{unique}_stage_gate",
@@ -38,7 +39,7 @@ def test_create_answers_201_with_the_full_definition(apis, unique) -> None:
     assert read.description == "why"
 
 
-def test_duplicate_name_is_a_409(apis, unique) -> None:
+def test_duplicate_name_is_a_409(apis: Any, unique: str) -> None:
     _create(apis, name=unique, type="string", field_type="text")
     with pytest.raises(ApiException) as caught:
         _create(apis, name=unique, type="string", field_type="text")
@@ -50,13 +51,13 @@ def test_duplicate_name_is_a_409(apis, unique) -> None:
     ("type_", "field_type"),
     [("string", "select"), ("number", "text"), ("date", "number"), ("enumeration", "text")],
 )
-def test_field_type_must_suit_the_type(apis, unique, type_, field_type) -> None:
+def test_field_type_must_suit_the_type(apis: Any, unique: str, type_: Any, field_type: Any) -> None:
     with pytest.raises(ApiException) as caught:
         _create(apis, name=unique, type=type_, field_type=field_type)
     assert caught.value.status == 400
 
 
-def test_unknown_group_is_a_400(apis, unique) -> None:
+def test_unknown_group_is_a_400(apis: Any, unique: str) -> None:
     with pytest.raises(ApiException) as caught:
         apis.properties.create(
             "deals",
@@ -67,7 +68,7 @@ def test_unknown_group_is_a_400(apis, unique) -> None:
     assert caught.value.status == 400
 
 
-def test_tasks_take_custom_properties_but_not_unique_ones(apis, unique) -> None:
+def test_tasks_take_custom_properties_but_not_unique_ones(apis: Any, unique: str) -> None:
     plain = PropertyCreate(
         name=f"{unique}_key",
         label="Key",
@@ -90,8 +91,9 @@ def test_tasks_take_custom_properties_but_not_unique_ones(apis, unique) -> None:
     assert caught.value.status == 400
 
 
-def test_update_changes_label_and_options(apis, unique) -> None:
-    _create(apis, name=unique, type="enumeration", field_type="radio", options=[])
+def test_update_changes_label_and_options(apis: Any, unique: str) -> None:
+    first = [{"label": "Old", "value": "old", "hidden": False, "displayOrder": 0}]
+    _create(apis, name=unique, type="enumeration", field_type="radio", options=first)
     updated = apis.properties.update(
         "deals",
         unique,
@@ -104,17 +106,30 @@ def test_update_changes_label_and_options(apis, unique) -> None:
     assert [o.value for o in updated.options] == ["a"]
 
 
-def test_get_all_lists_builtin_and_custom(apis) -> None:
+def test_enumerations_need_options(apis: Any, unique: str) -> None:
+    with pytest.raises(ApiException) as caught:
+        _create(apis, name=unique, type="enumeration", field_type="select", options=[])
+    assert caught.value.status == 400
+
+
+def test_unique_flag_cannot_change(apis: Any, unique: str) -> None:
+    _create(apis, name=unique, type="string", field_type="text")
+    with pytest.raises(ApiException) as caught:
+        apis.properties.update("deals", unique, {"hasUniqueValue": True})
+    assert caught.value.status == 400
+
+
+def test_get_all_lists_builtin_and_custom(apis: Any) -> None:
     names = {p.name for p in apis.properties.get_all("deals").results}
     assert {"dealname", "closedate", "operational_date", "playbook_health"} <= names
 
 
-def test_stage_options_follow_the_pipelines(apis) -> None:
+def test_stage_options_follow_the_pipelines(apis: Any) -> None:
     stage = apis.properties.get_by_name("deals", "dealstage")
     assert any(o.label.startswith("Discover") for o in stage.options)
 
 
-def test_batch_read_reports_unknown_names(apis) -> None:
+def test_batch_read_reports_unknown_names(apis: Any) -> None:
     result = apis.properties_batch.read(
         "deals",
         BatchReadInputPropertyName(inputs=[{"name": "dealname"}, {"name": "nope"}], archived=False),
@@ -123,7 +138,7 @@ def test_batch_read_reports_unknown_names(apis) -> None:
     assert [p.name for p in result.results] == ["dealname"]
 
 
-def test_groups_create_201_then_409(apis, unique) -> None:
+def test_groups_create_201_then_409(apis: Any, unique: str) -> None:
     group, status, _ = apis.groups.create_with_http_info(
         "deals", PropertyGroupCreate(name=unique, label="Group")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hubspot.crm.deals import (
 )
 
 from servefirst.connectors.hubspot.sandbox import start_sandbox
+from servefirst.connectors.sandboxkit import RunningSandbox
 
 TAG = "searchfixture"
 ROWS: list[dict[str, str]] = [
@@ -30,7 +32,7 @@ def _epoch_ms(day: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fixture_deals(apis) -> dict[str, str]:
+def fixture_deals(apis: Any) -> dict[str, str]:
     body = BatchInputSimplePublicObjectBatchInputForCreate(
         inputs=[{"properties": {**row, "description": TAG}, "associations": []} for row in ROWS]
     )
@@ -38,7 +40,7 @@ def fixture_deals(apis) -> dict[str, str]:
     return {r.properties["dealname"]: r.id for r in created.results}
 
 
-def _names(apis, *filters: dict[str, Any], **extra: Any) -> list[str]:
+def _names(apis: Any, *filters: dict[str, Any], **extra: Any) -> list[str]:
     groups = [
         {"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}, *filters]}
     ]
@@ -116,11 +118,11 @@ OPERATOR_CASES = [
 
 
 @pytest.mark.parametrize(("condition", "expected"), OPERATOR_CASES)
-def test_operator(apis, fixture_deals, condition, expected) -> None:
+def test_operator(apis: Any, fixture_deals: dict[str, str], condition: Any, expected: Any) -> None:
     assert _names(apis, condition) == expected
 
 
-def test_filter_groups_are_ored(apis, fixture_deals) -> None:
+def test_filter_groups_are_ored(apis: Any, fixture_deals: dict[str, str]) -> None:
     request = PublicObjectSearchRequest(
         filter_groups=[
             {"filters": [{"propertyName": "dealname", "operator": "EQ", "value": name}]}
@@ -136,17 +138,19 @@ def test_filter_groups_are_ored(apis, fixture_deals) -> None:
     assert result.total == 2
 
 
-def test_sort_descending_by_a_number(apis, fixture_deals) -> None:
+def test_sort_descending_by_a_number(apis: Any, fixture_deals: dict[str, str]) -> None:
     names = _names(apis, sorts=[{"propertyName": "amount", "direction": "DESCENDING"}])
     assert names == ["Delta rig", "Gamma lab analytics", "Beta QA suite", "Alpha lab rig"]
 
 
-def test_sort_as_a_string_with_a_minus(apis, fixture_deals) -> None:
+def test_sort_as_a_string_with_a_minus(apis: Any, fixture_deals: dict[str, str]) -> None:
     names = _names(apis, sorts=["-amount"])
     assert names[0] == "Delta rig"
 
 
-def test_datetime_values_are_iso_with_milliseconds(apis, fixture_deals) -> None:
+def test_datetime_values_are_iso_with_milliseconds(
+    apis: Any, fixture_deals: dict[str, str]
+) -> None:
     request = PublicObjectSearchRequest(
         filter_groups=[
             {"filters": [{"propertyName": "description", "operator": "EQ", "value": TAG}]}
@@ -178,20 +182,22 @@ def test_datetime_values_are_iso_with_milliseconds(apis, fixture_deals) -> None:
     ],
     ids=["limit", "two-sorts", "six-groups", "unknown-property", "eleven-filters"],
 )
-def test_invalid_searches_are_400(apis, request_body) -> None:
+def test_invalid_searches_are_400(apis: Any, request_body: Any) -> None:
     with pytest.raises(ApiException) as caught:
         apis.deals_search.do_search(public_object_search_request=request_body)
     assert caught.value.status == 400
 
 
 @pytest.fixture(scope="module")
-def big_sandbox(tmp_path_factory):
+def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     running = start_sandbox(workdir=tmp_path_factory.mktemp("big"), seed="none", engagements=10_050)
     yield running
     running.stop()
 
 
-def test_paging_past_10000_results_is_a_400_and_windowing_reads_all(big_sandbox, connect) -> None:
+def test_paging_past_10000_results_is_a_400_and_windowing_reads_all(
+    big_sandbox: RunningSandbox, connect: Any
+) -> None:
     search = connect(big_sandbox.url, big_sandbox.token).deals_search
 
     def page(after: str | None, last_id: str) -> Any:
@@ -217,7 +223,9 @@ def test_paging_past_10000_results_is_a_400_and_windowing_reads_all(big_sandbox,
     assert rest.total == 50
 
 
-def test_index_lag_hides_fresh_writes_then_shows_them(empty_sandbox, connect) -> None:
+def test_index_lag_hides_fresh_writes_then_shows_them(
+    empty_sandbox: RunningSandbox, connect: Any
+) -> None:
     apis = connect(empty_sandbox.url, empty_sandbox.token)
     empty_sandbox.admin.call("POST", "/search-lag", {"seconds": 0.6})
     deal = apis.deals.create({"properties": {"dealname": "lagging"}})
@@ -233,4 +241,24 @@ def test_index_lag_hides_fresh_writes_then_shows_them(empty_sandbox, connect) ->
     stale = apis.deals_search.do_search(public_object_search_request=query)
     assert stale.total == 1
     assert stale.results[0].properties["dealname"] == "lagging"
+    assert stale.results[0].updated_at < apis.deals.get_by_id(deal.id).updated_at
     assert apis.deals.get_by_id(deal.id).properties["dealname"] == "renamed"
+
+
+def test_repeated_queries_see_new_writes_and_other_portals_do_not_mix(
+    sandbox: RunningSandbox, empty_sandbox: RunningSandbox, connect: Any
+) -> None:
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "amount", "operator": "EQ", "value": "777"}]}
+        ]
+    }
+    here, there = (
+        connect(sandbox.url, sandbox.token),
+        connect(empty_sandbox.url, empty_sandbox.token),
+    )
+    before = here.deals_search.do_search(public_object_search_request=query).total
+    assert there.deals_search.do_search(public_object_search_request=query).total == 0
+    here.deals.create({"properties": {"dealname": "seven", "amount": "777"}})
+    assert here.deals_search.do_search(public_object_search_request=query).total == before + 1
+    assert there.deals_search.do_search(public_object_search_request=query).total == 0

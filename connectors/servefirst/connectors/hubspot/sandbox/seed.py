@@ -206,12 +206,14 @@ def ensure_owners(portal: Portal) -> list[str]:
 
 
 def seed_demo(portal: Portal, today: dt.date | None = None) -> dict[str, int]:
-    """The demo portal; returns counts of what was created."""
+    """The demo portal; returns counts of what was created (nothing if it is already there)."""
     today = today or dt.datetime.now(dt.UTC).date()
     rng = random.Random(today.toordinal())  # noqa: S311 - reproducible demo data
     with portal.lock:
         schema = ensure_schema(portal)
         owners = ensure_owners(portal)
+        if _demo_email(0, 0) in portal.tables["contacts"].unique.get("email", {}):
+            return {"owners": len(owners), "companies": 0, "contacts": 0, "deals": 0}
         deals_t, contacts_t = object_type("deals"), object_type("contacts")
         companies_t = object_type("companies")
         companies, contacts = [], []
@@ -227,7 +229,7 @@ def seed_demo(portal: Portal, today: dt.date | None = None) -> dict[str, int]:
                     {
                         "firstname": first,
                         "lastname": last,
-                        "email": f"{first.lower()}.{last.lower()}.{c}{k}@{domain}",
+                        "email": _demo_email(c, k),
                         "jobtitle": TITLES[(c + k) % len(TITLES)],
                         "company": name,
                     },
@@ -267,6 +269,11 @@ def seed_demo(portal: Portal, today: dt.date | None = None) -> dict[str, int]:
         "contacts": len(contacts),
         "deals": deals,
     }
+
+
+def _demo_email(company: int, k: int) -> str:
+    first, last = FIRST[(company + k) % 10], LAST[(company * 3 + k) % 10]
+    return f"{first.lower()}.{last.lower()}.{company}{k}@{COMPANIES[company][1]}"
 
 
 def _demo_deal(
@@ -334,6 +341,7 @@ def seed_bench(portal: Portal, n: int, today: dt.date | None = None) -> dict[str
                     "createdate": stamp,
                     "lastmodifieddate": stamp,
                     "hs_lastmodifieddate": stamp,
+                    "num_associated_deals": "1",
                 },
                 now,
                 now,
