@@ -236,3 +236,21 @@ def test_an_empty_plan_makes_no_call(portal: Portal, prime: Playbook) -> None:
     connector = portal.connector(prime)
     assert connector.apply(Plan()).results == []
     assert connector.api_calls.total == 0
+
+
+def test_a_failed_task_create_is_retried_by_reading_first(
+    portal: Portal, prime: Playbook, engagements: list[Engagement]
+) -> None:
+    target = engagements[34]
+    portal.sandbox.admin.inject(
+        "status", status=503, path_prefix="/crm/v3/objects/tasks/batch/create"
+    )
+    connector = portal.connector(prime)
+    connector.client.pacer.sleep = lambda _seconds: None
+    result = connector.apply(Plan(task_opens=(_open(target, "sponsor_missing"),)))
+    assert result.errors == []
+    assert len(portal.rep.tasks_of(target.id)) == 1
+    counts = portal.writes()
+    assert counts["POST objects/tasks/batch/create"] == 2
+    # The retry re-read the deal's tasks before creating again.
+    assert counts["POST associations/deals/tasks/batch/read"] == 2
