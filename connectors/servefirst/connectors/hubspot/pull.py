@@ -9,6 +9,15 @@ reads are consistent (unlike search), which is what makes the task list trustwor
 
 An incremental pull of a portal where nothing changed costs one search call (an empty page)
 on top of the pipeline lookup the connector makes once.
+
+What an incremental pull cannot see: HubSpot stamps a deal's ``hs_lastmodifieddate`` when a
+contact is associated or removed (the contact count changes), but not when only the *label* of
+an already associated contact changes, nor when a task is associated. A rep who marks an
+existing contact as sponsor is therefore seen at the deal's next change or the next full scan
+(``PullWindow()``), which the scheduler should run periodically (e.g. nightly).
+
+Reading every task around a page is consistent but costs one batch read per 100 tasks; deals
+carrying many tasks of their own make a page cost more calls, never more than that.
 """
 
 from __future__ import annotations
