@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import pytest
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate, PropertyUpdate
 
 from servefirst.connectors.hubspot.provision import Provisioner
@@ -94,7 +96,7 @@ def test_drift_is_repaired_and_only_drift(bare_portal: Portal, prime: Playbook) 
 
 
 def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
-    bare_portal: Portal, prime: Playbook
+    bare_portal: Portal, prime: Playbook, caplog: pytest.LogCaptureFixture
 ) -> None:
     stage_map = {
         "discover": "Appointment Scheduled",
@@ -115,6 +117,11 @@ def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
     assert stages["Sales Pipeline/No such stage"][0] == "manual"
     assert "stage_map" in stages["Sales Pipeline/No such stage"][1]
     assert _writes(bare_portal) == 0  # mapped stages are never modified
+
+    with caplog.at_level(logging.WARNING):
+        mapping = connector.stage_mapping()
+    assert mapping.key_by_stage["appointmentscheduled"] == "discover"
+    assert "playbook stage(s) lost" in caplog.text
 
 
 def test_a_create_that_loses_a_race_re_reads_and_converges(
