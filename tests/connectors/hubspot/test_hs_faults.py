@@ -69,6 +69,17 @@ def test_5xx_and_resets_are_retried_with_bounded_backoff(
     assert all(0 <= s <= BACKOFF_MAX_SECONDS for s in clock.slept)
 
 
+def test_every_call_has_the_configured_timeout(
+    portal: Portal, prime: Playbook, clock: FakeClock
+) -> None:
+    portal.sandbox.admin.inject("latency", latency_ms=1500, path_prefix=SEARCH)
+    connector = _connector(portal, prime, clock, timeout_seconds=0.3)
+    started = time.monotonic()
+    assert list(connector.pull(NOTHING)) == []  # the slow reply was abandoned and retried
+    assert time.monotonic() - started < 1.4
+    assert _searches(portal) == 2
+
+
 def test_retries_are_bounded_by_max_retries(
     portal: Portal, prime: Playbook, clock: FakeClock
 ) -> None:

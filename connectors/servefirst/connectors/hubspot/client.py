@@ -291,11 +291,12 @@ class HubSpotClient:
         return self._server_date or dt.datetime.now(dt.UTC)
 
     def close(self) -> None:
-        """Close every cached API's connection pool."""
+        """Close every cached API's connections (``ApiClient.close`` only stops its threads)."""
         for api in self._apis.values():
             api_client = getattr(api, "api_client", None)
             if api_client is not None:
                 api_client.close()
+                api_client.rest_client.pool_manager.clear()
         self._apis.clear()
 
 
