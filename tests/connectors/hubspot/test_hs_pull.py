@@ -99,8 +99,7 @@ def _now() -> dt.datetime:
 def test_incremental_pull_returns_what_changed_since_the_watermark(
     portal: Portal, prime: Playbook, deals: Deals
 ) -> None:
-    connector = portal.connector(prime)
-    connector.reader.overlap = dt.timedelta(0)
+    connector = portal.connector(prime, incremental_overlap_seconds=0)
     watermark = _now()
     portal.rep.update_deal(deals.won, amount="4200")
     changed = [e.id for e in connector.pull(PullWindow(modified_since=watermark))]
@@ -145,8 +144,7 @@ def test_the_overlap_catches_writes_the_search_index_had_not_seen(
     overlap, finds it. Without the overlap, run 2 would miss it for good."""
     portal.sandbox.admin.call("POST", "/search-lag", {"seconds": 1.0})
     try:
-        first = portal.connector(prime)
-        first.reader.overlap = dt.timedelta(0)
+        first = portal.connector(prime, incremental_overlap_seconds=0)
         before = _now()
         portal.rep.update_deal(deals.design, amount="999")
         run1 = [e.id for e in first.pull(PullWindow(modified_since=before))]
@@ -154,14 +152,12 @@ def test_the_overlap_catches_writes_the_search_index_had_not_seen(
         assert deals.design not in run1  # the index had not caught up
         time.sleep(1.1)
 
-        no_overlap = portal.connector(prime)
-        no_overlap.reader.overlap = dt.timedelta(0)
+        no_overlap = portal.connector(prime, incremental_overlap_seconds=0)
         assert deals.design not in [
             e.id for e in no_overlap.pull(PullWindow(modified_since=watermark))
         ]
 
-        run2 = portal.connector(prime)
-        run2.reader.overlap = dt.timedelta(seconds=5)
+        run2 = portal.connector(prime, incremental_overlap_seconds=5)
         assert deals.design in [e.id for e in run2.pull(PullWindow(modified_since=watermark))]
     finally:
         portal.sandbox.admin.call("POST", "/search-lag", {"seconds": 0})

@@ -27,6 +27,7 @@ from servefirst.connectors.hubspot.mapping import CRM, StageMapping
 from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
 from servefirst.connectors.hubspot.records import OwnerDirectory, find_pipeline
+from servefirst.connectors.hubspot.search import INDEX_LAG_OVERLAP
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import Engagement
@@ -51,7 +52,14 @@ class HubSpotConnector:
         self.playbook = playbook
         self.client = client
         self.owners = OwnerDirectory(client)
-        self.reader = DealReader(client, settings.fields, settings.sponsor_label, self.owners)
+        overlap = (
+            INDEX_LAG_OVERLAP
+            if settings.incremental_overlap_seconds is None
+            else dt.timedelta(seconds=settings.incremental_overlap_seconds)
+        )
+        self.reader = DealReader(
+            client, settings.fields, settings.sponsor_label, self.owners, overlap
+        )
         self.writer = Writer(client, settings.fields, settings.max_retries)
         self._mapping: StageMapping | None = None
 

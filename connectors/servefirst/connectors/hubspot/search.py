@@ -32,6 +32,7 @@ RESULT_CAP = 10_000
 #: How far before the watermark an incremental pull starts: HubSpot's search index trails
 #: writes by seconds (sometimes minutes), so a deal modified just before the last run's
 #: watermark may not have been searchable then. De-duplication makes the overlap harmless.
+#: A connection's ``incremental_overlap_seconds`` overrides it.
 INDEX_LAG_OVERLAP = dt.timedelta(minutes=5)
 ID_PROPERTY = "hs_object_id"
 MODIFIED_PROPERTY = "hs_lastmodifieddate"
