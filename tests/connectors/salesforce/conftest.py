@@ -63,12 +63,12 @@ def _connection(
 def connector_for(prime: Playbook) -> ConnectorFor:
     """A connector on a sandbox's own servefirst.toml, with setting overrides.
 
-    Keyword arguments ``retry``, ``playbook``, ``overlap`` and ``batch_size`` go to the
-    connector; any other keyword overrides a connection setting.
+    Keyword arguments ``retry``, ``playbook`` and ``batch_size`` go to the connector; any
+    other keyword overrides a connection setting.
     """
 
     def build(sandbox: RunningSandbox, **overrides: Any) -> SalesforceConnector:
-        kwargs = {k: overrides.pop(k) for k in ("overlap", "batch_size") if k in overrides}
+        kwargs = {k: overrides.pop(k) for k in ("batch_size",) if k in overrides}
         retry = overrides.pop("retry", FAST)
         playbook = overrides.pop("playbook", prime)
         name, conn, base_dir = _connection(sandbox, overrides)

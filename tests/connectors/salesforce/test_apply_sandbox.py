@@ -199,7 +199,9 @@ def test_per_record_failures_become_results_with_salesforce_messages(org: dict[s
         updates=(
             update(good.id, findings="ok"),
             update(missing, findings="nobody home"),
-            RecordUpdate(good.id, (FieldChange(good.id, "stage", "design", "deliver"),)),
+            RecordUpdate(
+                good.id, (FieldChange(good.id, "stage", "design", "deliver", only_if_empty=True),)
+            ),
         ),
         task_opens=(bad_owner, opening(good, "po_date_past")),
     )

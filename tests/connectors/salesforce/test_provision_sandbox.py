@@ -12,6 +12,7 @@ from servefirst.connectors.base import FieldChange, Plan, PullWindow, RecordUpda
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import Health
 
 ConnectorFor = Callable[..., SalesforceConnector]
@@ -199,3 +200,15 @@ def test_standard_stages_are_mapped_or_explained(
         mapped.close()
     finally:
         sandbox.stop()
+
+
+def test_refused_provisioning_step_is_a_config_error_in_salesforce_words(
+    fresh: RunningSandbox, connector_for: ConnectorFor, prime: Playbook
+) -> None:
+    connector = connector_for(fresh)
+    fresh.admin.inject("status", count=1, status=404, path_prefix="/services/data/v59.0/tooling")
+    with pytest.raises(ConfigError, match="provisioning step") as info:
+        connector.provision(prime, dry_run=False)
+    assert "NOT_FOUND" in str(info.value)
+    assert connector.provision(prime, dry_run=False).applied  # running again resumes
+    connector.close()

@@ -16,7 +16,6 @@ from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import DateRange, Engagement, Health, Status
 
-NO_OVERLAP = dt.timedelta(0)
 Counted = Callable[[RunningSandbox, str], int]
 
 
@@ -182,7 +181,7 @@ def test_incremental_pull_returns_only_what_changed_and_costs_two_calls(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector], counted: Counted
 ) -> None:
     sandbox, sf = org["sandbox"], org["sf"]
-    connector = connector_for(sandbox, overlap=NO_OVERLAP)
+    connector = connector_for(sandbox, incremental_overlap_seconds=0)
     since = watermark_after_quiet()
     before = connector.api_calls.read
     assert list(connector.pull(PullWindow(modified_since=since))) == []
@@ -196,7 +195,7 @@ def test_incremental_pull_returns_only_what_changed_and_costs_two_calls(
 def test_overlap_window_rereads_recent_changes(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
-    connector = connector_for(org["sandbox"])  # default overlap: five minutes
+    connector = connector_for(org["sandbox"], incremental_overlap_seconds=None)  # default: 5 min
     since = watermark_after_quiet()
     assert {e.id for e in connector.pull(PullWindow(modified_since=since))} == {
         org["discover"],
@@ -210,7 +209,7 @@ def test_contact_role_change_brings_its_opportunity_without_an_extra_call(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector], counted: Counted
 ) -> None:
     sandbox, sf = org["sandbox"], org["sf"]
-    connector = connector_for(sandbox, overlap=NO_OVERLAP)
+    connector = connector_for(sandbox, incremental_overlap_seconds=0)
     since = watermark_after_quiet()
     stamp = sf.Opportunity.get(org["design"])["SystemModstamp"]
     sf.OpportunityContactRole.create(
@@ -231,7 +230,7 @@ def test_key_date_ranges_are_ored_into_the_window_and_deduplicated(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
     sf = org["sf"]
-    connector = connector_for(org["sandbox"], overlap=NO_OVERLAP)
+    connector = connector_for(org["sandbox"], incremental_overlap_seconds=0)
     since = watermark_after_quiet()
     window = PullWindow(
         modified_since=since,

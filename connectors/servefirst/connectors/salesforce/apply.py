@@ -103,8 +103,14 @@ class Writer:
                     wanted.setdefault(update.engagement_id, set()).add(change.field)
         if not wanted:
             return {}
-        neutral = sorted({name for names in wanted.values() for name in names})
-        api = {name: self.mapping.field_name(name) for name in neutral}
+        api: dict[str, str] = {}
+        for name in sorted({name for names in wanted.values() for name in names}):
+            try:
+                api[name] = self.mapping.field_name(name)
+            except ValueError:
+                continue  # not a writable field: its update fails on its own, with a message
+        if not api:
+            return {}
         columns = ", ".join(["Id", *api.values()])
 
         def build(ids: Sequence[str]) -> str:
@@ -121,7 +127,7 @@ class Writer:
                 now = {
                     n
                     for n in wanted.get(str(row["Id"]), set())
-                    if row.get(api[n]) not in (None, "")
+                    if n in api and row.get(api[n]) not in (None, "")
                 }
                 if now:
                     filled[str(row["Id"])] = now

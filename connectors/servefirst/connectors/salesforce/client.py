@@ -71,7 +71,11 @@ class SalesforceClient:
         return self.meter.usage
 
     def server_time(self) -> dt.datetime:
-        """The ``Date`` of the last response, or the local UTC clock before any call."""
+        """The ``Date`` of the last response, or the local UTC clock before any call.
+
+        Costs no request: a stale ``Date`` only moves a watermark earlier (safe, it re-reads),
+        and the incremental overlap absorbs ordinary skew of the local clock.
+        """
         return self.meter.last_date or dt.datetime.now(dt.UTC)
 
     def call(self, what: str, op: Callable[[Salesforce], T]) -> T:

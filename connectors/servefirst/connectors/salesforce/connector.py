@@ -39,14 +39,19 @@ class SalesforceConnector:
         base_dir: Path,
         retry: RetryPolicy | None = None,
         batch_size: int | None = None,
-        overlap: dt.timedelta = soql.DEFAULT_OVERLAP,
     ) -> None:
         self.name = name
         self.settings = settings
         self.playbook = playbook
         self.mapping = SalesforceMapping.build(settings, playbook)
+        # Builds the pull query once now, so a bad field name fails here with a ConfigError.
         soql.OpportunityQuery(self.mapping.fields, self.mapping.sponsor_role).select()
         self.client = SalesforceClient(name, settings, base_dir=base_dir, retry=retry)
+        overlap = (
+            soql.DEFAULT_OVERLAP
+            if settings.incremental_overlap_seconds is None
+            else dt.timedelta(seconds=settings.incremental_overlap_seconds)
+        )
         self._puller = Puller(self.client, self.mapping, overlap=overlap, batch_size=batch_size)
         self._writer = Writer(self.client, self.mapping, playbook)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from servefirst.config.settings import SalesforceConnection, SalesforceFields
 from servefirst.playbook.checklist import parse_checklist
-from servefirst.playbook.definition import CLOSED_STAGES, Playbook
+from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError, RecordError
 from servefirst.playbook.model import (
     DesiredTask,
@@ -290,7 +290,6 @@ def _wire(neutral: str, value: object) -> object:
 
 
 __all__ = [
-    "CLOSED_STAGES",
     "CRM",
     "HEALTH_LABELS",
     "SalesforceMapping",

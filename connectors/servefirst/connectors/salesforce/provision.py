@@ -43,7 +43,24 @@ class Provisioner:
         self.mapping = mapping
 
     def run(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
-        """Compare the org with what the playbook needs; change it unless ``dry_run``."""
+        """Compare the org with what the playbook needs; change it unless ``dry_run``.
+
+        Raises:
+            ConfigError: Salesforce refused a read or a change (its own words attached);
+                changes made before it stay, and running again picks up from there.
+        """
+        try:
+            return self._run(playbook, dry_run=dry_run)
+        except SalesforceError as exc:
+            raise ConfigError(
+                "Salesforce refused a provisioning step; what was done before it stays and "
+                "running provisioning again resumes. Check the integration user's admin "
+                "permissions (Customize Application, Manage Profiles and Permission Sets)",
+                connection=self.client.name,
+                response=describe(exc),
+            ) from None
+
+    def _run(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
         specs = field_specs(self.settings.fields)
         steps = self._fields(specs, dry_run)
         steps += self._permissions(specs, dry_run)
@@ -91,9 +108,8 @@ class Provisioner:
         body = {"FullName": spec.full_name, "Metadata": dict(spec.metadata)}
         label = str(spec.metadata["label"])
         if field_id is None:
-            if not dry_run:
-                self._create_field(spec, body)
-            return Step("field", spec.full_name, "create", f"{spec.metadata['type']} '{label}'")
+            name = self._create_field(spec, body) if not dry_run else spec.full_name
+            return Step("field", name, "create", f"{spec.metadata['type']} '{label}'")
         current = self.client.call(
             "tooling read", _tooling("GET", f"sobjects/CustomField/{field_id}")
         )
@@ -116,20 +132,22 @@ class Provisioner:
             )
         return Step("field", spec.full_name, "update", f"differs in {', '.join(diffs)}")
 
-    def _create_field(self, spec: FieldSpec, body: dict[str, Any]) -> None:
+    def _create_field(self, spec: FieldSpec, body: dict[str, Any]) -> str:
+        """Create the field (on a fallback table if the first is refused); its full name."""
         refusals = []
         for table in spec.tables:
-            attempt = {**body, "FullName": f"{table}.{spec.api_name}"}
+            full_name = f"{table}.{spec.api_name}"
+            attempt = {**body, "FullName": full_name}
             try:
                 self.client.call(
                     "tooling create", _tooling("POST", "sobjects/CustomField/", attempt)
                 )
             except SalesforceMalformedRequest as exc:
                 if "already" in describe(exc).lower():
-                    return  # a retried create whose first attempt did land
+                    return full_name  # a retried create whose first attempt did land
                 refusals.append(f"{table}: {describe(exc)}")
                 continue
-            return
+            return full_name
         raise ConfigError(
             f"Salesforce refused to create {spec.full_name}: {'; '.join(refusals)}",
             connection=self.client.name,

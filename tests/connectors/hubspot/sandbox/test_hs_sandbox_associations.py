@@ -159,3 +159,62 @@ def test_tasks_associate_inline_to_deals(apis: Any, unique: str) -> None:
     )
     rows = apis.assoc.get_page("deals", deal.id, "tasks").results
     assert [(r.to_object_id, r.association_types[0].type_id) for r in rows] == [(task.id, 215)]
+
+
+def test_removing_the_default_type_removes_the_labels_too(
+    apis: Any, unique: str, sponsor_type: int
+) -> None:
+    deal_id, (first, _) = _deal_and_contacts(apis, unique)
+    spec = AssociationSpec(association_category="USER_DEFINED", association_type_id=sponsor_type)
+    apis.assoc.create("deals", deal_id, "contacts", first, [spec])
+    apis.assoc_batch.archive_labels(
+        "deals",
+        "contacts",
+        {
+            "inputs": [
+                {
+                    "from": {"id": deal_id},
+                    "to": {"id": first},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+                }
+            ]
+        },
+    )
+    assert apis.assoc.get_page("deals", deal_id, "contacts").results == []
+
+
+def test_removing_only_the_label_keeps_the_association(
+    apis: Any, unique: str, sponsor_type: int
+) -> None:
+    deal_id, (first, _) = _deal_and_contacts(apis, unique)
+    spec = AssociationSpec(association_category="USER_DEFINED", association_type_id=sponsor_type)
+    apis.assoc.create("deals", deal_id, "contacts", first, [spec])
+    label = {"associationCategory": "USER_DEFINED", "associationTypeId": sponsor_type}
+    apis.assoc_batch.archive_labels(
+        "deals",
+        "contacts",
+        {"inputs": [{"from": {"id": deal_id}, "to": {"id": first}, "types": [label]}]},
+    )
+    rows = apis.assoc.get_page("deals", deal_id, "contacts").results
+    assert [(r.to_object_id, [t.type_id for t in r.association_types]) for r in rows] == [
+        (first, [3])
+    ]
+
+
+def test_v3_association_blocks_page_at_100_while_v4_reads_all(apis: Any, unique: str) -> None:
+    deal = apis.deals.create({"properties": {"dealname": unique}})
+    contact_ids: list[str] = []
+    for chunk in range(2):
+        inputs = [
+            {"properties": {"email": f"{unique}-{chunk}-{i}@example.com"}, "associations": []}
+            for i in range(60)
+        ]
+        contact_ids += [c.id for c in apis.contacts_batch.create({"inputs": inputs}).results]
+    pairs = [{"from": {"id": deal.id}, "to": {"id": c}} for c in contact_ids]
+    apis.assoc_batch.create_default("deals", "contacts", {"inputs": pairs})
+    block = apis.deals.get_by_id(deal.id, associations=["contacts"]).associations["contacts"]
+    assert len(block.results) == 100
+    assert block.paging.next.after
+    assert len(apis.assoc.get_page("deals", deal.id, "contacts").results) == 120
+    counted = apis.deals.get_by_id(deal.id, properties=["num_associated_contacts"])
+    assert counted.properties["num_associated_contacts"] == "120"

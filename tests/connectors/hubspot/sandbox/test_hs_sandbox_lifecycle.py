@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from servefirst.config.loader import load_settings
 from servefirst.config.settings import HubSpotConnection, Settings
 from servefirst.connectors.hubspot.sandbox import Portal, start_sandbox
 from servefirst.connectors.hubspot.sandbox.seed import seed_bench, seed_demo
@@ -26,6 +27,13 @@ def test_written_config_validates_and_points_at_the_sandbox(sandbox: RunningSand
     assert settings.resolve_state_url().startswith("sqlite:///")
     secret = connection.token.reveal(sandbox.config_path.parent, "token")
     assert secret.get_secret_value() == sandbox.token
+
+
+def test_written_config_loads_through_the_config_loader(sandbox: RunningSandbox) -> None:
+    settings = load_settings(sandbox.config_path)
+    _, connection = settings.connection("hubspot")
+    assert isinstance(connection, HubSpotConnection)
+    assert connection.tier == "professional"
 
 
 def test_ready_line_is_one_json_line(sandbox: RunningSandbox) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+import requests
 import urllib3
 from hubspot.crm.deals import ApiException, PublicObjectSearchRequest
+from hubspot.crm.properties import ApiException as PropertiesApiException
 
 from servefirst.connectors.sandboxkit import RunningSandbox
 
@@ -48,6 +51,19 @@ def test_missing_scope_is_403_naming_the_scopes(sandbox: RunningSandbox, connect
     body = json.loads(caught.value.body)
     assert body["category"] == "MISSING_SCOPES"
     assert body["errors"][0]["context"]["requiredScopes"] == ["crm.objects.deals.write"]
+
+
+def test_schema_reads_take_the_object_scope_but_writes_need_the_schema_scope(
+    sandbox: RunningSandbox, connect: Any
+) -> None:
+    token = sandbox.admin.call("POST", "/tokens", {"scopes": ["crm.objects.deals.read"]})["token"]
+    limited = connect(sandbox.url, token)
+    assert limited.properties.get_by_name("deals", "dealname").name == "dealname"
+    assert limited.pipelines.get_all("deals").results
+    with pytest.raises(PropertiesApiException) as caught:
+        limited.properties.update("deals", "operational_date", {"label": "x"})
+    required = json.loads(caught.value.body)["errors"][0]["context"]["requiredScopes"]
+    assert required == ["crm.schemas.deals.write"]
 
 
 def test_every_response_carries_the_rate_limit_headers(apis: Any) -> None:
@@ -147,3 +163,44 @@ def test_stats_count_requests_per_endpoint(empty_sandbox: RunningSandbox, connec
         "POST objects/deals/search": 1,
         "POST associations/deals/contacts/batch/read": 1,
     }
+
+
+def test_unknown_paths_are_an_empty_404_with_headers(sandbox: RunningSandbox) -> None:
+    response = requests.get(
+        f"{sandbox.url}/crm/v3/nothing/here",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.content == b""
+    assert "X-HubSpot-RateLimit-Max" in response.headers
+
+
+def test_injected_latency_delays_the_answer(empty_sandbox: RunningSandbox, connect: Any) -> None:
+    apis = connect(empty_sandbox.url, empty_sandbox.token, NO_RETRY)
+    empty_sandbox.admin.inject("latency", latency_ms=300)
+    started = time.monotonic()
+    assert apis.deals.get_page(limit=1).results == []
+    assert time.monotonic() - started >= 0.3
+
+
+def test_random_faults_are_reproducible_for_a_seed(
+    empty_sandbox: RunningSandbox, connect: Any
+) -> None:
+    apis = connect(empty_sandbox.url, empty_sandbox.token, NO_RETRY)
+
+    def run() -> list[int]:
+        empty_sandbox.admin.random_faults(0.5, 7, [{"kind": "status", "status": 503}])
+        statuses = []
+        for _ in range(12):
+            try:
+                apis.deals.get_page(limit=1)
+                statuses.append(200)
+            except ApiException as error:
+                statuses.append(error.status)
+        empty_sandbox.admin.clear_faults()
+        return statuses
+
+    first = run()
+    assert first == run()
+    assert {200, 503} == set(first)

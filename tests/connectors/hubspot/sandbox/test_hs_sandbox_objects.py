@@ -137,3 +137,25 @@ def test_tasks_need_a_due_timestamp(apis: Any, unique: str) -> None:
         apis.tasks.create({"properties": {"hs_task_subject": unique}})
     assert caught.value.status == 400
     assert "REQUIRED_PROPERTY" in caught.value.body
+
+
+def test_tasks_get_hubspots_defaults(apis: Any, unique: str) -> None:
+    task = apis.tasks.create(
+        {"properties": {"hs_timestamp": "2025-05-01T17:00:00.000Z", "hs_task_subject": unique}}
+    )
+    props = apis.tasks.get_by_id(task.id, properties=["hs_task_status", "hs_task_type"]).properties
+    assert (props["hs_task_status"], props["hs_task_type"]) == ("NOT_STARTED", "TODO")
+    done = apis.tasks.update(task.id, {"properties": {"hs_task_status": "COMPLETED"}})
+    assert done.properties["hs_task_status"] == "COMPLETED"
+    read = apis.tasks.get_by_id(task.id, properties=["hs_task_completion_date"])
+    assert read.properties["hs_task_completion_date"].endswith("Z")
+
+
+def test_archived_records_list_separately_in_id_order(apis: Any, unique: str) -> None:
+    first, second = _new_deal(apis, f"{unique}-1"), _new_deal(apis, f"{unique}-2")
+    apis.deals.archive(second.id)
+    apis.deals.archive(first.id)
+    archived = [r.id for r in apis.deals.get_page(limit=100, archived=True).results]
+    assert archived.index(first.id) < archived.index(second.id)
+    live = [r.id for r in apis.deals.get_page(limit=100).results]
+    assert first.id not in live

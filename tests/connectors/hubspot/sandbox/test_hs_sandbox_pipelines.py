@@ -45,11 +45,16 @@ def test_duplicate_label_is_a_409(apis: Any, unique: str) -> None:
     assert caught.value.status == 409
 
 
-def test_stage_without_probability_is_a_400(apis: Any, unique: str) -> None:
+@pytest.mark.parametrize(
+    "metadata", [{}, {"probability": "0.25"}, {"probability": "1.5"}, {"probability": "high"}]
+)
+def test_stage_probability_must_be_tenths_between_0_and_1(
+    apis: Any, unique: str, metadata: dict[str, str]
+) -> None:
     body = PipelineInput(
         label=unique,
         display_order=0,
-        stages=[PipelineStageInput(label="x", display_order=0, metadata={})],
+        stages=[PipelineStageInput(label="x", display_order=0, metadata=metadata)],
     )
     with pytest.raises(ApiException) as caught:
         apis.pipelines.create("deals", body)

@@ -92,7 +92,8 @@ def test_tasks_take_custom_properties_but_not_unique_ones(apis: Any, unique: str
 
 
 def test_update_changes_label_and_options(apis: Any, unique: str) -> None:
-    _create(apis, name=unique, type="enumeration", field_type="radio", options=[])
+    first = [{"label": "Old", "value": "old", "hidden": False, "displayOrder": 0}]
+    _create(apis, name=unique, type="enumeration", field_type="radio", options=first)
     updated = apis.properties.update(
         "deals",
         unique,
@@ -103,6 +104,19 @@ def test_update_changes_label_and_options(apis: Any, unique: str) -> None:
     )
     assert updated.label == "New"
     assert [o.value for o in updated.options] == ["a"]
+
+
+def test_enumerations_need_options(apis: Any, unique: str) -> None:
+    with pytest.raises(ApiException) as caught:
+        _create(apis, name=unique, type="enumeration", field_type="select", options=[])
+    assert caught.value.status == 400
+
+
+def test_unique_flag_cannot_change(apis: Any, unique: str) -> None:
+    _create(apis, name=unique, type="string", field_type="text")
+    with pytest.raises(ApiException) as caught:
+        apis.properties.update("deals", unique, {"hasUniqueValue": True})
+    assert caught.value.status == 400
 
 
 def test_get_all_lists_builtin_and_custom(apis: Any) -> None:

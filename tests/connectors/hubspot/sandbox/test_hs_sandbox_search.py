@@ -241,4 +241,24 @@ def test_index_lag_hides_fresh_writes_then_shows_them(
     stale = apis.deals_search.do_search(public_object_search_request=query)
     assert stale.total == 1
     assert stale.results[0].properties["dealname"] == "lagging"
+    assert stale.results[0].updated_at < apis.deals.get_by_id(deal.id).updated_at
     assert apis.deals.get_by_id(deal.id).properties["dealname"] == "renamed"
+
+
+def test_repeated_queries_see_new_writes_and_other_portals_do_not_mix(
+    sandbox: RunningSandbox, empty_sandbox: RunningSandbox, connect: Any
+) -> None:
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "amount", "operator": "EQ", "value": "777"}]}
+        ]
+    }
+    here, there = (
+        connect(sandbox.url, sandbox.token),
+        connect(empty_sandbox.url, empty_sandbox.token),
+    )
+    before = here.deals_search.do_search(public_object_search_request=query).total
+    assert there.deals_search.do_search(public_object_search_request=query).total == 0
+    here.deals.create({"properties": {"dealname": "seven", "amount": "777"}})
+    assert here.deals_search.do_search(public_object_search_request=query).total == before + 1
+    assert there.deals_search.do_search(public_object_search_request=query).total == 0

@@ -14,9 +14,11 @@ Findings that shape the connector (from HubSpot's docs and API reference):
   sandbox answers 400 to one on tasks or notes. A task key can be stored on the task and found
   with search, but tasks cannot be upserted by it.
 - Associating or removing a contact changes a deal's ``num_associated_contacts`` (a calculated
-  property), which stamps the deal's ``hs_lastmodifieddate``; adding or removing a *label* on a
-  contact that stays associated changes no count and does not stamp the deal. Associating
-  tasks or notes does not stamp the deal.
+  property), which stamps the deal's ``hs_lastmodifieddate`` (and the contact's
+  ``num_associated_deals`` and ``lastmodifieddate``); adding or removing a *label* on a contact
+  that stays associated changes no count and does not stamp the deal, so an incremental pull
+  on ``hs_lastmodifieddate`` does not see a Sponsor label added to an already associated
+  contact. Associating tasks or notes does not stamp the deal.
 - ``closedate`` is a datetime property (any time of day); only ``type: date`` properties such
   as ``operational_date`` must be at midnight UTC.
 """

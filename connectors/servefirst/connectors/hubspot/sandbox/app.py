@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -90,8 +91,15 @@ def _route(
 
 
 def build_app(portal: Portal, limiter: RateLimiter) -> Starlette:
+    """The API routes; unknown paths and methods answer an empty 404/405 like HubSpot's edge,
+    still with the rate-limit headers."""
     routes = [Route(ep.path, _route(portal, limiter, ep), methods=[ep.method]) for ep in ENDPOINTS]
-    return Starlette(routes=routes)
+
+    async def no_route(request: Request, exc: Exception) -> Response:  # noqa: ARG001
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return Response(status_code=status, headers=limiter.headers())
+
+    return Starlette(routes=routes, exception_handlers={404: no_route, 405: no_route})
 
 
 _ENDPOINT_NAMES: list[tuple[re.Pattern[str], str]] = [

@@ -196,7 +196,8 @@ class AssociationStore:
     def remove(
         self, a_type: str, a_id: int, b_type: str, b_id: int, type_ids: Iterable[int] | None = None
     ) -> bool:
-        """Removes some types (all when None); True when the pair is no longer associated."""
+        """Removes some types (all when None, or when the default type is among them, as
+        HubSpot does); True when the pair is no longer associated."""
         forward = self.edges.get((a_type, a_id), {}).get(b_type, {})
         backward = self.edges.get((b_type, b_id), {}).get(a_type, {})
         if b_id not in forward:
@@ -206,6 +207,8 @@ class AssociationStore:
             backward.pop(a_id, None)
             return True
         drop = set(type_ids)
+        if DEFAULT_TYPES.get((a_type, b_type)) in drop:
+            drop = set(forward[b_id])  # no labelled association outlives the unlabelled one
         forward[b_id] -= drop
         backward[a_id] -= {self.schema.inverse(a_type, b_type, t) for t in drop}
         if not forward[b_id]:

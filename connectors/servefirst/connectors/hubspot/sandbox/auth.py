@@ -3,7 +3,10 @@
 A missing or unknown token answers 401 ``INVALID_AUTHENTICATION``; an expired one 401
 ``EXPIRED_AUTHENTICATION``; a token without a scope the endpoint needs 403 ``MISSING_SCOPES``
 with the scopes in ``errors[0].context.requiredScopes`` (and ``requiredGranularScopes``).
-Tasks and notes are guarded by the contacts object scopes, as HubSpot's engagement APIs are.
+Scopes follow HubSpot's specs: objects need ``crm.objects.<family>.read|write`` (tasks and notes
+are guarded by the contacts scopes, as HubSpot's engagement APIs are); property and pipeline
+reads accept the object's read or write scope or ``crm.schemas.<family>.read``, their writes
+need ``crm.schemas.<family>.write``; associations need the object scope on both sides.
 """
 
 from __future__ import annotations
@@ -55,10 +58,11 @@ def authenticate(portal: Portal, authorization: str | None) -> frozenset[str]:
     return scopes
 
 
-def require(granted: frozenset[str], needed: tuple[str, ...]) -> None:
-    """Raises HubSpot's 403 when a needed scope was not granted."""
-    missing = [s for s in needed if s not in granted]
-    if missing:
+def require(granted: frozenset[str], needed: tuple[tuple[str, ...], ...]) -> None:
+    """Raises HubSpot's 403 when a group of alternative scopes has none granted."""
+    for group in needed:
+        if any(scope in granted for scope in group):
+            continue
         raise ApiError(
             403,
             "MISSING_SCOPES",
@@ -68,8 +72,8 @@ def require(granted: frozenset[str], needed: tuple[str, ...]) -> None:
                 {
                     "message": "One or more of the following scopes are required.",
                     "context": {
-                        "requiredScopes": list(needed),
-                        "requiredGranularScopes": list(needed),
+                        "requiredScopes": list(group),
+                        "requiredGranularScopes": list(group),
                     },
                 }
             ],

@@ -74,7 +74,10 @@ class Req:
 
 
 Handler = Callable[[Req], Reply]
-Scopes = Callable[[Req], tuple[str, ...]]
+#: The scopes a request needs: every group must be met, each by any one of its scopes (HubSpot's
+#: specs list alternatives, e.g. a property read takes the object's read or its schema read).
+ScopeGroups = tuple[tuple[str, ...], ...]
+Scopes = Callable[[Req], ScopeGroups]
 
 
 @dataclass(frozen=True)
@@ -88,27 +91,53 @@ class Endpoint:
     search: bool = False
 
 
+def _family(object_name: str) -> str:
+    """The scope family of an object type (tasks and notes use the contacts scopes)."""
+    return object_type(object_name).scope.removeprefix("crm.objects.")
+
+
 def object_scopes(action: str) -> Scopes:
     """``crm.objects.<family>.read|write`` of the path's object type."""
 
-    def scopes(req: Req) -> tuple[str, ...]:
-        return (f"{req.object_type().scope}.{action}",)
+    def scopes(req: Req) -> ScopeGroups:
+        return ((f"crm.objects.{_family(req.path['object_type'])}.{action}",),)
 
     return scopes
 
 
 def schema_scopes(action: str) -> Scopes:
-    """``crm.schemas.<family>.read|write`` of the path's object type."""
+    """Schema reads take the object's read or write scope or the schema read scope; schema
+    writes need ``crm.schemas.<family>.write``."""
 
-    def scopes(req: Req) -> tuple[str, ...]:
-        family = req.object_type().scope.removeprefix("crm.objects.")
-        return (f"crm.schemas.{family}.{action}",)
+    def scopes(req: Req) -> ScopeGroups:
+        family = _family(req.path["object_type"])
+        if action == "write":
+            return ((f"crm.schemas.{family}.write",),)
+        return (
+            (
+                f"crm.objects.{family}.read",
+                f"crm.objects.{family}.write",
+                f"crm.schemas.{family}.read",
+            ),
+        )
+
+    return scopes
+
+
+def pair_scopes(action: str) -> Scopes:
+    """Associations need the scope on both object types."""
+
+    def scopes(req: Req) -> ScopeGroups:
+        return tuple(
+            (f"crm.objects.{_family(req.path[key])}.{action}",)
+            for key in ("object_type", "to_object_type")
+        )
 
     return scopes
 
 
 def fixed_scopes(*names: str) -> Scopes:
-    def scopes(req: Req) -> tuple[str, ...]:  # noqa: ARG001 - same shape as the others
-        return names
+    def scopes(req: Req) -> ScopeGroups:  # noqa: ARG001 - same shape as the others
+        return (names,)
 
     return scopes

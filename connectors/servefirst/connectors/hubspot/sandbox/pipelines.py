@@ -1,8 +1,10 @@
 """Deal pipelines and their stages.
 
 Stage metadata values are strings on the wire (``{"probability": "0.2", "isClosed": "false"}``).
-Deal stages must carry a probability between 0 and 1; ``isClosed`` defaults from it (0 and 1
-are the closed lost / closed won ends), as a pipeline created in HubSpot's UI shows it.
+Deal stages must carry a probability between 0.0 and 1.0 in steps of 0.1; ``isClosed`` defaults
+from it (0 and 1 are the closed lost / closed won ends). Pipelines and stages need a label
+(unique among their siblings) and a ``displayOrder``; they list by display order, then label.
+The default pipeline's stages have ``createdAt`` 0, as HubSpot's reference says.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class Pipeline:
         }
 
     def live_stages(self) -> list[Stage]:
-        return sorted((s for s in self.stages if not s.archived), key=lambda s: s.display_order)
+        live = (s for s in self.stages if not s.archived)
+        return sorted(live, key=lambda s: (s.display_order, s.label))
 
     def stage(self, stage_id: str) -> Stage:
         for s in self.stages:
@@ -89,8 +92,10 @@ def _metadata(raw: object) -> dict[str, str]:
         raise validation(
             "deal stages need metadata.probability, a number between 0.0 and 1.0"
         ) from None
-    if not 0.0 <= probability <= 1.0:
-        raise validation(f"metadata.probability {probability} is outside 0.0-1.0")
+    if not 0.0 <= probability <= 1.0 or abs(probability * 10 - round(probability * 10)) > 1e-9:
+        raise validation(
+            f"metadata.probability {probability} must be between 0.0 and 1.0 in steps of 0.1"
+        )
     meta.setdefault("isClosed", "true" if probability in (0.0, 1.0) else "false")
     return meta
 
@@ -107,16 +112,15 @@ class Pipelines:
         return str(self.next_id)
 
     def add_default(self, now: int) -> None:
-        default = Pipeline("default", "Sales Pipeline", 0, now, now)
+        default = Pipeline("default", "Sales Pipeline", 0, 0, now)
         for order, (stage_id, label, probability) in enumerate(DEFAULT_STAGES):
             meta = _metadata({"probability": probability})
-            default.stages.append(Stage(stage_id, label, order, meta, now, now))
+            default.stages.append(Stage(stage_id, label, order, meta, 0, now))
         self.by_id[default.id] = default
 
     def live(self) -> list[Pipeline]:
-        return sorted(
-            (p for p in self.by_id.values() if not p.archived), key=lambda p: p.display_order
-        )
+        live = (p for p in self.by_id.values() if not p.archived)
+        return sorted(live, key=lambda p: (p.display_order, p.label))
 
     def get(self, pipeline_id: str) -> Pipeline:
         pipeline = self.by_id.get(pipeline_id)
@@ -142,7 +146,11 @@ class Pipelines:
         return stages
 
     def _stage(self, item: object, now: int, stage_id: str | None = None) -> Stage:
-        if not isinstance(item, dict) or not str(item.get("label") or "").strip():
+        if (
+            not isinstance(item, dict)
+            or not str(item.get("label") or "").strip()
+            or "displayOrder" not in item
+        ):
             raise validation("each stage needs a `label`, a `displayOrder` and `metadata`")
         return Stage(
             stage_id or self._new_id(),
@@ -154,6 +162,8 @@ class Pipelines:
         )
 
     def create(self, payload: dict[str, Any], now: int) -> Pipeline:
+        if "displayOrder" not in payload:
+            raise validation("a pipeline needs a `displayOrder`")
         label = self._check_label(payload.get("label"))
         stages = self._stages(payload.get("stages"), now)
         pipeline = Pipeline(self._new_id(), label, int(payload.get("displayOrder", 0)), now, now)

@@ -6,6 +6,9 @@ from typing import Any
 
 from servefirst.connectors.hubspot.sandbox.schema import ObjectType, object_type
 from servefirst.connectors.hubspot.sandbox.store import Portal, Record
+from servefirst.connectors.hubspot.sandbox.wire import iso_ms
+
+V3_ASSOCIATION_PAGE = 100
 
 
 def property_names(portal: Portal, t: ObjectType, wanted: list[str] | None) -> list[str]:
@@ -22,13 +25,17 @@ def record_json(
     record: Record, names: list[str], props: dict[str, str] | None = None
 ) -> dict[str, Any]:
     source = record.props if props is None else props
-    return record.to_json({n: source.get(n) for n in names})
+    body = record.to_json({n: source.get(n) for n in names})
+    if props is not None and props is record.indexed:
+        body["updatedAt"] = iso_ms(record.indexed_ms)  # the version search still shows
+    return body
 
 
 def v3_associations(
     portal: Portal, t: ObjectType, record: Record, targets: list[str]
 ) -> dict[str, Any]:
-    """The ``associations`` block of a v3 read: one entry per (id, association type)."""
+    """The ``associations`` block of a v3 read: one entry per (id, association type), at most
+    100 (HubSpot pages the rest; use the v4 association reads to get them)."""
     block: dict[str, Any] = {}
     for alias in targets:
         other = object_type(alias)
@@ -46,5 +53,9 @@ def v3_associations(
                         name = f"{name}_{label.lower()}"
                 rows.append({"id": str(to_id), "type": name})
         if rows:
-            block[alias] = {"results": rows}
+            block[alias] = {"results": rows[:V3_ASSOCIATION_PAGE]}
+            if len(rows) > V3_ASSOCIATION_PAGE:
+                after = str(V3_ASSOCIATION_PAGE)
+                link = f"/crm/v3/objects/{t.name}/{record.id}/associations/{other.name}"
+                block[alias]["paging"] = {"next": {"after": after, "link": f"{link}?after={after}"}}
     return block

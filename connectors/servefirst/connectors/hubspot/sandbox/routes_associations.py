@@ -1,9 +1,11 @@
 """Associations v4: labels, record associations with their labels, and batch endpoints.
 
 Reads answer numeric ``toObjectId`` and ``label: null`` for unlabelled types, as the real API
-does. A batch read takes up to 1,000 ids; an id with no associations of the asked type comes
-back as a per-input error of a 207 (``subCategory crm.associations.NO_ASSOCIATIONS_FOUND``),
-not as an empty result, so callers must treat that error as "none".
+does. A batch read takes up to 1,000 ids and answers at most 500 associations per id (the
+id's ``paging.next.after`` goes back in its input for the rest). An id with no associations
+of the asked type comes back as a per-input error of a 207 (``subCategory
+crm.associations.NO_ASSOCIATIONS_FOUND``), not as an empty result, so callers must treat that
+error as "none". Removing the unlabelled association removes the labelled ones too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from servefirst.connectors.hubspot.sandbox.errors import ApiError, validation
-from servefirst.connectors.hubspot.sandbox.http import Endpoint, Reply, Req, Scopes
+from servefirst.connectors.hubspot.sandbox.http import Endpoint, Reply, Req, pair_scopes
 from servefirst.connectors.hubspot.sandbox.routes_batch import batch_reply
 from servefirst.connectors.hubspot.sandbox.schema import ObjectType, object_type
 from servefirst.connectors.hubspot.sandbox.store import Portal
@@ -134,7 +136,10 @@ def batch_read(req: Req) -> Reply:
     results, errors = [], []
     for item in req.inputs(BATCH_READ_LIMIT):
         a_id = _id(item.get("id") if isinstance(item, dict) else item)
-        targets = sorted(req.portal.associations.targets(a.name, a_id, b.name).items())
+        after = str(item.get("after") or "0") if isinstance(item, dict) else "0"
+        start = int(after) if after.isdigit() else 0
+        every = sorted(req.portal.associations.targets(a.name, a_id, b.name).items())
+        targets = every[start : start + PAGE_LIMIT]
         if not targets:
             errors.append(
                 ApiError(
@@ -150,18 +155,19 @@ def batch_read(req: Req) -> Reply:
                 )
             )
             continue
-        results.append(
-            {
-                "from": {"id": str(a_id)},
-                "to": [
-                    {
-                        "toObjectId": to_id,
-                        "associationTypes": types_json(req.portal, a.name, b.name, ids),
-                    }
-                    for to_id, ids in targets
-                ],
-            }
-        )
+        row: dict[str, Any] = {
+            "from": {"id": str(a_id)},
+            "to": [
+                {
+                    "toObjectId": to_id,
+                    "associationTypes": types_json(req.portal, a.name, b.name, ids),
+                }
+                for to_id, ids in targets
+            ],
+        }
+        if start + PAGE_LIMIT < len(every):
+            row["paging"] = {"next": {"after": str(start + PAGE_LIMIT)}}
+        results.append(row)
     return batch_reply(started, results, errors, 200)
 
 
@@ -263,18 +269,7 @@ def labels_delete(req: Req) -> Reply:
     return 204, None
 
 
-def _scopes(action: str, schema: bool = False) -> Scopes:
-    def scopes(req: Req) -> tuple[str, ...]:
-        a = req.object_type()
-        if schema:
-            return (a.scope.replace("crm.objects.", "crm.schemas.") + f".{action}",)
-        b = object_type(req.path["to_object_type"])
-        return tuple(dict.fromkeys((f"{a.scope}.{action}", f"{b.scope}.{action}")))
-
-    return scopes
-
-
-READ, WRITE = _scopes("read"), _scopes("write")
+READ, WRITE = pair_scopes("read"), pair_scopes("write")
 ROUTES = [
     Endpoint(RECORD + "/default/{to_object_type}/{to_object_id}", "PUT", create_default, WRITE),
     Endpoint(RECORD + "/{to_object_type}/{to_object_id}", "PUT", create_labelled, WRITE),
@@ -286,7 +281,7 @@ ROUTES = [
     Endpoint(PAIR + "/batch/archive", "POST", batch_archive, WRITE),
     Endpoint(PAIR + "/batch/labels/archive", "POST", batch_archive_labels, WRITE),
     Endpoint(PAIR + "/labels", "GET", labels_all, READ),
-    Endpoint(PAIR + "/labels", "POST", labels_create, _scopes("write", schema=True)),
-    Endpoint(PAIR + "/labels", "PUT", labels_update, _scopes("write", schema=True)),
-    Endpoint(PAIR + "/labels/{type_id}", "DELETE", labels_delete, _scopes("write", schema=True)),
+    Endpoint(PAIR + "/labels", "POST", labels_create, WRITE),
+    Endpoint(PAIR + "/labels", "PUT", labels_update, WRITE),
+    Endpoint(PAIR + "/labels/{type_id}", "DELETE", labels_delete, WRITE),
 ]

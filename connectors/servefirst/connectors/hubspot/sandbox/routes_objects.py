@@ -79,8 +79,9 @@ def list_page(req: Req) -> Reply:
     portal = req.portal
     table = portal.tables[t.name]
     limit = req.q_int("limit", 10, 100)
-    source = table.archived if req.q_bool("archived") else table.records
-    ids = list(source)
+    archived = req.q_bool("archived")
+    source = table.archived if archived else table.records
+    ids = table.sorted_ids(portal.version, archived=archived)
     after = req.query.get("after")
     start = 0
     if after:

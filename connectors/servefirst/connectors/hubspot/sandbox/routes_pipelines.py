@@ -92,7 +92,7 @@ def stage_archive(req: Req) -> Reply:
     return 204, None
 
 
-READ = fixed_scopes("crm.objects.deals.read")
+READ = fixed_scopes("crm.objects.deals.read", "crm.objects.deals.write", "crm.schemas.deals.read")
 WRITE = fixed_scopes("crm.schemas.deals.write")
 STAGES = BASE + "/{pipeline_id}/stages"
 ROUTES = [

@@ -95,6 +95,9 @@ def new_property(table: Table, payload: dict[str, Any], now: int) -> PropertyDef
             raise validation("only string and number properties can require unique values")
         if sum(p.has_unique_value for p in table.properties.values()) >= MAX_UNIQUE:
             raise validation(f"{t.name} already have {MAX_UNIQUE} unique value properties")
+    options = _options(payload.get("options"), str(type_))
+    if type_ == "enumeration" and not options and not payload.get("externalOptions"):
+        raise validation(f"enumeration property {name} needs `options` (at least one)")
     return PropertyDef(
         name=name,
         label=label,
@@ -102,7 +105,7 @@ def new_property(table: Table, payload: dict[str, Any], now: int) -> PropertyDef
         field_type=str(field_type),
         group_name=group,
         description=str(payload.get("description") or ""),
-        options=_options(payload.get("options"), str(type_)),
+        options=options,
         display_order=int(payload.get("displayOrder", -1)),
         has_unique_value=unique,
         hidden=bool(payload.get("hidden", False)),
@@ -186,6 +189,8 @@ def update(req: Req) -> Reply:
     payload = req.json_obj()
     if prop.hubspot_defined and set(payload) - {"label", "description", "displayOrder", "hidden"}:
         raise validation(f"{prop.name} is a HubSpot-defined property: its definition is read-only")
+    if "hasUniqueValue" in payload and bool(payload["hasUniqueValue"]) != prop.has_unique_value:
+        raise validation(f"hasUniqueValue of {prop.name} cannot be changed once set")
     type_ = payload.get("type", prop.type)
     field_type = payload.get("fieldType", prop.field_type)
     _check_types(type_, field_type)

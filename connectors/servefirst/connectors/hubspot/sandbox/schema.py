@@ -42,6 +42,8 @@ class ObjectType:
     required: tuple[str, ...] = ()
     #: whether custom properties may set ``hasUniqueValue``.
     unique_allowed: bool = True
+    #: values HubSpot fills in on create when the request leaves them out.
+    defaults: tuple[tuple[str, str], ...] = ()
 
     @property
     def always_output(self) -> tuple[str, ...]:
@@ -101,6 +103,7 @@ OBJECT_TYPES: tuple[ObjectType, ...] = (
         "crm.objects.contacts",
         required=("hs_timestamp",),
         unique_allowed=False,
+        defaults=(("hs_task_status", "NOT_STARTED"), ("hs_task_type", "TODO")),
     ),
     ObjectType(
         "notes",
@@ -139,6 +142,7 @@ VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
     "datetime": frozenset({"date"}),
     "enumeration": frozenset({"select", "radio", "checkbox", "booleancheckbox"}),
     "bool": frozenset({"booleancheckbox"}),
+    "phone_number": frozenset({"phonenumber"}),
 }
 
 
@@ -253,6 +257,13 @@ BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
         ("jobtitle", "Job Title", _S, "text", {}),
         ("phone", "Phone Number", _S, "phonenumber", {}),
         ("company", "Company Name", _S, "text", {}),
+        (
+            "num_associated_deals",
+            "Number of Associated Deals",
+            _N,
+            "number",
+            {"read_only": True, "calculated": True},
+        ),
         ("createdate", "Create Date", _DT, "date", {"read_only": True}),
         ("lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
         ("hs_lastmodifieddate", "Object last modified date/time", _DT, "date", {"read_only": True}),

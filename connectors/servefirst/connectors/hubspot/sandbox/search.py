@@ -20,7 +20,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,6 @@ MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 MAX_LIMIT, RESULT_CAP = 200, 10_000
 NEGATIVE = frozenset({"NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN", "NOT_HAS_PROPERTY"})
 Predicate = Callable[[dict[str, str]], bool]
-_cache: OrderedDict[tuple[int, str, str], list[int]] = OrderedDict()
 _CACHE_SIZE = 16
 
 
@@ -177,14 +175,15 @@ def matching_ids(portal: Portal, t: ObjectType, body: dict[str, Any]) -> list[in
     sort_name, descending = parse_sort(table, body.get("sorts"))
     query = str(body.get("query") or "").lower()
     mono = time.monotonic()
+    cache = portal.search_cache
     cache_key = (
         portal.version,
         t.name,
         json.dumps([body.get("filterGroups"), body.get("sorts"), query], sort_keys=True),
     )
     lagging = mono < portal.lag_until
-    if not lagging and cache_key in _cache:
-        return _cache[cache_key]
+    if not lagging and cache_key in cache:
+        return cache[cache_key]
     kind = table.properties[sort_name].type
     present: list[tuple[float | str, int]] = []
     absent: list[int] = []
@@ -202,9 +201,9 @@ def matching_ids(portal: Portal, t: ObjectType, body: dict[str, Any]) -> list[in
     present.sort(key=lambda pair: pair[0], reverse=descending)
     ids = [record_id for _, record_id in present] + absent
     if not lagging:
-        _cache[cache_key] = ids
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        cache[cache_key] = ids
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
     return ids
 
 

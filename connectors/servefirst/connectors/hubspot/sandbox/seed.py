@@ -341,6 +341,7 @@ def seed_bench(portal: Portal, n: int, today: dt.date | None = None) -> dict[str
                     "createdate": stamp,
                     "lastmodifieddate": stamp,
                     "hs_lastmodifieddate": stamp,
+                    "num_associated_deals": "1",
                 },
                 now,
                 now,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,11 @@ from servefirst.connectors.hubspot.sandbox.schema import (
 from servefirst.connectors.hubspot.sandbox.wire import ValueProblemError, iso_ms, normalize, now_ms
 
 FIRST_ID = 1_000_001
+#: (object, associated object) -> the calculated count property HubSpot maintains for it.
+ASSOCIATION_COUNTS = {
+    ("deals", "contacts"): "num_associated_contacts",
+    ("contacts", "deals"): "num_associated_deals",
+}
 
 
 @dataclass(slots=True)
@@ -45,6 +51,7 @@ class Record:
     #: monotonic time from which search sees ``props``; before it, ``indexed``.
     visible_at: float = 0.0
     indexed: dict[str, str] | None = None
+    indexed_ms: int = 0
 
     def search_view(self, mono: float) -> dict[str, str] | None:
         """The version search sees now (None: not indexed yet)."""
@@ -90,6 +97,20 @@ class Table:
     properties: dict[str, PropertyDef] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
 
+    _ids: tuple[int, bool, list[int]] = (-1, False, [])
+
+    def sorted_ids(self, version: int, *, archived: bool) -> list[int]:
+        """Record ids in order, cached while the portal is unchanged (listing pages bisect it).
+
+        Live ids come from one increasing counter, so dict order is already id order; archived
+        records arrive in archive order and need a sort.
+        """
+        cached_version, cached_archived, ids = self._ids
+        if (cached_version, cached_archived) != (version, archived):
+            ids = sorted(self.archived) if archived else list(self.records)
+            self._ids = (version, archived, ids)
+        return ids
+
     def unique_names(self) -> list[str]:
         names = [p.name for p in self.properties.values() if p.has_unique_value]
         return [*self.type.builtin_unique, *names]
@@ -104,6 +125,8 @@ class Portal:
         self.version = 0
         self.search_lag = 0.0
         self.lag_until = 0.0
+        #: (version, object type, query) -> sorted matching ids; see ``search``.
+        self.search_cache: OrderedDict[tuple[int, str, str], list[int]] = OrderedDict()
         now = now_ms()
         self.tables: dict[str, Table] = {}
         for t in OBJECT_TYPES:
@@ -222,6 +245,7 @@ class Portal:
         if self.search_lag > 0:
             if mono >= record.visible_at:
                 record.indexed = None if new else dict(record.props)
+                record.indexed_ms = record.updated_ms
             record.visible_at = mono + self.search_lag
             self.lag_until = record.visible_at
         for name in table.unique_names():
@@ -254,6 +278,7 @@ class Portal:
         now = now or now_ms()
         if t.name == "deals" and not values.get("pipeline"):
             values = {**values, "pipeline": "default"}
+        values = {**{k: v for k, v in t.defaults if not values.get(k)}, **values}
         clean = self.check_values(t, values, None)
         record_id = next(self.ids)
         record = Record(record_id, {"hs_object_id": str(record_id)}, now, now)
@@ -281,25 +306,21 @@ class Portal:
         self.version += 1
 
     def after_association_change(self, a_type: str, a_id: int, b_type: str) -> None:
-        """Recalculates ``num_associated_contacts`` of a deal, which bumps its last-modified.
+        """Recalculates the association count HubSpot keeps on ``a`` (if any).
 
-        HubSpot recalculates this deal property when contacts are associated or removed, and a
-        calculated property changing stamps ``hs_lastmodifieddate`` like any other write. A label
-        added to an already associated contact changes no count, so it does not.
+        HubSpot recalculates ``num_associated_contacts`` on a deal (and ``num_associated_deals``
+        on a contact) when one is associated or removed, and a calculated property changing
+        stamps the record's last-modified date like any other write. A label added to or removed
+        from a pair that stays associated changes no count, so it stamps nothing.
         """
-        if {a_type, b_type} != {"deals", "contacts"}:
+        count_prop = ASSOCIATION_COUNTS.get((a_type, b_type))
+        record = self.tables[a_type].records.get(a_id)
+        if count_prop is None or record is None:
             return
-        deal_id = a_id if a_type == "deals" else None
-        if deal_id is None:
-            return
-        deals = self.tables["deals"]
-        deal = deals.records.get(deal_id)
-        if deal is None:
-            return
-        count = str(len(self.associations.targets("deals", deal_id, "contacts")))
-        if deal.props.get("num_associated_contacts", "0") != count:
-            deal.props["num_associated_contacts"] = count
-            self.touch(deals.type, deal, now_ms())
+        count = str(len(self.associations.targets(a_type, a_id, b_type)))
+        if record.props.get(count_prop, "0") != count:
+            record.props[count_prop] = count
+            self.touch(self.tables[a_type].type, record, now_ms())
 
     def associate(
         self, a: ObjectType, a_id: int, b: ObjectType, b_id: int, type_ids: list[int]

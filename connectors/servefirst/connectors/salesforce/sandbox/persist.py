@@ -45,7 +45,9 @@ class SqlitePersistence:
                 f"sandbox with stages={stored.get('stages')!r} or use another data file"
             )
         store = org.store
-        order = "CASE WHEN sobject IN ('CustomField','ValidationRule') THEN 0 ELSE 1 END"
+        # Metadata first; then by id, which is creation order (ids are counters), so child
+        # records come back in the order they were created, as they were served before.
+        order = "CASE WHEN sobject IN ('CustomField','ValidationRule') THEN 0 ELSE 1 END, id"
         rows = self._db.execute(f"SELECT sobject, id, body FROM records ORDER BY {order}")  # noqa: S608 - constant
         for sobject, record_id, body in rows:
             obj = store.object(sobject)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request
@@ -120,7 +121,9 @@ def _number(definition: FieldDef, raw: Any) -> float | int:
     return round(number, definition.scale) if definition.scale else float(round(number))
 
 
+@lru_cache(maxsize=65536)
 def format_datetime(value: datetime) -> str:
+    """Salesforce's datetime wire format; cached, as rows often share stamps (bulk writes)."""
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 

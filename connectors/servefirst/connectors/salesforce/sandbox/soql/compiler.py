@@ -40,6 +40,8 @@ from servefirst.connectors.salesforce.sandbox.values import to_json
 Getter = Callable[[Record], Any]
 Predicate = Callable[[Record], bool]
 Readable = Callable[[ObjectDef, FieldDef], bool]
+#: Renders one row: (record, its sObject type, API version) -> JSON-ready dict.
+Renderer = Callable[[Record, str, str], dict[str, Any]]
 
 _CUSTOM_HINT = (
     "If you are attempting to use a custom {what}, be sure to append the '{suffix}' after the "
@@ -110,6 +112,7 @@ class CompiledQuery:
         self.limit = query.limit
         self.offset = query.offset or 0
         self.selected: list[FieldDef] = []
+        self._renderer: Renderer | None = None
 
     def rows(self, records: Iterable[Record]) -> list[Record]:
         """The matching records, ordered and windowed (OFFSET, LIMIT)."""
@@ -130,29 +133,50 @@ class CompiledQuery:
         return found[self.offset : end] if self.offset or end is not None else found
 
     def render(self, record: Record, version: str) -> dict[str, Any]:
-        return self._render(record, self.obj.name, self.nodes, version)
+        if self._renderer is None:
+            self._renderer = self._build(self.nodes)
+        return self._renderer(record, self.obj.name, version)
 
-    def _render(
-        self, record: Record, type_name: str, nodes: list[_Node], version: str
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "attributes": {
-                "type": type_name,
-                "url": f"/services/data/v{version}/{self.catalog.api_prefix}sobjects/"
-                f"{type_name}/{record['Id']}",
-            }
-        }
+    def _build(self, nodes: list[_Node]) -> Renderer:
+        """One closure per projection level, so rendering a row does no dispatch on node kinds."""
+        parts: list[tuple[str, Callable[[Record, str], Any]]] = []
         for node in nodes:
             if node.getter is not None:
-                out[node.key] = node.getter(record)
+                parts.append((node.key, _field_part(node.getter)))
             elif node.lookup is not None:
-                found = node.lookup(record)
-                out[node.key] = (
-                    None if found is None else self._render(found[1], found[0], node.nodes, version)
-                )
+                parts.append((node.key, self._build_lookup(node.lookup, self._build(node.nodes))))
             elif node.children is not None:
-                out[node.key] = self._render_children(record, node, version)
-        return out
+                parts.append((node.key, self._children_part(node)))
+        prefix = f"{self.catalog.api_prefix}sobjects/"
+
+        def render(record: Record, type_name: str, version: str) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "attributes": {
+                    "type": type_name,
+                    "url": f"/services/data/v{version}/{prefix}{type_name}/{record['Id']}",
+                }
+            }
+            for key, part in parts:
+                out[key] = part(record, version)
+            return out
+
+        return render
+
+    def _children_part(self, node: _Node) -> Callable[[Record, str], Any]:
+        def render(record: Record, version: str) -> Any:
+            return self._render_children(record, node, version)
+
+        return render
+
+    @staticmethod
+    def _build_lookup(
+        lookup: Callable[[Record], tuple[str, Record] | None], inner: Renderer
+    ) -> Callable[[Record, str], Any]:
+        def render(record: Record, version: str) -> Any:
+            found = lookup(record)
+            return None if found is None else inner(found[1], found[0], version)
+
+        return render
 
     def _render_children(self, record: Record, node: _Node, version: str) -> Any:
         child = node.children
@@ -160,6 +184,8 @@ class CompiledQuery:
         child_object, child_field = node.child_field
         table = self.catalog.store.tables[child_object]
         ids = self.catalog.store.children(child_object, child_field, record["Id"])
+        if not ids:
+            return None
         rows = child.rows(table[i] for i in ids)
         if not rows:
             return None
@@ -431,6 +457,13 @@ class Compiler:
         getter = _json_getter(inner.selected[0])
         rows = inner.rows(self.catalog.store.tables[inner.obj.name].values())
         return {getter(r) for r in rows}
+
+
+def _field_part(getter: Getter) -> Callable[[Record, str], Any]:
+    def render(record: Record, _version: str) -> Any:
+        return getter(record)
+
+    return render
 
 
 def _json_getter(definition: FieldDef) -> Getter:
