@@ -19,11 +19,9 @@ from hubspot.crm.objects import SimplePublicObjectInput
 from simple_salesforce.format import format_soql
 
 from servefirst.connectors.hubspot.sandbox.launch import start_sandbox as start_hubspot
-from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.salesforce.sandbox.app import start_sandbox as start_salesforce
 from servefirst.connectors.salesforce.sandbox.testing import connect as salesforce_client
 from servefirst.connectors.sandboxkit import RunningSandbox, SandboxAdmin
-from servefirst.sync.connectors import open_connector
 
 
 class Driver(Protocol):
@@ -140,30 +138,20 @@ class SalesforceDriver:
         }
 
 
-def _without_overlap(*args: Any, **kwargs: Any) -> Any:
-    """Connectors that trust the sandbox's search to have no index lag.
-
-    In production both connectors re-read five minutes before the watermark (index lag,
-    clock skew); against a sandbox that overlap would re-read everything a test wrote seconds
-    earlier and hide whether the engine asked for the right records. Only in-process runs get
-    this; runs in a subprocess keep the production overlap.
-    """
-    name, conn, playbook, base_dir = args
-    if conn.crm == "salesforce":
-        return SalesforceConnector(
-            name, conn, playbook, base_dir=base_dir, overlap=dt.timedelta(0), **kwargs
-        )
-    connector = open_connector(*args, **kwargs)
-    connector.reader.overlap = dt.timedelta(0)  # type: ignore[attr-defined]
-    return connector
-
-
 @pytest.fixture(params=["hubspot", "salesforce"])
 def crm(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Driver]:
-    """A demo org on one CRM's sandbox, and its driver."""
-    monkeypatch.setattr("servefirst.sync.service.open_connector", _without_overlap)
+    """A demo org on one CRM's sandbox, and its driver.
+
+    In production both connectors re-read some minutes before the watermark (search index
+    lag, clock skew); against a sandbox without lag that overlap would re-read everything a
+    test wrote seconds earlier and hide whether the engine asked for the right records. So
+    in-process runs get no overlap (through the documented environment override); runs in a
+    subprocess drop SERVEFIRST_* variables and keep the config's own.
+    """
+    name = str(request.param).upper()
+    monkeypatch.setenv(f"SERVEFIRST_CONNECTIONS__{name}__INCREMENTAL_OVERLAP_SECONDS", "0")
     workdir = tmp_path / str(request.param)
     if request.param == "hubspot":
         sandbox = start_hubspot(workdir=workdir, seed="demo")
