@@ -50,6 +50,9 @@ def test_first_run_writes_only_plugin_fields_and_opens_tasks(
 
     assert report.status is RunStatus.OK
     assert report.full_scan
+    row = store.get_run(report.run_id)
+    assert row is not None
+    assert row.full_scan  # the engine chose it (first run): the history says so
     assert report.totals.engagements_read == 4
     assert {field for _, field in writes(fake)} <= set(PLUGIN_FIELDS)
     assert fake.records["E1"].current.health is Health.ON_TRACK

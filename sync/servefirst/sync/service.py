@@ -55,8 +55,9 @@ def sync_connection(
 ) -> RunReport:
     """Sync one configured connection (the only one when ``connection`` is ``None``).
 
-    Raises ``ConfigError`` only when the connection itself cannot be chosen; every later
-    failure is in the returned report (status ``failed``) and in the history.
+    Raises ``ConfigError`` only when the connection cannot be chosen or the state database
+    cannot be opened (there is nowhere to record anything then); every later failure is in the
+    returned report (status ``failed``) and in the history.
     """
     name, conn = settings.connection(connection)
     with opened_store(settings) as store:

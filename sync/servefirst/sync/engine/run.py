@@ -179,6 +179,7 @@ def _finish(
         totals=report.totals,
         duration_seconds=report.duration_seconds,
         error_message=report.error_message,
+        full_scan=report.full_scan,
     )
     log_event(
         log,

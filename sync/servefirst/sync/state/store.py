@@ -295,8 +295,12 @@ class StateStore:
         totals: RunTotals,
         duration_seconds: float,
         error_message: str | None = None,
+        full_scan: bool | None = None,
     ) -> None:
+        """Record how a run ended; ``full_scan`` corrects the flag when the engine chose one."""
         values: dict[str, object] = {name: getattr(totals, name) for name in _TOTAL_COLUMNS}
+        if full_scan is not None:
+            values["full_scan"] = full_scan
         values.update(
             status=status.value,
             finished_at=_now(),
