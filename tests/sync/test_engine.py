@@ -14,7 +14,14 @@ from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import AuthError
 from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Assessment, Engagement, Health, Sponsor, Status
+from servefirst.playbook.model import (
+    Assessment,
+    Engagement,
+    Health,
+    PluginFields,
+    Sponsor,
+    Status,
+)
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -432,3 +439,21 @@ def test_ctrl_c_records_the_run_as_interrupted_and_propagates(
     (row,) = store.list_runs("acme")
     assert row.status is RunStatus.INTERRUPTED
     assert store.get_watermark("acme") is None
+
+
+def test_runs_converge_on_either_state_backend(
+    fake: FakeConnector, prime: Playbook, any_store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    fake.edit("E1", current=PluginFields(slips=1))
+    first = sync(fake, prime, any_store)
+    fake.edit("E1", operational_date=T0 + dt.timedelta(days=95))  # a slip, counted from 1
+    assert sync(fake, prime, any_store).status is RunStatus.OK
+    fake.plans.clear()
+    quiet = sync(fake, prime, any_store)
+    assert fake.plans == []
+    assert fake.records["E1"].current.slips == 2
+    assert [r.id for r in any_store.list_runs("acme")][-1] == first.run_id
+    mark = any_store.get_watermark("acme")
+    assert mark is not None
+    assert mark.run_id == quiet.run_id

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,45 +22,7 @@ from servefirst.sync.state import (
 )
 from servefirst.sync.state.schema import MIGRATIONS, Migration, current_version, migrate
 
-PG_URL = os.environ.get(
-    "SERVEFIRST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    """A fresh store on each backend; PostgreSQL gets a throwaway schema, dropped afterwards."""
-    if request.param == "sqlite":
-        state = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
-        yield state
-        state.close()
-        return
-    if not _postgres_reachable():
-        pytest.skip(
-            "PostgreSQL is not reachable on 127.0.0.1:5432 (set SERVEFIRST_TEST_POSTGRES_URL)"
-        )
-    name = f"servefirst_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
-    state = StateStore(engine)
-    try:
-        yield state
-    finally:
-        state.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def test_migrates_an_empty_database_and_reopens_without_change(tmp_path: Path) -> None:
