@@ -457,3 +457,19 @@ def test_runs_converge_on_either_state_backend(
     mark = any_store.get_watermark("acme")
     assert mark is not None
     assert mark.run_id == quiet.run_id
+
+
+def test_an_engagement_pulled_twice_is_planned_once(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    fake.add(make("D1", sponsor=False))
+    real_pull = fake.pull
+
+    def twice(window: Any) -> Any:
+        records = list(real_pull(window))
+        yield from records + records
+
+    fake.pull = twice  # type: ignore[method-assign]
+    report = sync(fake, prime, store)
+    assert report.totals.engagements_read == 1
+    assert [len(p.task_opens) for p in fake.plans] == [1]

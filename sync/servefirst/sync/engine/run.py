@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import IO, Protocol
@@ -68,6 +68,10 @@ class SyncOptions:
     #: Keep a summary of every evaluated engagement for the report (``--json`` lists them); a
     #: scheduler on a large org turns it off.
     keep_engagements: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError(f"batch_size must be between 1 and 10000, not {self.batch_size}")
 
 
 ProgressCallback = Callable[[RunTotals], None]
@@ -206,6 +210,7 @@ class _Run:
     options: SyncOptions
     on_progress: ProgressCallback | None
     evaluate: Evaluate
+    seen: set[str] = field(default_factory=set)
 
     @property
     def connection(self) -> str:
@@ -271,6 +276,11 @@ class _Run:
         plans: list[EngagementPlan] = []
         dates: list[EngagementDates] = []
         for engagement in engagements:
+            if engagement.id in self.seen:
+                # Connectors de-duplicate their overlapping queries; should one slip through,
+                # planning it twice would ask the CRM for the same task twice in one batch.
+                continue
+            self.seen.add(engagement.id)
             totals.engagements_read += 1
             before = remembered.get(engagement.id)
             after = next_slips(engagement, before, now)
