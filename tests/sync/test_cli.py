@@ -177,3 +177,14 @@ def test_provision_dry_run(config: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, _ = invoke("provision", "--dry-run")
     assert code == 0
     assert "Provisioning acme (dry run)" in out
+
+
+def test_the_progress_line_follows_the_run_totals() -> None:
+    from servefirst.sync.cli.sync_cmds import _progress  # noqa: PLC0415 - a private helper
+    from servefirst.sync.state import RunTotals  # noqa: PLC0415
+
+    with _progress(False) as off:
+        assert off is None
+    with _progress(True) as on:
+        assert on is not None
+        on(RunTotals(engagements_read=500, fields_updated=12, tasks_opened=3))

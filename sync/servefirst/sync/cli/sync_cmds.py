@@ -37,7 +37,7 @@ from servefirst.sync.engine.run import ProgressCallback
 from servefirst.sync.logs import configure_logging
 from servefirst.sync.scheduler import serve
 from servefirst.sync.service import opened_store, provision_connection, sync_connection
-from servefirst.sync.state import RunRecord, RunStatus
+from servefirst.sync.state import RunRecord, RunStatus, RunTotals
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
 app.add_typer(runs_app, name="runs")
@@ -67,13 +67,23 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TextColumn("{task.completed} engagements"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("Syncing", total=None)
-        yield lambda totals: progress.update(task, completed=totals.engagements_read)
+        task = progress.add_task("Syncing: reading engagements", total=None)
+
+        def update(totals: RunTotals) -> None:
+            progress.update(
+                task,
+                description=(
+                    f"Syncing: {totals.engagements_read} engagements read, "
+                    f"{totals.fields_updated} fields written, {totals.tasks_opened} tasks opened, "
+                    f"{totals.tasks_closed} closed"
+                ),
+            )
+
+        yield update
 
 
 def _logging(settings: Settings, *, interactive: bool) -> None:
