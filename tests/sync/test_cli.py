@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from servefirst.playbook.errors import AuthError, ConfigError
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
+from servefirst.sync.cli.sync_cmds import _progress
 from servefirst.sync.connectors import ConnectionSettings
+from servefirst.sync.state import RunTotals
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -180,9 +182,6 @@ def test_provision_dry_run(config: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_progress_line_follows_the_run_totals() -> None:
-    from servefirst.sync.cli.sync_cmds import _progress  # noqa: PLC0415 - a private helper
-    from servefirst.sync.state import RunTotals  # noqa: PLC0415
-
     with _progress(False) as off:
         assert off is None
     with _progress(True) as on:
