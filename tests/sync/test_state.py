@@ -186,3 +186,30 @@ def test_processes_opening_a_new_database_together_all_succeed(tmp_path: Path) -
         versions = [r[0] for r in conn.execute(text("SELECT version FROM schema_version"))]
     store.close()
     assert versions == [m.version for m in MIGRATIONS]
+
+
+WRITER = """
+import datetime as dt, sys
+from servefirst.sync.state import ChangeRecord, RunStatus, RunTotals, StateStore
+store = StateStore.open(sys.argv[1])
+for i in range(15):
+    run = store.start_run(sys.argv[2], "hubspot", dt.date(2026, 3, 2), dry_run=False,
+                          full_scan=False)
+    store.record_changes(run, [ChangeRecord(f"E{i}", "field", "health", None, "on_track", ok=True)])
+    store.set_watermark(sys.argv[2], dt.datetime.now(dt.UTC), dt.date(2026, 3, 2), run)
+    store.finish_run(run, status=RunStatus.OK, totals=RunTotals(), duration_seconds=0.1)
+    store.list_runs()
+store.close()
+"""
+
+
+def test_processes_sharing_the_sqlite_file_take_turns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    names = ["acme", "globex", "initech", "umbrella"]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, name]) for name in names]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    store = StateStore.open(url)
+    runs = store.list_runs(limit=1000)
+    store.close()
+    assert len(runs) == 60
+    assert all(r.status is RunStatus.OK for r in runs)

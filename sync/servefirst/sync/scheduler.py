@@ -33,7 +33,7 @@ from servefirst.playbook.errors import ConfigError
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.logs import log_event
 from servefirst.sync.service import sync_connection
-from servefirst.sync.state import StateStore
+from servefirst.sync.state import StateStore, create_state_engine
 
 log = logging.getLogger("servefirst.sync.scheduler")
 
@@ -104,7 +104,9 @@ def build_scheduler(
     """
     url = settings.resolve_state_url()
     StateStore.open(url).close()  # create the database (and its folder) the job store lives in
-    store = SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE)
+    # The state engine's settings (SQLite WAL, busy timeout, transactional BEGIN) also suit
+    # the job store, which shares the file with the sync history.
+    store = SQLAlchemyJobStore(engine=create_state_engine(url), tablename=JOBS_TABLE)
     scheduler = scheduler_class(
         jobstores={"default": store},
         job_defaults={"coalesce": True, "max_instances": 1},

@@ -116,10 +116,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # A migration takes the write lock up front (BEGIN IMMEDIATE): two processes opening a new
-    # database together then run one after the other instead of failing half way.
-    immediate = conn.get_execution_options().get(schema.WRITE_LOCK, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Every transaction takes the write lock up front. Processes sharing the file (the
+    # scheduler, a CLI run, `runs list`) then wait their turn under the busy timeout, instead of
+    # failing with "database is locked" when a read-then-write transaction finds that another
+    # process wrote in between (SQLite cannot upgrade a stale read snapshot). Transactions here
+    # are short, so taking turns costs nothing noticeable.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class StateStore:
