@@ -296,3 +296,50 @@ def test_opportunity_stage_is_read_only_and_queryable(sf: Any) -> None:
     assert [s["MasterLabel"] for s in stages][-2:] == ["Closed Won", "Closed Lost"]
     with pytest.raises(SalesforceMalformedRequest):
         sf.OpportunityStage.create({"MasterLabel": "New"})
+
+
+def test_datetime_fields_take_the_documented_formats(fresh_sf: Any) -> None:
+    fresh_sf.toolingexecute(
+        "sobjects/CustomField/",
+        method="POST",
+        data={
+            "FullName": "Task.Reminder__c",
+            "Metadata": {"type": "DateTime", "label": "Reminder"},
+        },
+    )
+    grant_field_access(fresh_sf, "Task.Reminder__c")
+    for value in (
+        "2030-01-02T03:04:05Z",
+        "2030-01-02T04:04:05+01:00",
+        "2030-01-02T03:04:05.000+0000",
+    ):
+        task = fresh_sf.Task.create({"Subject": "t", "Reminder__c": value})["id"]
+        assert fresh_sf.Task.get(task)["Reminder__c"] == "2030-01-02T03:04:05.000+0000"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        fresh_sf.Task.create({"Subject": "t", "Reminder__c": "2030-01-02"})
+    assert first_error(raised.value)["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_get_with_fields_returns_only_those(sf: Any) -> None:
+    record = sf.Opportunity.get(_opportunity(sf), params={"fields": "Name,StageName"})
+    assert list(record) == ["attributes", "Name", "StageName"]
+
+
+def test_deleting_an_account_cascades_to_contacts_and_opportunities(sf: Any) -> None:
+    account = _account(sf)
+    contact = sf.Contact.create({"LastName": "Gone", "AccountId": account})["id"]
+    opportunity = _opportunity(sf, AccountId=account)
+    sf.Account.delete(account)
+    for sobject, record_id in (("Contact", contact), ("Opportunity", opportunity)):
+        with pytest.raises(SalesforceResourceNotFound):
+            getattr(sf, sobject).get(record_id)
+
+
+def test_composite_retrieve_gives_null_for_missing_records(sf: Any) -> None:
+    record_id = _account(sf)
+    sf.Account.delete(record_id)
+    alive = _account(sf)
+    result = sf.restful(
+        "composite/sobjects/Account", params={"ids": f"{record_id},{alive}", "fields": "Name"}
+    )
+    assert result[0] is None and result[1]["Name"] == "CRUD Test Co"

@@ -60,7 +60,14 @@ def _summary(obj: ObjectDef, version: str) -> dict[str, Any]:
 
 def describe(call: Call, obj: ObjectDef) -> dict[str, Any]:
     security = call.org.security
-    fields = [d.describe() for d in obj.fields.values() if security.readable(obj, d)]
+    fields = []
+    for definition in obj.fields.values():
+        if not security.readable(obj, definition):
+            continue
+        entry = definition.describe()
+        if not security.editable(obj, definition):
+            entry["createable"] = entry["updateable"] = False
+        fields.append(entry)
     return {
         **_summary(obj, call.version),
         "fields": fields,

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from servefirst.connectors.salesforce.sandbox.checks import CHECKS
 from servefirst.connectors.salesforce.sandbox.derive import DERIVERS
 from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
 from servefirst.connectors.salesforce.sandbox.formula import Context
@@ -247,6 +248,9 @@ class Writer:
                 f"Required fields are missing: [{', '.join(missing)}]",
                 missing,
             )
+        check = CHECKS.get(obj.name)
+        if check is not None:
+            check(self.store, record)
         if rules:
             self._run_rules(obj, record, old)
         self._check_unique(obj, record)
