@@ -13,21 +13,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.model import DesiredTask, Engagement, PluginFields
+from servefirst.playbook.model import DateRange, DesiredTask, Engagement, PluginFields
 
 #: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
 #: autofill of a rep-owned field.
 PLUGIN_FIELDS = ("health", "findings", "slips")
 AUTOFILL_FIELDS = ("operational_date",)
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Engagements whose ``field`` (``po_date`` or ``operational_date``) is in [start, end)."""
-
-    field: str
-    start: dt.date
-    end: dt.date
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,18 @@ TEMPLATE_FIELDS = frozenset(
 )
 
 
+class LocatedError(ValueError):
+    """A validation problem that knows which key inside the model it is about.
+
+    Pydantic reports model-level checks at the model's own location; raising this instead lets
+    the config loader point at the exact line of the offending key (``from_stage: dicsover``).
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,18 +102,26 @@ class RuleDef(_Strict):
 
     @model_validator(mode="after")
     def _templates_known(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for name in ("message", "fix", "task_title"):
             text = getattr(self, name)
             if text is None:
                 continue
-            for _, field, _, _ in string.Formatter().parse(text):
+            try:
+                fields = [field for _, field, _, _ in string.Formatter().parse(text)]
+            except ValueError as exc:
+                problems.append(((name,), f"{name} is not a valid template: {exc}"))
+                continue
+            for field in fields:
                 if field is not None and field not in TEMPLATE_FIELDS:
                     known = ", ".join(sorted(TEMPLATE_FIELDS))
-                    raise ValueError(
-                        f"{name} uses unknown placeholder {{{field}}}; known placeholders: {known}"
+                    problems.append(
+                        ((name,), f"{name} uses unknown placeholder {{{field}}}; known: {known}")
                     )
         if self.action is Action.TASK and self.task_title is None:
-            raise ValueError("action 'task' needs a task_title")
+            problems.append((("action",), "action 'task' needs a task_title"))
+        if problems:
+            raise LocatedError(problems)
         return self
 
 
@@ -142,30 +162,43 @@ class Playbook(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         keys = [s.key for s in self.stages]
         seen: set[str] = set()
-        for key in keys:
+        for index, key in enumerate(keys):
+            where_stage: tuple[str | int, ...] = ("stages", index, "key")
             if key in seen:
-                raise ValueError(f"stage key {key!r} appears twice; stage keys must be unique")
+                problems.append(
+                    (where_stage, f"stage key {key!r} appears twice; keys must be unique")
+                )
             if key in CLOSED_STAGES:
-                raise ValueError(f"stage key {key!r} is reserved for closed engagements")
+                problems.append((where_stage, f"stage key {key!r} is reserved for closed stages"))
             seen.add(key)
         for rule_id, rule in self.rules.items():
+            where: tuple[str | int, ...] = ("rules", rule_id)
             if rule_id not in RULE_PARAMS:
-                raise ValueError(f"unknown rule {rule_id!r}; known rules: {', '.join(RULE_IDS)}")
+                problems.append((where, f"unknown rule {rule_id!r}; known: {', '.join(RULE_IDS)}"))
+                continue
             allowed = RULE_PARAMS[rule_id]
             for param in _OPTIONAL:
                 value = getattr(rule, param)
                 if value not in (None, False) and param not in allowed:
-                    raise ValueError(f"rule {rule_id!r} does not use {param!r}; remove it")
-            for param in _REQUIRED_PARAMS.get(rule_id, frozenset()):
-                if getattr(rule, param) is None:
-                    raise ValueError(f"rule {rule_id!r} needs {param!r}")
+                    problems.append(((*where, param), f"rule {rule_id!r} does not use {param!r}"))
+            problems.extend(
+                (where, f"rule {rule_id!r} needs {param!r}")
+                for param in sorted(_REQUIRED_PARAMS.get(rule_id, frozenset()))
+                if getattr(rule, param) is None
+            )
             if rule.from_stage is not None and rule.from_stage not in seen:
-                raise ValueError(
-                    f"rule {rule_id!r} starts from stage {rule.from_stage!r}, which is not a "
-                    f"stage of this playbook; stages: {', '.join(keys)}"
+                problems.append(
+                    (
+                        (*where, "from_stage"),
+                        f"rule {rule_id!r} starts from unknown stage {rule.from_stage!r}; "
+                        f"stages: {', '.join(keys)}",
+                    )
                 )
+        if problems:
+            raise LocatedError(problems)
         return self
 
     def stage_index(self, key: str) -> int:

@@ -160,3 +160,14 @@ def task_key(engagement_id: str, rule: str) -> str:
     task it already created instead of creating a second one.
     """
     return f"servefirst:{engagement_id}:{rule}"
+
+
+class DateRange(_Frozen):
+    """Engagements whose ``field`` (``po_date`` or ``operational_date``) is in [start, end).
+
+    Used to pull the engagements whose findings change only because the calendar moved.
+    """
+
+    field: str
+    start: dt.date
+    end: dt.date

@@ -21,3 +21,20 @@ app = typer.Typer(
     help="Compile a serve-first playbook into your CRM and keep it enforced.",
     pretty_exceptions_show_locals=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415 - only when asked
+
+        typer.echo(f"servefirst {version('servefirst')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Compile a serve-first playbook into your CRM and keep it enforced."""

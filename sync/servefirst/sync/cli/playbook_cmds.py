@@ -1,7 +1,291 @@
-"""Commands registered on the root app (filled in by its owner)."""
+"""``init``, ``validate`` and ``playbook show|check``: working with the playbook before syncing.
+
+``playbook check`` lets RevOps try a rule change on one engagement, as neutral JSON, without
+touching any CRM.
+"""
 
 from __future__ import annotations
 
-from servefirst.sync.cli.app import app
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["app"]
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from servefirst.config.loader import (
+    ConfigFileError,
+    builtin_playbook,
+    load_playbook,
+    load_playbook_file,
+    load_settings,
+    playbook_source,
+)
+from servefirst.config.locate import problems_from
+from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
+from servefirst.playbook.checklist import parse_checklist
+from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import ConfigError
+from servefirst.playbook.evaluate import evaluate
+from servefirst.playbook.model import Assessment, Engagement
+from servefirst.sync.cli.app import Exit, app
+from servefirst.sync.cli.common import (
+    ConfigOption,
+    config_errors,
+    console,
+    err_console,
+    fail,
+    parse_date,
+)
+
+playbook_app = typer.Typer(no_args_is_help=True, help="Read and try out the playbook.")
+app.add_typer(playbook_app, name="playbook")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path(),
+    crm: Annotated[str, typer.Option(help="salesforce or hubspot")] = "salesforce",
+) -> None:
+    """Write a commented servefirst.toml and a copy of the default playbook; never overwrite."""
+    if crm not in ("salesforce", "hubspot"):
+        fail(f"--crm must be salesforce or hubspot, not {crm!r}", Exit.USAGE)
+    config = directory / "servefirst.toml"
+    playbook = directory / "playbook.yaml"
+    existing = [p for p in (config, playbook) if p.exists()]
+    if existing:
+        names = ", ".join(str(p) for p in existing)
+        fail(f"{names} already exist(s); servefirst init never overwrites files", Exit.USAGE)
+    directory.mkdir(parents=True, exist_ok=True)
+    template = resources.files("servefirst.config") / "templates" / f"{crm}.toml"
+    config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    playbook.write_text(builtin_playbook("prime").read_text(encoding="utf-8"), encoding="utf-8")
+    console.print(f"Wrote {config} and {playbook}.")
+    console.print("Next: fill in the connection, then run `servefirst validate`.")
+
+
+@app.command()
+def validate(config: ConfigOption = None) -> None:
+    """Check the config and its playbook; exit 2 with one `file:line: message` per problem."""
+    with config_errors():
+        settings = load_settings(config)
+        problems: list[str] = []
+        try:
+            playbook: Playbook | None = load_playbook(settings)
+        except ConfigFileError as exc:
+            problems.extend(exc.problems)
+            playbook = None
+        except ConfigError as exc:
+            problems.append(str(exc))
+            playbook = None
+        problems.extend(_secret_problems(settings))
+        if problems:
+            raise ConfigFileError(problems)
+    assert playbook is not None  # noqa: S101 - no problems means it loaded
+    console.print(
+        f"[green]ok[/]: playbook {playbook.name!r} ({len(playbook.stages)} stages, "
+        f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) "
+        f"from {playbook_source(settings)}"
+    )
+    for name, conn in settings.connections.items():
+        console.print(f"  connection {name}: {conn.crm}")
+
+
+def _secret_problems(settings: Settings) -> list[str]:
+    """Secrets that cannot be read now: caught at validate time rather than at 3 a.m."""
+    problems = []
+    for name, conn in settings.connections.items():
+        for what, secret in _secrets(conn):
+            try:
+                secret.reveal(settings.base_dir, f"connection {name}: {what}")
+            except ConfigError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def _secrets(conn: SalesforceConnection | HubSpotConnection) -> list[tuple[str, Secret]]:
+    if isinstance(conn, HubSpotConnection):
+        return [("token", conn.token)]
+    auth = conn.auth
+    candidates = {
+        "private_key": auth.private_key,
+        "client_secret": auth.client_secret,
+        "access_token": auth.access_token,
+    }
+    return [(f"auth.{k}", v) for k, v in candidates.items() if v is not None]
+
+
+PlaybookOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--playbook", "-p", help="A playbook YAML file (overrides the config's).", dir_okay=False
+    ),
+]
+
+
+def _playbook(config: Path | None, playbook_file: Path | None) -> Playbook:
+    with config_errors():
+        if playbook_file is not None:
+            return load_playbook_file(playbook_file)
+        try:
+            return load_playbook(load_settings(config))
+        except ConfigError:
+            if config is not None:
+                raise
+            return load_playbook_file(builtin_playbook("prime"))
+
+
+@playbook_app.command("show")
+def show(config: ConfigOption = None, playbook_file: PlaybookOption = None) -> None:
+    """Print the stages, their guidance and the rules as tables."""
+    playbook = _playbook(config, playbook_file)
+    console.print(
+        f"[bold]Playbook {playbook.name}[/]  (delivery lead {playbook.delivery_lead_days} days)"
+    )
+    stages = Table(title="Stages", show_lines=True)
+    for column in ("stage", "typical days", "guidance for the rep"):
+        stages.add_column(column)
+    for stage in playbook.stages:
+        stages.add_row(
+            f"{stage.label} ({stage.key})", str(stage.typical_days), stage.guidance.strip()
+        )
+    console.print(stages)
+    rules = Table(title="Rules", show_lines=True)
+    rules.add_column("rule", no_wrap=True)
+    for column in ("severity", "action", "applies", "what the rep reads"):
+        rules.add_column(column)
+    for rule_id, rule in playbook.rules.items():
+        applies = _applies(rule_id, playbook)
+        rules.add_row(
+            rule_id if rule.enabled else f"{rule_id} (off)",
+            rule.severity.value,
+            rule.action.value + (" + autofill" if rule.autofill else ""),
+            applies,
+            rule.message,
+        )
+    console.print(rules)
+
+
+def _applies(rule_id: str, playbook: Playbook) -> str:
+    rule = playbook.rules[rule_id]
+    parts = []
+    if rule.from_stage:
+        parts.append(f"from {playbook.stage(rule.from_stage).label}")
+    for name in ("min_days_after_po", "confirm_within_days", "max_slips"):
+        value = getattr(rule, name)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    return ", ".join(parts) or "always"
+
+
+@playbook_app.command("check")
+def check(
+    engagement_file: Annotated[
+        Path, typer.Argument(help="Neutral engagement JSON (one or a list).", dir_okay=False)
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate on this date (YYYY-MM-DD).")
+    ] = None,
+    slips: Annotated[int, typer.Option(help="Times the Operational Date has slipped.", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    config: ConfigOption = None,
+    playbook_file: PlaybookOption = None,
+) -> None:
+    """Evaluate engagements given as neutral JSON and print their findings."""
+    playbook = _playbook(config, playbook_file)
+    day = parse_date(as_of)
+    engagements, problems = read_engagements(engagement_file)
+    for problem in problems:
+        err_console.print(problem, markup=False, highlight=False)
+    assessments = [evaluate(e, playbook, day, slips=slips) for e in engagements]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [_assessment_json(e, a) for e, a in zip(engagements, assessments, strict=True)],
+                indent=2,
+            )
+        )
+    else:
+        for engagement, assessment in zip(engagements, assessments, strict=True):
+            print_assessment(engagement, assessment)
+    if problems:
+        raise typer.Exit(int(Exit.RECORD_ERRORS if engagements else Exit.USAGE))
+
+
+def read_engagements(path: Path) -> tuple[list[Engagement], list[str]]:
+    """Engagements from a JSON file; each bad record is reported (with its index) and skipped."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"{path}: no such file", Exit.USAGE)
+    except json.JSONDecodeError as exc:
+        fail(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}", Exit.USAGE)
+    records = data if isinstance(data, list) else [data]
+    engagements: list[Engagement] = []
+    problems: list[str] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            problems.append(f"{path}: record {index}: expected a JSON object; skipped")
+            continue
+        try:
+            engagements.append(Engagement.model_validate(_neutral(record)))
+        except ValidationError as exc:
+            for loc, message in problems_from(exc):
+                key = ".".join(str(p) for p in loc)
+                problems.append(
+                    f"{path}: record {index} ({record.get('id', '?')}): {key}: {message}; skipped"
+                )
+    return engagements, problems
+
+
+def _neutral(record: dict[str, Any]) -> dict[str, Any]:
+    """Friendly input: ``crm`` optional, success criteria as checklist text allowed."""
+    record = {"crm": "json", **record}
+    criteria = record.get("success_criteria")
+    if isinstance(criteria, str):
+        record["success_criteria"] = [c.model_dump() for c in parse_checklist(criteria)]
+    return record
+
+
+def _assessment_json(engagement: Engagement, assessment: Assessment) -> dict[str, Any]:
+    return {
+        "id": engagement.id,
+        "name": engagement.name,
+        "stage": engagement.stage or engagement.raw_stage,
+        "health": assessment.health.value if assessment.health else None,
+        "findings": [
+            {
+                "rule": f.rule,
+                "severity": f.severity.value,
+                "action": f.action.value,
+                "message": f.message,
+                "fix": f.fix,
+            }
+            for f in assessment.findings
+        ],
+        "tasks": [
+            {"key": t.key, "subject": t.subject, "due": t.due.isoformat()} for t in assessment.tasks
+        ],
+    }
+
+
+_HEALTH_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}
+
+
+def print_assessment(engagement: Engagement, assessment: Assessment) -> None:
+    """One engagement's verdict, for a human."""
+    if assessment.health is None:
+        console.print(f"[dim]{engagement.name} ({engagement.id}): closed lost, not evaluated[/]")
+        return
+    style = _HEALTH_STYLE[assessment.health.value]
+    stage = engagement.stage or engagement.raw_stage
+    console.print(
+        f"[bold]{engagement.name}[/] ({engagement.id}, {stage}): "
+        f"[{style}]{assessment.health.value}[/]"
+    )
+    for finding in assessment.findings:
+        mark = "[red]✗[/]" if finding.severity.value == "error" else "[yellow]![/]"
+        console.print(f"  {mark} {finding.message}", highlight=False)
+        console.print(f"     [dim]→ {finding.fix} ({finding.rule})[/]", highlight=False)

@@ -1,0 +1,1 @@
+"""HubSpot: the connector on hubspot-api-client and a local sandbox emulating the CRM API."""
