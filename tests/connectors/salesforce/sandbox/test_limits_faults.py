@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 import requests
-from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceGeneralError,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
 
 from servefirst.connectors.salesforce.sandbox import RunningSandbox, start_sandbox
 from servefirst.connectors.salesforce.sandbox.testing import connect, first_error
@@ -121,3 +125,14 @@ def test_seeded_random_faults_are_reproducible(fresh: RunningSandbox, fresh_sf: 
     first = outcomes()
     assert 503 in first and 200 in first
     assert outcomes() == first
+
+
+def test_unknown_resources_and_methods_answer_salesforce_errors(fresh_sf: Any) -> None:
+    with pytest.raises(SalesforceResourceNotFound) as raised:
+        fresh_sf.restful("nothing/here")
+    assert first_error(raised.value)["errorCode"] == "NOT_FOUND"
+    with pytest.raises(SalesforceGeneralError) as not_allowed:
+        fresh_sf.restful("limits/", method="DELETE")
+    assert not_allowed.value.status == 405
+    error = first_error(not_allowed.value)
+    assert error["errorCode"] == "METHOD_NOT_ALLOWED" and "GET" in error["message"]

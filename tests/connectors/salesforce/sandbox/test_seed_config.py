@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from servefirst.config.loader import load_settings
 from servefirst.config.settings import SalesforceConnection, Settings
 from servefirst.connectors.salesforce.sandbox import start_sandbox
 from servefirst.connectors.salesforce.sandbox.ids import checksum, to18
@@ -147,6 +148,12 @@ def test_written_config_loads_into_settings(demo: Any) -> None:
     assert token.get_secret_value() == demo.token
     assert settings.playbook == "builtin:prime"
     assert settings.resolve_state_url().startswith("sqlite:///")
+
+
+def test_written_config_loads_through_the_config_loader(demo: Any) -> None:
+    settings = load_settings(demo.config_path)
+    name, connection = settings.connection(None)
+    assert name == "salesforce" and connection.crm == "salesforce"
 
 
 def test_jwt_alternative_in_the_config_is_valid(demo: Any) -> None:
