@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -343,3 +344,24 @@ def test_composite_retrieve_gives_null_for_missing_records(sf: Any) -> None:
         "composite/sobjects/Account", params={"ids": f"{record_id},{alive}", "fields": "Name"}
     )
     assert result[0] is None and result[1]["Name"] == "CRUD Test Co"
+
+
+def test_updated_and_deleted_replication_windows(sf: Any) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    kept, doomed = _account(sf), _account(sf)
+    sf.Account.delete(doomed)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    updated = sf.Account.updated(start, end)
+    assert kept in updated["ids"] and doomed not in updated["ids"]
+    deleted = sf.Account.deleted(start, end)
+    deleted_ids = [r["id"] for r in deleted["deletedRecords"]]
+    assert doomed in deleted_ids and kept not in deleted_ids
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Account.deleted(start - timedelta(days=20), end)
+    assert first_error(raised.value)["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
+def test_demo_seeding_twice_changes_nothing(demo: Any, sf: Any) -> None:
+    before = sf.query("SELECT COUNT() FROM Opportunity")["totalSize"]
+    assert demo.seed("demo", 0) == {}
+    assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == before

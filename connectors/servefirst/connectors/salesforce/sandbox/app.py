@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from servefirst.connectors.salesforce.sandbox import (
     oauth,
+    routes_changes,
     routes_composite,
     routes_misc,
     routes_query,
@@ -112,6 +113,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         *oauth.routes(org),
         *routes_misc.routes(org, after),
         *routes_query.routes(org, after),
+        *routes_changes.routes(org, after),
         *routes_sobjects.routes(org, after),
         *routes_composite.routes(org, after),
         *routes_tooling.routes(org, after),
