@@ -18,7 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, invalid_session
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    SfError,
+    bad_request,
+    invalid_session,
+)
 from servefirst.connectors.salesforce.sandbox.org import Org
 
 _VERSION = re.compile(r"^v(\d{2,3}\.\d)$")
@@ -91,9 +96,9 @@ def api_route(
                 status, payload = handler(call)
                 if request.method != "GET":
                     after_write()
+        except MultipleMatchesError as exc:
+            return respond(300, exc.urls(_version_of(request)), headers)
         except SfError as exc:
-            if exc.status == 300:
-                return respond(300, _choices(org, request, exc.message), headers)
             return respond(exc.status, exc.body(), headers)
         return respond(status, payload, headers)
 
@@ -117,14 +122,9 @@ def _authenticate(org: Org, request: Request) -> tuple[str, str]:
     return match.group(1), user_id
 
 
-def _choices(org: Org, request: Request, ids: str) -> list[str]:
-    """The 300 body of an ambiguous upsert: the URL of every matching record."""
-    version = request.path_params.get("version", "v59.0")
-    urls = []
-    for record_id in ids.split(","):
-        obj = org.store.data.by_prefix(record_id)
-        urls.append(f"/services/data/{version}/sobjects/{obj.name if obj else '?'}/{record_id}")
-    return urls
+def _version_of(request: Request) -> str:
+    match = _VERSION.match(request.path_params.get("version", ""))
+    return match.group(1) if match else "59.0"
 
 
 def require_object(body: Any) -> dict[str, Any]:

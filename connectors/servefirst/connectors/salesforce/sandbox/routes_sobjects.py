@@ -8,7 +8,11 @@ from typing import Any
 
 from starlette.routing import Route
 
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    bad_request,
+    not_found,
+)
 from servefirst.connectors.salesforce.sandbox.http import (
     AfterWrite,
     Call,
@@ -189,7 +193,7 @@ def _by_external_id(call: Call) -> tuple[int, Any]:
     if not matches:
         raise not_found()
     if len(matches) > 1:
-        raise SfError(300, "MULTIPLE_CHOICES", ",".join(matches))
+        raise MultipleMatchesError(obj.name, matches)
     if call.request.method == "DELETE":
         writer.delete(obj, matches[0], call.user_id)
         return 204, None

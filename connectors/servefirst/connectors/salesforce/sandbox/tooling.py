@@ -20,7 +20,8 @@ from servefirst.connectors.salesforce.sandbox.schema import FieldDef, FieldType,
 from servefirst.connectors.salesforce.sandbox.store import Record, Store
 
 _NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
-Builder = Callable[[Store, str, str, dict[str, Any], Record | None], dict[str, Any]]
+#: (store, FullName, Metadata, the record being replaced or None) -> the record's columns
+Builder = Callable[[Store, str, dict[str, Any], Record | None], dict[str, Any]]
 
 
 def _integrity(message: str) -> SfError:
@@ -58,7 +59,7 @@ def _duplicate(store: Store, table: str, *, key: str, obj: str, name: str, own: 
 
 
 def _custom_field(
-    store: Store, full_name: str, _: str, metadata: dict[str, Any], old: Record | None
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     obj, developer = _split_full_name(store, full_name, "__c")
     if not obj.custom_fields_allowed:
@@ -100,7 +101,7 @@ def _custom_field(
 
 
 def _validation_rule(
-    store: Store, full_name: str, _: str, metadata: dict[str, Any], old: Record | None
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     obj, name = _split_full_name(store, full_name, "")
     if _duplicate(
@@ -159,7 +160,7 @@ def _path_steps(obj: ObjectDef, field: FieldDef, steps: Any) -> None:
 
 
 def _path_assistant(
-    store: Store, full_name: str, _: str, metadata: dict[str, Any], old: Record | None
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     """PathAssistant (Sales Path); FullName is the path's own API name, e.g. "ServeFirst_Path"."""
     if not _NAME.match(full_name):
@@ -218,7 +219,7 @@ class Tooling:
             raise bad_request(
                 "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]", ["Metadata"]
             )
-        columns = builder(self.store, str(body.get("FullName") or ""), object_name, metadata, None)
+        columns = builder(self.store, str(body.get("FullName") or ""), metadata, None)
         now = self.store.clock.now()
         record: Record = {
             "Id": self.store.new_id(object_name),
@@ -242,7 +243,7 @@ class Tooling:
         if not isinstance(metadata, dict):
             raise _integrity("Metadata must be an object")
         full_name = str(body.get("FullName") or old["FullName"])
-        columns = builder(self.store, full_name, object_name, metadata, old)
+        columns = builder(self.store, full_name, metadata, old)
         now = self.store.clock.now()
         self.store.put(
             object_name,

@@ -14,7 +14,12 @@ from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.checks import CHECKS
 from servefirst.connectors.salesforce.sandbox.derive import DERIVERS
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    SfError,
+    bad_request,
+    not_found,
+)
 from servefirst.connectors.salesforce.sandbox.formula import Context
 from servefirst.connectors.salesforce.sandbox.ids import to18
 from servefirst.connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
@@ -109,7 +114,7 @@ class Writer:
             return to18(value) or value, False
         matches = self.store.find_by_key(obj.name, definition.name, value)
         if len(matches) > 1:
-            raise SfError(300, "MULTIPLE_CHOICES", ",".join(matches))
+            raise MultipleMatchesError(obj.name, matches)
         if matches:
             self.update(obj, matches[0], body, user_id)
             return matches[0], False
