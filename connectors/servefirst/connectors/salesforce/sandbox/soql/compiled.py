@@ -38,6 +38,8 @@ class Catalog:
 class RowNode:
     key: str
     getter: Getter | None = None
+    #: the stored value is already its JSON form (no date/datetime conversion)
+    plain: bool = False
     lookup: Callable[[Record], tuple[str, Record] | None] | None = None
     nodes: list[RowNode] = field(default_factory=list)
     children: CompiledQuery | None = None
@@ -84,10 +86,16 @@ class CompiledQuery:
         return self._renderer(record, self.obj.name, version)
 
     def _build(self, nodes: list[RowNode]) -> Renderer:
-        """One closure per projection level, so rendering a row does no dispatch on node kinds."""
+        """One closure per projection level, so rendering a row does no dispatch on node kinds.
+
+        Plain fields are copied by name; the rest (dates, lookups, subqueries) call a part.
+        Keys are laid out first from a template so the output keeps the SELECT order.
+        """
+        template: dict[str, Any] = {"attributes": None, **{n.key: None for n in nodes}}
+        plain = [n.key for n in nodes if n.getter is not None and n.plain]
         parts: list[tuple[str, Callable[[Record, str], Any]]] = []
         for node in nodes:
-            if node.getter is not None:
+            if node.getter is not None and not node.plain:
                 parts.append((node.key, _field_part(node.getter)))
             elif node.lookup is not None:
                 parts.append((node.key, self._build_lookup(node.lookup, self._build(node.nodes))))
@@ -96,12 +104,14 @@ class CompiledQuery:
         prefix = f"{self.catalog.api_prefix}sobjects/"
 
         def render(record: Record, type_name: str, version: str) -> dict[str, Any]:
-            out: dict[str, Any] = {
-                "attributes": {
-                    "type": type_name,
-                    "url": f"/services/data/v{version}/{prefix}{type_name}/{record['Id']}",
-                }
+            out = template.copy()
+            out["attributes"] = {
+                "type": type_name,
+                "url": f"/services/data/v{version}/{prefix}{type_name}/{record['Id']}",
             }
+            get = record.get
+            for key in plain:
+                out[key] = get(key)
             for key, part in parts:
                 out[key] = part(record, version)
             return out

@@ -210,7 +210,8 @@ class Compiler:
             raise self.error(
                 ref.column, f"duplicate field selected: {definition.name}", "MALFORMED_QUERY"
             )
-        level.append(RowNode(definition.name, getter=_json_getter(definition)))
+        plain = definition.type not in (FieldType.DATE, FieldType.DATETIME)
+        level.append(RowNode(definition.name, getter=_json_getter(definition), plain=plain))
         selected.append(definition)
 
     def _condition(self, obj: ObjectDef, condition: Condition) -> Predicate:
