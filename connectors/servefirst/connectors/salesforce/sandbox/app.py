@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from servefirst.connectors.salesforce.sandbox import (
     oauth,
+    routes_bulk,
     routes_changes,
     routes_composite,
     routes_misc,
@@ -117,6 +118,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         *routes_sobjects.routes(org, after),
         *routes_composite.routes(org, after),
         *routes_tooling.routes(org, after),
+        *routes_bulk.routes(org, after),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     return SandboxMiddleware(app, classify=classify, respond=respond, extra_admin=state.admin)

@@ -41,6 +41,8 @@ def classify(_method: str, path: str) -> str:
         if len(parts) > 2 and parts[2] == "describe":
             return f"sobjects/{parts[1]}/describe"
         return f"sobjects/{parts[1]}"
+    if head == "jobs" and len(parts) > 1:
+        return f"jobs/{parts[1]}"
     if head == "composite" and parts[1:2] == ["sobjects"]:
         return "composite/sobjects"
     if head == "tooling" and len(parts) > 1:

@@ -42,6 +42,7 @@ class Call:
     user_id: str
     body: Any
     params: dict[str, str]
+    raw: bytes = b""
 
     @property
     def query(self) -> dict[str, str]:
@@ -58,14 +59,23 @@ def json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class CsvBody:
+    """A CSV reply (Bulk API 2.0 results), with its own extra headers."""
+
+    text: str
+    headers: dict[str, str]
+
+
 def respond(status: int, payload: Any, headers: dict[str, str]) -> Response:
+    if isinstance(payload, CsvBody):
+        return Response(payload.text, status, {**headers, **payload.headers}, media_type="text/csv")
     if status == 204 or payload is None:
         return Response(status_code=status, headers=headers)
     return Response(json_bytes(payload), status, headers, media_type="application/json")
 
 
-async def _body(request: Request) -> Any:
-    raw = await request.body()
+def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
@@ -89,9 +99,11 @@ def api_route(
         try:
             version, user_id = _authenticate(org, request)
             headers["Sforce-Limit-Info"] = org.budget.header()
-            body = await _body(request) if request.method in ("POST", "PATCH", "PUT") else None
+            raw = await request.body() if request.method in ("POST", "PATCH", "PUT") else b""
+            is_csv = request.headers.get("content-type", "").startswith("text/csv")
+            body = None if is_csv else _parse_json(raw)
             params = {k: v for k, v in request.path_params.items() if k != "version"}
-            call = Call(org, request, version, user_id, body, params)
+            call = Call(org, request, version, user_id, body, params, raw)
             with org.store.lock:
                 status, payload = handler(call)
                 if request.method != "GET":
