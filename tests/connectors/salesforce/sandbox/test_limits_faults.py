@@ -14,6 +14,8 @@ from simple_salesforce.exceptions import (
 )
 
 from servefirst.connectors.salesforce.sandbox import RunningSandbox, start_sandbox
+from servefirst.connectors.salesforce.sandbox.auth import ApiBudget
+from servefirst.connectors.salesforce.sandbox.errors import SfError
 from servefirst.connectors.salesforce.sandbox.testing import connect, first_error
 
 
@@ -136,3 +138,17 @@ def test_unknown_resources_and_methods_answer_salesforce_errors(fresh_sf: Any) -
     assert not_allowed.value.status == 405
     error = first_error(not_allowed.value)
     assert error["errorCode"] == "METHOD_NOT_ALLOWED" and "GET" in error["message"]
+
+
+def test_daily_budget_is_a_rolling_24_hours() -> None:
+    now = [1_000_000.0]
+    budget = ApiBudget(2, clock=lambda: now[0])
+    budget.charge()
+    now[0] += 3600
+    budget.charge()
+    with pytest.raises(SfError) as raised:
+        budget.charge()
+    assert (raised.value.status, raised.value.code) == (403, "REQUEST_LIMIT_EXCEEDED")
+    now[0] += 23 * 3600 + 60  # the first request is now older than 24 hours
+    budget.charge()
+    assert budget.header() == "api-usage=2/2"
