@@ -365,3 +365,19 @@ def test_demo_seeding_twice_changes_nothing(demo: Any, sf: Any) -> None:
     before = sf.query("SELECT COUNT() FROM Opportunity")["totalSize"]
     assert demo.seed("demo", 0) == {}
     assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == before
+
+
+def test_one_primary_contact_role_per_opportunity(sf: Any) -> None:
+    record_id = _opportunity(sf)
+    roles = []
+    for name in ("First", "Second"):
+        contact = sf.Contact.create({"LastName": name})["id"]
+        body = {"OpportunityId": record_id, "ContactId": contact, "IsPrimary": True}
+        roles.append(sf.OpportunityContactRole.create(body)["id"])
+    primaries = sf.query(
+        format_soql(
+            "SELECT Id FROM OpportunityContactRole WHERE OpportunityId = {} AND IsPrimary = true",
+            record_id,
+        )
+    )["records"]
+    assert [r["Id"] for r in primaries] == [roles[1]]

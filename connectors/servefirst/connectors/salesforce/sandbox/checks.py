@@ -1,4 +1,6 @@
-"""Object-specific save checks Salesforce applies beyond field types (system validation).
+"""Object-specific save rules Salesforce applies beyond field types.
+
+Checks run before a save and may refuse it; after-save rules change other records.
 
 FieldPermissions: ``Field`` must name an existing field as ``Object.Field`` (Salesforce treats
 it as a restricted picklist of the org's fields), its object must match ``SobjectType``, Edit
@@ -53,4 +55,23 @@ def _field_permissions(store: Store, record: Record) -> None:
             )
 
 
+def _single_primary(store: Store, record: Record) -> None:
+    """An opportunity has at most one primary contact role: a new primary demotes the others.
+
+    The demoted roles are saved too (their SystemModstamp moves), the Opportunity is not.
+    """
+    if not record.get("IsPrimary") or record.get("IsDeleted"):
+        return
+    table = store.tables["OpportunityContactRole"]
+    for other_id in store.children(
+        "OpportunityContactRole", "OpportunityId", record["OpportunityId"]
+    ):
+        other = table[other_id]
+        if other_id != record["Id"] and other.get("IsPrimary") and not other.get("IsDeleted"):
+            now = store.clock.now()
+            stamps = {"LastModifiedDate": now, "SystemModstamp": now}
+            store.put("OpportunityContactRole", {**other, "IsPrimary": False, **stamps})
+
+
 CHECKS: dict[str, Check] = {"FieldPermissions": _field_permissions}
+AFTER_SAVE: dict[str, Check] = {"OpportunityContactRole": _single_primary}

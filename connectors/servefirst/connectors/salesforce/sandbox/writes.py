@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from servefirst.connectors.salesforce.sandbox.checks import CHECKS
+from servefirst.connectors.salesforce.sandbox.checks import AFTER_SAVE, CHECKS
 from servefirst.connectors.salesforce.sandbox.derive import DERIVERS
 from servefirst.connectors.salesforce.sandbox.errors import (
     MultipleMatchesError,
@@ -260,6 +260,9 @@ class Writer:
             self._run_rules(obj, record, old)
         self._check_unique(obj, record)
         self.store.put(obj.name, record)
+        follow_up = AFTER_SAVE.get(obj.name)
+        if follow_up is not None:
+            follow_up(self.store, record)
 
     def _run_rules(self, obj: ObjectDef, record: Record, old: Record | None) -> None:
         context = Context(record, old, self.store.clock.today())
