@@ -1,0 +1,208 @@
+"""HubSpot's rate limits, read from its response headers, and the pacing that respects them.
+
+HubSpot enforces three budgets per portal, shared by every app installed in it:
+
+* a rolling ten-second window (``X-HubSpot-RateLimit-Max`` / ``-Remaining`` /
+  ``-Interval-Milliseconds``),
+* a daily budget (``-Daily`` / ``-Daily-Remaining``),
+* the search API's own per-second limit (5 requests/s; search replies carry no headers for it).
+
+Reacting to 429s alone would let a sync burn the portal's window and starve the customer's
+other integrations, so the connector paces *before* each call: it slows down when the window is
+nearly spent, keeps its searches under the per-second limit, and stops the run (with
+``BudgetExhaustedError``) once the portal's remaining daily budget falls to the part servefirst
+must leave for everyone else (``1 - api_budget_share``). The pacer is pure bookkeeping with an
+injected clock and sleep, so it is unit-tested without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from servefirst.playbook.errors import BudgetExhaustedError
+
+#: Searches per second HubSpot allows per portal (documented; search replies have no header).
+SEARCH_PER_SECOND = 5
+#: HubSpot counts a search when it arrives, a little after we sent it: our second is longer.
+SEARCH_WINDOW_SECONDS = 1.1
+#: Requests of the ten-second window we leave unused for the portal's other integrations.
+WINDOW_RESERVE_SHARE = 0.05
+DEFAULT_INTERVAL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    """The ``X-HubSpot-RateLimit-*`` values of one response (``None`` where absent)."""
+
+    window_max: int | None = None
+    window_remaining: int | None = None
+    interval_seconds: float | None = None
+    daily: int | None = None
+    daily_remaining: int | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str] | None) -> RateHeaders:
+        """Read the rate-limit headers, case-insensitively; malformed values count as absent."""
+        if not headers:
+            return cls()
+        lower = {str(k).lower(): str(v) for k, v in headers.items()}
+
+        def number(name: str) -> float | None:
+            raw = lower.get(name)
+            try:
+                return float(raw) if raw is not None else None
+            except ValueError:
+                return None
+
+        def integer(name: str) -> int | None:
+            value = number(name)
+            return int(value) if value is not None else None
+
+        interval_ms = number("x-hubspot-ratelimit-interval-milliseconds")
+        return cls(
+            window_max=integer("x-hubspot-ratelimit-max"),
+            window_remaining=integer("x-hubspot-ratelimit-remaining"),
+            interval_seconds=interval_ms / 1000 if interval_ms is not None else None,
+            daily=integer("x-hubspot-ratelimit-daily"),
+            daily_remaining=integer("x-hubspot-ratelimit-daily-remaining"),
+            retry_after=number("retry-after"),
+        )
+
+
+@dataclass(frozen=True)
+class LimitVerdict:
+    """What a 429 means: stop the run (daily budget) or wait ``wait_seconds`` and retry."""
+
+    daily: bool
+    wait_seconds: float
+    policy: str
+
+
+def classify_429(body: str | None, headers: RateHeaders) -> LimitVerdict:
+    """Tell a daily-budget 429 (stop now) from a window or search 429 (wait, then retry).
+
+    HubSpot names the policy in the body (``policyName``: ``DAILY``, ``TEN_SECONDLY_ROLLING``,
+    ``SECONDLY``). The wait is ``Retry-After`` when sent (undocumented but honoured), else the
+    window's interval from the headers: a rolling window is certainly clear after one interval.
+    """
+    policy = ""
+    try:
+        parsed = json.loads(body) if body else {}
+        if isinstance(parsed, dict):
+            policy = str(parsed.get("policyName") or "")
+            if not policy and "daily" in str(parsed.get("message", "")).lower():
+                policy = "DAILY"
+    except ValueError:
+        policy = ""
+    policy = policy.upper()
+    if policy == "DAILY":
+        return LimitVerdict(daily=True, wait_seconds=0.0, policy=policy)
+    if headers.retry_after is not None:
+        wait = headers.retry_after
+    elif policy == "SECONDLY":
+        wait = 1.0
+    else:
+        wait = headers.interval_seconds or DEFAULT_INTERVAL_SECONDS
+    return LimitVerdict(daily=False, wait_seconds=max(wait, 0.0), policy=policy or "UNKNOWN")
+
+
+class Pacer:
+    """Waits before a call when a budget is nearly spent; raises when the daily share is used.
+
+    Args:
+        budget_share: the share of the portal's daily budget servefirst may consume; the run
+            stops when the portal's remaining budget falls to ``(1 - share) * daily``.
+        clock: monotonic seconds (injected for tests).
+        sleep: how to wait (injected for tests).
+        search_per_second: the search API's per-second limit.
+    """
+
+    def __init__(
+        self,
+        budget_share: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        search_per_second: int = SEARCH_PER_SECOND,
+    ) -> None:
+        self.budget_share = budget_share
+        self.clock = clock
+        self.sleep = sleep
+        self.search_per_second = search_per_second
+        self._calls: deque[float] = deque()
+        self._searches: deque[float] = deque()
+        self._last = RateHeaders()
+        self._seen_at = float("-inf")
+        self._budget_message: str | None = None
+        self.waited_seconds = 0.0
+
+    def before(self, *, search: bool) -> None:
+        """Call just before each request: raises when out of budget, otherwise waits if needed."""
+        if self._budget_message is not None:
+            raise BudgetExhaustedError(self._budget_message)
+        self._wait(self._window_wait())
+        if search:
+            self._wait(self._search_wait())
+        now = self.clock()
+        self._calls.append(now)
+        if search:
+            self._searches.append(now)
+
+    def observe(self, headers: RateHeaders) -> None:
+        """Record the budgets a response reported (call it as the response arrives)."""
+        if headers.window_remaining is not None:
+            self._last = headers
+            self._seen_at = self.clock()
+        if headers.daily and headers.daily_remaining is not None:
+            floor = headers.daily * (1 - self.budget_share)
+            if headers.daily_remaining <= floor:
+                self._budget_message = (
+                    f"servefirst's share of the portal's daily API budget is spent "
+                    f"({headers.daily_remaining} of {headers.daily} calls left; "
+                    f"api_budget_share = {self.budget_share:g}); the run resumes from its "
+                    "checkpoint tomorrow, or raise api_budget_share"
+                )
+
+    def _window_wait(self) -> float:
+        """Seconds until the rolling window frees enough calls to keep the reserve unused."""
+        last = self._last
+        if last.window_remaining is None or last.window_max is None:
+            return 0.0
+        interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
+        reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
+        now = self.clock()
+        self._expire(self._calls, now, interval)
+        if now - self._seen_at >= interval:
+            return 0.0  # a whole window has passed since that reply: its count is stale
+        # Calls we made after the reply that reported ``remaining`` also used the window.
+        made_since = sum(1 for t in self._calls if t > self._seen_at)
+        remaining = last.window_remaining - made_since
+        if remaining > reserve:
+            return 0.0
+        need = reserve + 1 - remaining
+        ours = list(self._calls)
+        if len(ours) >= need:
+            return max(0.0, ours[need - 1] + interval - now)
+        return interval
+
+    def _search_wait(self) -> float:
+        now = self.clock()
+        self._expire(self._searches, now, SEARCH_WINDOW_SECONDS)
+        if len(self._searches) < self.search_per_second:
+            return 0.0
+        return max(0.0, self._searches[0] + SEARCH_WINDOW_SECONDS - now)
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.waited_seconds += seconds
+            self.sleep(seconds)
+
+    @staticmethod
+    def _expire(stamps: deque[float], now: float, interval: float) -> None:
+        while stamps and stamps[0] <= now - interval:
+            stamps.popleft()

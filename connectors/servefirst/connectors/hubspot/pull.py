@@ -1,0 +1,210 @@
+"""Pulling engagements: deal searches page by page, with what surrounds each page's deals.
+
+For each page of up to 200 deals the pull makes a fixed number of batch calls, never one per
+deal: the v4 association reads deal->contacts, deal->companies and deal->tasks (one call each,
+up to 1,000 deals), then batch reads of the sponsor contacts, the companies and the tasks (100
+per call). Sponsors are the contacts associated with the configured label; open playbook tasks
+are the associated tasks carrying servefirst's key property and not completed. Association
+reads are consistent (unlike search), which is what makes the task list trustworthy.
+
+An incremental pull of a portal where nothing changed costs one search call (an empty page)
+on top of the pipeline lookup the connector makes once.
+
+What an incremental pull cannot see: HubSpot stamps a deal's ``hs_lastmodifieddate`` when a
+contact is associated or removed (the contact count changes), but not when only the *label* of
+an already associated contact changes, nor when a task is associated. A rep who marks an
+existing contact as sponsor is therefore seen at the deal's next change or the next full scan
+(``PullWindow()``), which the scheduler should run periodically (e.g. nightly).
+
+Reading every task around a page is consistent but costs one batch read per 100 tasks; deals
+carrying many tasks of their own make a page cost more calls, never more than that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from servefirst.config.settings import HubSpotFields
+from servefirst.connectors.base import PullWindow
+from servefirst.connectors.hubspot.client import HubSpotClient
+from servefirst.connectors.hubspot.mapping import (
+    CONTACT_PROPERTIES,
+    DealBundle,
+    StageMapping,
+    deal_properties,
+    deal_to_engagement,
+    sponsor_from_contact,
+)
+from servefirst.connectors.hubspot.records import (
+    Association,
+    OwnerDirectory,
+    associations,
+    batch_read,
+    next_after,
+    props_of,
+    results,
+)
+from servefirst.connectors.hubspot.search import (
+    INDEX_LAG_OVERLAP,
+    PAGE_SIZE,
+    RESULT_CAP,
+    Group,
+    page_groups,
+    queries,
+    search_request,
+)
+from servefirst.playbook.model import Engagement
+
+#: deal->company association type id of the primary company (HubSpot-defined).
+PRIMARY_COMPANY_TYPE = 5
+SEARCH_API = "crm.deals.search_api"
+
+
+class DealReader:
+    """Reads deals of one pipeline as engagements.
+
+    Args:
+        client: the connector's HubSpot client.
+        fields: the deal property names.
+        sponsor_label: the deal->contact association label that marks a sponsor.
+        owners: owner names, loaded on first need.
+        overlap: how far before ``modified_since`` incremental searches start (index lag).
+    """
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        fields: HubSpotFields,
+        sponsor_label: str,
+        owners: OwnerDirectory,
+        overlap: dt.timedelta = INDEX_LAG_OVERLAP,
+    ) -> None:
+        self.client = client
+        self.fields = fields
+        self.sponsor_label = sponsor_label
+        self.owners = owners
+        self.overlap = overlap
+
+    def pull(self, window: PullWindow, mapping: StageMapping) -> Iterator[Engagement]:
+        """Yield the window's engagements, each deal once, one search page at a time."""
+        seen: set[str] = set()
+        properties = deal_properties(self.fields)
+        for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
+            yield from self._query(query, properties, mapping, seen)
+
+    def _query(
+        self,
+        query: list[Group],
+        properties: list[str],
+        mapping: StageMapping,
+        seen: set[str],
+    ) -> Iterator[Engagement]:
+        """Page through one query: ``after`` offsets inside a window, a new window at the cap.
+
+        A window is the query restricted to ids above the last one read. Offsets are cheap for
+        HubSpot (the same query, its next slice) but shift when a record leaves or joins the
+        result set mid-pull, which could skip a record; so a window also ends, early, as soon
+        as the reply's ``total`` differs from the window's first page. Restarting after the
+        last id can never skip: the sort is on the unique id.
+        """
+        config = self.client.api(SEARCH_API).api_client.configuration
+        last_id: str | None = None
+        offset: str | None = None
+        total: object = None
+        while True:
+            request = search_request(page_groups(query, last_id), properties, config)
+            request.after = offset
+            reply = self.client.call(
+                "read",
+                SEARCH_API,
+                "do_search",
+                public_object_search_request=request,
+                search=True,
+                raw=True,
+                what="deals search",
+            )
+            page = results(reply)
+            fresh = [r for r in page if str(r["id"]) not in seen]
+            seen.update(str(r["id"]) for r in fresh)
+            yield from self.engagements(fresh, mapping)
+            following = next_after(reply)
+            if not page or following is None:
+                return
+            if offset is None:
+                total = reply.get("total")
+            moved = reply.get("total") != total
+            if moved or not following.isdigit() or int(following) + PAGE_SIZE > RESULT_CAP:
+                last_id = max((str(r["id"]) for r in page), key=_id_order)
+                offset = None
+            else:
+                offset = following
+
+    def engagements(
+        self, deals: Sequence[dict[str, Any]], mapping: StageMapping
+    ) -> Iterator[Engagement]:
+        """Map one page of deals (raw search results), reading their surroundings in batches."""
+        if not deals:
+            return
+        ids = [str(d["id"]) for d in deals]
+        contacts = associations(self.client, "deals", "contacts", ids)
+        sponsor_links = {
+            deal_id: [a.to_id for a in links if self.sponsor_label in a.labels]
+            for deal_id, links in contacts.items()
+        }
+        sponsor_ids = [cid for links in sponsor_links.values() for cid in links]
+        sponsor_props = (
+            batch_read(self.client, "contacts", sponsor_ids, CONTACT_PROPERTIES)
+            if sponsor_ids
+            else {}
+        )
+        companies = associations(self.client, "deals", "companies", ids)
+        company_of = {d: _primary(links) for d, links in companies.items() if links}
+        company_props = (
+            batch_read(self.client, "companies", company_of.values(), ("name",))
+            if company_of
+            else {}
+        )
+        tasks = associations(self.client, "deals", "tasks", ids)
+        task_ids = [a.to_id for links in tasks.values() for a in links]
+        task_props = (
+            batch_read(self.client, "tasks", task_ids, (self.fields.task_key, "hs_task_status"))
+            if task_ids
+            else {}
+        )
+        for deal in deals:
+            deal_id = str(deal["id"])
+            props = props_of(deal)
+            sponsors = tuple(
+                sponsor_from_contact(cid, sponsor_props[cid], self.sponsor_label)
+                for cid in sponsor_links.get(deal_id, [])
+                if cid in sponsor_props
+            )
+            company_id = company_of.get(deal_id)
+            account = company_props.get(company_id, {}).get("name") if company_id else None
+            bundle = DealBundle(
+                id=deal_id,
+                properties=props,
+                sponsors=sponsors,
+                account=account or None,
+                owner_name=self.owners.name(props.get("hubspot_owner_id")),
+                tasks=tuple(
+                    (a.to_id, task_props[a.to_id])
+                    for a in tasks.get(deal_id, [])
+                    if a.to_id in task_props
+                ),
+            )
+            engagement = deal_to_engagement(bundle, mapping, self.fields)
+            if engagement is not None:
+                yield engagement
+
+
+def _primary(links: list[Association]) -> str:
+    """The primary company of a deal, else its first associated company."""
+    return next((a.to_id for a in links if PRIMARY_COMPANY_TYPE in a.type_ids), links[0].to_id)
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    """HubSpot ids are numbers: order them as numbers (``"10" > "9"``)."""
+    return (int(value), value) if value.isdigit() else (-1, value)

@@ -1,0 +1,149 @@
+"""Playbook tasks in HubSpot: one open task per (deal, rule), whatever crashes or retries happen.
+
+Every playbook task carries servefirst's deterministic key (``servefirst:<deal>:<rule>``) in a
+task property. HubSpot only enforces unique values (and so only offers batch upsert by a
+property) on objects whose properties may be unique; tasks are not among them, so upsert by the
+key is not available and the guarantee is built from two consistent facts instead:
+
+1. A task is created *with* its association to the deal in the same create call, so a task
+   exists only if it is associated: there is no window where it exists unlinked.
+2. The v4 association read (deal -> tasks) and the batch read by id are consistent, unlike
+   search, which trails writes by seconds.
+
+So opening tasks is always "read the deals' associated tasks, then create only the keys not
+found". A crash after the create and before the run is recorded replays into the read step,
+which finds the task; a create whose reply was lost (5xx, reset connection) is never retried
+blindly (the client does not retry creates), the whole read-then-create step is retried
+instead. A key found on a completed task reopens that task rather than creating a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tenacity
+
+from servefirst.config.settings import HubSpotFields
+from servefirst.connectors.base import TaskClose, TaskOpen, WriteResult
+from servefirst.connectors.hubspot.client import BACKOFF_MULTIPLIER, HubSpotClient
+from servefirst.connectors.hubspot.mapping import TASK_DONE_STATUS, task_properties
+from servefirst.connectors.hubspot.records import associations, batch_read
+from servefirst.connectors.hubspot.writes import WriteInput, batch_create, batch_update
+from servefirst.playbook.errors import RetryableError
+
+#: HubSpot-defined association type: task -> deal.
+TASK_TO_DEAL = 216
+
+
+@dataclass(frozen=True)
+class ExistingTask:
+    """A playbook task found on a deal."""
+
+    task_id: str
+    deal_id: str
+    status: str
+
+
+class TaskWriter:
+    """Opens and closes playbook tasks for one connection."""
+
+    def __init__(self, client: HubSpotClient, fields: HubSpotFields, max_retries: int) -> None:
+        self.client = client
+        self.fields = fields
+        self.max_retries = max_retries
+
+    def existing(self, deal_ids: Sequence[str]) -> dict[str, ExistingTask]:
+        """Playbook tasks associated to these deals, by key (consistent reads only)."""
+        links = associations(self.client, "deals", "tasks", deal_ids)
+        deal_of = {a.to_id: deal for deal, found in links.items() for a in found}
+        if not deal_of:
+            return {}
+        props = batch_read(
+            self.client, "tasks", list(deal_of), (self.fields.task_key, "hs_task_status")
+        )
+        found: dict[str, ExistingTask] = {}
+        for task_id, values in sorted(props.items()):
+            key = values.get(self.fields.task_key)
+            status = values.get("hs_task_status") or ""
+            if not key:
+                continue
+            current = found.get(key)
+            # Should a duplicate ever exist (created by hand), prefer the open one.
+            if current is None or current.status == TASK_DONE_STATUS:
+                found[key] = ExistingTask(task_id, deal_of[task_id], status)
+        return found
+
+    def open(self, opens: Sequence[TaskOpen], owners: dict[str, str | None]) -> list[WriteResult]:
+        """Make sure each task is open; results in the order of ``opens``.
+
+        ``owners`` maps deal id -> the deal's owner, used when a desired task names none.
+        """
+        unique = list({op.task.key: op for op in opens}.values())
+        outcome: dict[str, WriteResult] = {}
+        if unique:
+            retrying = tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(RetryableError),
+                stop=tenacity.stop_after_attempt(self.max_retries + 1),
+                wait=tenacity.wait_random_exponential(multiplier=BACKOFF_MULTIPLIER, max=30),
+                sleep=self.client.pacer.sleep,
+                reraise=True,
+            )
+            outcome = retrying(self._open_once, unique, owners)
+        return [outcome[op.task.key] for op in opens]
+
+    def _open_once(
+        self, opens: Sequence[TaskOpen], owners: dict[str, str | None]
+    ) -> dict[str, WriteResult]:
+        existing = self.existing([op.engagement_id for op in opens])
+        results: dict[str, WriteResult] = {}
+        reopen: list[WriteInput] = []
+        create: list[WriteInput] = []
+        for op in opens:
+            key = op.task.key
+            props = task_properties(
+                op.task, owner_id=owners.get(op.engagement_id), key_property=self.fields.task_key
+            )
+            found = existing.get(key)
+            if found is None:
+                create.append(WriteInput(key, props, ((op.engagement_id, TASK_TO_DEAL),)))
+            elif found.status == TASK_DONE_STATUS:
+                reopen.append(WriteInput(found.task_id, props))
+            else:
+                results[key] = WriteResult(
+                    "task_open", op.engagement_id, True, found.task_id, "already open"
+                )
+        by_task = {existing[op.task.key].task_id: op for op in opens if op.task.key in existing}
+        for task_id, out in batch_update(self.client, "tasks", reopen).items():
+            op = by_task[task_id]
+            message = "reopened" if out.ok else out.message
+            results[op.task.key] = WriteResult(
+                "task_open", op.engagement_id, out.ok, task_id, message
+            )
+        created = batch_create(self.client, "tasks", create, key_property=self.fields.task_key)
+        by_key = {op.task.key: op for op in opens}
+        for key, out in created.items():
+            results[key] = WriteResult(
+                "task_open", by_key[key].engagement_id, out.ok, out.crm_id, out.message
+            )
+        return results
+
+    def close(self, closes: Sequence[TaskClose]) -> list[WriteResult]:
+        """Complete the given tasks; a task already deleted counts as closed."""
+        inputs = [
+            WriteInput(c.task_id, {"hs_task_status": TASK_DONE_STATUS})
+            for c in {c.task_id: c for c in closes}.values()
+        ]
+        outcomes = batch_update(self.client, "tasks", inputs)
+        results = []
+        for c in closes:
+            out = outcomes[c.task_id]
+            if not out.ok and out.category == "OBJECT_NOT_FOUND":
+                results.append(
+                    WriteResult("task_close", c.engagement_id, True, c.task_id, "already deleted")
+                )
+            else:
+                results.append(
+                    WriteResult("task_close", c.engagement_id, out.ok, c.task_id, out.message)
+                )
+        return results

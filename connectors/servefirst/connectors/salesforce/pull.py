@@ -1,0 +1,158 @@
+"""Pulling engagements page by page: full scans and incremental windows.
+
+An incremental pull asks two questions, in two calls when nothing changed:
+  1. which opportunities had a contact role edited since the watermark (editing a role leaves
+     the opportunity's ``SystemModstamp`` alone, so the main query alone would miss a new
+     sponsor), ids only;
+  2. every opportunity modified since the watermark, or whose key date falls in one of the
+     window's date ranges, or whose roles changed (1.): one query, ordered by
+     ``SystemModstamp, Id``, followed page by page through ``nextRecordsUrl``.
+Ids from 1. that do not fit the URI limit of 2. are fetched in further id-chunked queries. The
+pull is a generator, records are mapped as each page arrives, and an id already yielded in this
+pull is never yielded twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from servefirst.connectors.base import PullWindow
+from servefirst.connectors.salesforce import soql
+from servefirst.connectors.salesforce.client import SalesforceClient
+from servefirst.connectors.salesforce.mapping import SalesforceMapping
+from servefirst.connectors.salesforce.retry import describe
+from servefirst.playbook.errors import ConfigError, RecordError
+from servefirst.playbook.model import Engagement
+
+log = logging.getLogger(__name__)
+
+#: Child relationships the main query embeds, and how to fetch the rest of one by parent id.
+CHILDREN = ("OpportunityContactRoles", "Tasks")
+
+
+class Puller:
+    """Runs the pull queries of one connection and maps what they return."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        mapping: SalesforceMapping,
+        *,
+        overlap: dt.timedelta = soql.DEFAULT_OVERLAP,
+        batch_size: int | None = None,
+    ) -> None:
+        self.client = client
+        self.mapping = mapping
+        self.query = soql.OpportunityQuery(mapping.fields, mapping.sponsor_role)
+        self.overlap = overlap
+        self.headers = {"Sforce-Query-Options": f"batchSize={batch_size}"} if batch_size else {}
+        #: Records that could not be mapped in the last pull (reported, never fatal).
+        self.skipped: list[RecordError] = []
+
+    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+        """Yield the engagements the window asks for, page by page."""
+        self.skipped = []
+        seen: set[str] = set()
+        condition = soql.where_changed(self.mapping.fields, window, self.overlap)
+        start = soql.since(window, self.overlap)
+        role_ids = self._role_changes(start) if start is not None else []
+        chunks = list(
+            soql.split_by_uri(
+                role_ids, lambda ids: soql.opportunities(self.query, _or_ids(condition, ids))
+            )
+        )
+        first = chunks[0] if chunks else []
+        main = soql.opportunities(self.query, _or_ids(condition, first))
+        for record in self._records(main):
+            yield from self._emit(record, seen)
+        for chunk in chunks[1:]:
+            pending = [i for i in chunk if i not in seen]
+            if pending:
+                for record in self._records(soql.by_ids(self.query, pending)):
+                    yield from self._emit(record, seen)
+
+    def _role_changes(self, start: dt.datetime) -> list[str]:
+        """Distinct ids of opportunities whose contact roles changed since ``start``."""
+        ids: dict[str, None] = {}
+        for row in self._records(soql.changed_roles(start), complete_children=False):
+            if row.get("OpportunityId"):
+                ids[str(row["OpportunityId"])] = None
+        return list(ids)
+
+    def _emit(self, record: Mapping[str, Any], seen: set[str]) -> Iterator[Engagement]:
+        record_id = str(record.get("Id"))
+        if record_id in seen:
+            return
+        seen.add(record_id)
+        try:
+            yield self.mapping.to_engagement(record)
+        except RecordError as exc:
+            log.warning("skipped an opportunity: %s", exc)
+            self.skipped.append(exc)
+
+    def _records(self, query: str, *, complete_children: bool = True) -> Iterator[dict[str, Any]]:
+        """Every record of a query, one page in memory at a time."""
+        headers = self.headers
+        try:
+            page = self.client.call("query", lambda sf: sf.query(query, headers=headers))
+        except SalesforceMalformedRequest as exc:
+            raise ConfigError(
+                "Salesforce rejected the pull query. If it names an unknown field, run "
+                "`servefirst provision` (a new field stays invisible until the permission set "
+                "grants it) or fix the field names under [connections.<name>.fields]",
+                connection=self.client.name,
+                crm_object="Opportunity",
+                response=describe(exc),
+            ) from None
+        while True:
+            for record in page.get("records") or []:
+                yield self._complete(record) if complete_children else record
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self.client.call("query page", _more(str(page["nextRecordsUrl"]), headers))
+
+    def _complete(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Fetch the rest of a child subquery Salesforce paged (simple-salesforce does not)."""
+        for relationship in CHILDREN:
+            child = record.get(relationship)
+            if not child or child.get("done", True):
+                continue
+            rows = list(child.get("records") or [])
+            url = child.get("nextRecordsUrl")
+            if url:
+                while url:
+                    page = self.client.call("child page", _more(str(url), self.headers))
+                    rows.extend(page.get("records") or [])
+                    url = None if page.get("done", True) else page.get("nextRecordsUrl")
+            else:
+                rows = list(self._records(self._child_query(relationship, str(record["Id"]))))
+            record = {
+                **record,
+                relationship: {"totalSize": len(rows), "done": True, "records": rows},
+            }
+        return record
+
+    def _child_query(self, relationship: str, opportunity_id: str) -> str:
+        if relationship == "Tasks":
+            return self.query.tasks_rest(opportunity_id)
+        return self.query.roles_rest(opportunity_id)
+
+
+def _more(url: str, headers: Mapping[str, str]) -> Any:
+    def op(sf: Salesforce) -> Any:
+        return sf.query_more(url, identifier_is_url=True, headers=dict(headers))
+
+    return op
+
+
+def _or_ids(condition: str, ids: Sequence[str]) -> str:
+    """``condition OR Id IN (...)``: role-changed opportunities ride along in the main query."""
+    if not ids:
+        return condition
+    return soql.or_ids(condition, ids)
