@@ -152,3 +152,11 @@ def test_daily_budget_is_a_rolling_24_hours() -> None:
     now[0] += 23 * 3600 + 60  # the first request is now older than 24 hours
     budget.charge()
     assert budget.header() == "api-usage=2/2"
+
+
+def test_fault_replies_carry_the_usage_header(fresh: RunningSandbox, fresh_sf: Any) -> None:
+    fresh.admin.inject("limit", policy="daily")
+    headers = {"Authorization": f"Bearer {fresh.token}"}
+    with fresh_sf.session.get(f"{fresh.url}/services/data/v59.0/limits/", headers=headers) as reply:
+        status, usage = reply.status_code, reply.headers.get("Sforce-Limit-Info", "")
+    assert status == 403 and usage.startswith("api-usage=")

@@ -121,7 +121,12 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         *routes_bulk.routes(org, after),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
-    return SandboxMiddleware(app, classify=classify, respond=respond, extra_admin=state.admin)
+    return SandboxMiddleware(
+        app,
+        classify=classify,
+        respond=lambda fault: respond(fault, org.budget.header()),
+        extra_admin=state.admin,
+    )
 
 
 def start_sandbox(
