@@ -21,7 +21,7 @@ class RunningSandbox:
 
     crm: str
     server: SandboxServer
-    token: str
+    token: str = field(repr=False)
     config_path: Path
     seed: Callable[[str, int], object] = field(repr=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.ids import IdFactory
@@ -23,7 +23,13 @@ Listener = Callable[[], None]
 
 
 class Clock:
-    """Wall-clock UTC time at millisecond precision that never goes backwards."""
+    """Wall-clock UTC time at millisecond precision that never goes backwards.
+
+    Stamps may repeat, as Salesforce's do (every record of one transaction shares its
+    SystemModstamp). Making each stamp 1 ms later than the last instead would run the clock
+    ahead of real time by a second per thousand records written in a burst, and records
+    stamped in the future keep matching ``SystemModstamp >= <watermark>`` on later syncs.
+    """
 
     def __init__(self) -> None:
         self._last = datetime.min.replace(tzinfo=UTC)
@@ -33,8 +39,7 @@ class Clock:
         current = datetime.now(UTC)
         current = current.replace(microsecond=current.microsecond // 1000 * 1000)
         with self._lock:
-            if current <= self._last:
-                current = self._last + timedelta(milliseconds=1)
+            current = max(current, self._last)
             self._last = current
             return current
 
