@@ -157,7 +157,9 @@ def runs_list(
     config: ConfigOption = None,
     connection: ConnectionOption = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
 ) -> None:
     """The latest sync runs, newest first."""
     with config_errors():
@@ -175,7 +177,9 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="The run id (see `servefirst runs list`).")],
     config: ConfigOption = None,
     changes: Annotated[int, typer.Option(min=0, help="How many changes to list.")] = 200,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
     with config_errors():
