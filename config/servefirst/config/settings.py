@@ -138,6 +138,11 @@ class _ConnectionBase(_Strict):
     #: playbook's own stage labels.
     stage_map: dict[str, str] = Field(default_factory=dict)
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+    #: How far before the watermark an incremental pull re-reads, because the CRM may make a
+    #: write visible to queries late (HubSpot's search index lags by seconds; Salesforce's
+    #: query literals have second precision). ``None``: the connector's safe default. A local
+    #: sandbox without lag writes 0 into its config.
+    incremental_overlap_seconds: Annotated[int | None, Field(ge=0, le=3600)] = None
 
 
 class SalesforceConnection(_ConnectionBase):
