@@ -7,7 +7,12 @@ the groups stay small and independent: ``playbook_cmds`` (init, validate, playbo
 
 from __future__ import annotations
 
-from servefirst.sync.cli import playbook_cmds, sandbox_cmds, sync_cmds  # noqa: F401  (register)
+from servefirst.sync.cli import (  # noqa: F401  (each module registers its commands)
+    demo_cmds,
+    playbook_cmds,
+    sandbox_cmds,
+    sync_cmds,
+)
 from servefirst.sync.cli.app import app
 
 

@@ -1,0 +1,180 @@
+"""The demo's script: provision, seed, sync, a rep's fixes, the incremental sync, a quiet sync.
+
+Everything runs in this process against a sandbox on loopback, with the real CRM client
+libraries and the same service functions the CLI and the scheduler use, so what the demo shows
+is what a user's scheduled sync does, not a simulation of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.rule import Rule
+
+from servefirst.config.loader import load_playbook, load_settings
+from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.sync.cli.sync_render import render_provision, render_sync
+from servefirst.sync.demo.reps import rep_for
+from servefirst.sync.engine.report import EngagementSummary, RunReport
+from servefirst.sync.engine.run import SyncOptions
+from servefirst.sync.service import provision_connection, sync_connection
+from servefirst.sync.state import RunStatus
+
+CRMS = ("salesforce", "hubspot")
+_FIXES = ("operational_date_missing", "sponsor_missing", "success_criteria_missing")
+
+
+def start_sandbox(crm: str, workdir: Path, engagements: int) -> RunningSandbox:
+    """An empty sandbox of that CRM: the demo provisions before it seeds, as a user would."""
+    if crm == "salesforce":
+        from servefirst.connectors.salesforce.sandbox import (  # noqa: PLC0415
+            start_sandbox as start_salesforce,
+        )
+
+        return start_salesforce(workdir=workdir, seed="none", engagements=engagements)
+    from servefirst.connectors.hubspot.sandbox import (  # noqa: PLC0415
+        start_sandbox as start_hubspot,
+    )
+
+    return start_hubspot(workdir=workdir, seed="none", engagements=engagements)
+
+
+def run_demo(
+    crm: str,
+    *,
+    engagements: int = 0,
+    workdir: Path | None = None,
+    console: Console | None = None,
+) -> int:
+    """Tell the whole story on one CRM; returns the exit code (0 when every step worked)."""
+    console = console or Console()
+    started = time.monotonic()
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"servefirst-demo-{crm}-"))
+    today = dt.datetime.now(dt.UTC).date()
+    crm_name = "Salesforce" if crm == "salesforce" else "HubSpot"
+    console.print(Rule(f"servefirst demo on a local {crm_name} sandbox"))
+    sandbox = start_sandbox(crm, workdir / crm, 0)
+    try:
+        console.print(
+            f"A {crm_name} API emulator is serving on {sandbox.url} (loopback only; the real "
+            f"{'simple-salesforce' if crm == 'salesforce' else 'hubspot-api-client'} talks to it)."
+        )
+        settings = load_settings(sandbox.config_path)
+        playbook = load_playbook(settings)
+
+        _step(console, "1. RevOps provision the serve-first playbook into the CRM")
+        name, report = provision_connection(settings, playbook, None, dry_run=False)
+        render_provision(console, name, report, dry_run=False)
+
+        _step(console, "2. A sales team at work: engagements in every stage")
+        sandbox.seed("demo", 0)
+        if engagements:
+            sandbox.seed("bench", engagements)
+            console.print(f"Seeded the demo org plus {engagements:,} more engagements.")
+
+        _step(console, "3. The first background sync reads every engagement")
+        first = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        render_sync(console, first)
+        _show_worst(console, first)
+
+        _step(console, "4. Reps fix three engagements in the CRM, as they would any day")
+        fixed = _fix_three(console, crm, sandbox, first, today)
+
+        _step(console, "5. The next sync reads only what changed and closes the fixed tasks")
+        second = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        render_sync(console, second)
+        _show_fixed(console, second, fixed)
+
+        _step(console, "6. Nothing new: a sync that writes nothing")
+        sync_connection(settings, playbook, None, SyncOptions(as_of=today))  # reads our writes
+        quiet = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        console.print(
+            f"Engagements read: {quiet.totals.engagements_read}; write calls: "
+            f"{quiet.totals.api_calls_write}; data API calls in all: "
+            f"{quiet.totals.api_calls_read + quiet.totals.api_calls_write}."
+        )
+
+        _step(console, "7. Provisioning again is a no-op")
+        _, again = provision_connection(settings, playbook, None, dry_run=True)
+        console.print(f"{len(again.changes)} change(s) would be made.")
+    finally:
+        sandbox.stop()
+    seconds = time.monotonic() - started
+    console.print(Rule())
+    console.print(
+        f"Done in {seconds:.1f} s. State and config kept in {workdir / crm}: try "
+        f"`servefirst runs list -c {sandbox.config_path}`."
+    )
+    failed = any(r.status is RunStatus.FAILED for r in (first, second, quiet))
+    return 3 if failed else 0
+
+
+def _step(console: Console, title: str) -> None:
+    console.print()
+    console.print(f"[bold cyan]{title}[/]")
+
+
+def _show_worst(console: Console, report: RunReport, limit: int = 3) -> None:
+    worst = [e for e in report.engagements if e.health == "off_track"][:limit]
+    if not worst:
+        return
+    console.print("What reps now see on some of their engagements:")
+    for engagement in worst:
+        _print_engagement(console, engagement)
+
+
+def _print_engagement(console: Console, engagement: EngagementSummary) -> None:
+    style = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}.get(
+        engagement.health or "", "dim"
+    )
+    console.print(
+        f"  [bold]{escape(engagement.name)}[/] ({escape(engagement.stage or '')}): "
+        f"[{style}]{engagement.health}[/]"
+    )
+    for finding in engagement.findings:
+        mark = "[red]✗[/]" if finding.severity == "error" else "[yellow]![/]"
+        console.print(f"    {mark} {escape(finding.message)}", highlight=False)
+
+
+def _fix_three(
+    console: Console, crm: str, sandbox: RunningSandbox, report: RunReport, today: dt.date
+) -> list[str]:
+    """One rep fix per kind of task; returns the ids of the engagements touched."""
+    rep = rep_for(crm, sandbox)
+    chosen: dict[str, EngagementSummary] = {}
+    for rule in _FIXES:
+        for engagement in report.engagements:
+            rules = {f.rule for f in engagement.findings}
+            if rule in rules and engagement.id not in {e.id for e in chosen.values()}:
+                chosen[rule] = engagement
+                break
+    for rule, engagement in chosen.items():
+        label = escape(engagement.name)
+        if rule == "operational_date_missing":
+            when = today + dt.timedelta(days=150)
+            rep.agree_operational_date(engagement.id, when)
+            console.print(
+                f"  {label}: the rep agrees the Operational Date {when} with the sponsor."
+            )
+        elif rule == "sponsor_missing":
+            who = rep.name_sponsor(engagement.id)
+            console.print(f"  {label}: the rep names {who} as the sponsor.")
+        else:
+            rep.write_success_criteria(
+                engagement.id,
+                "- [ ] Setup time down from 40 to 10 minutes\n- [ ] No retests from clamp slip",
+            )
+            console.print(f"  {label}: the rep writes the sponsor's success criteria.")
+    return [e.id for e in chosen.values()]
+
+
+def _show_fixed(console: Console, report: RunReport, fixed: list[str]) -> None:
+    console.print(f"Tasks closed by this sync: {report.totals.tasks_closed}.")
+    for engagement in report.engagements:
+        if engagement.id in fixed:
+            _print_engagement(console, engagement)
