@@ -44,8 +44,6 @@ class SandboxServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
-            # a client holding a keep-alive connection must not delay stop() by seconds
-            timeout_graceful_shutdown=1,
             **kwargs,
         )
         self._server = uvicorn.Server(config)
