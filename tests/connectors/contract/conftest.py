@@ -57,6 +57,8 @@ class Rep(Protocol):
 
     def open_task_keys(self) -> list[str]: ...
 
+    def close(self) -> None: ...
+
 
 class SalesforceRep:
     """Opportunities, contact roles and tasks through simple-salesforce."""
@@ -87,6 +89,9 @@ class SalesforceRep:
                 }
             )
         return opportunity_id
+
+    def close(self) -> None:
+        self.sf.session.close()
 
     def set_operational_date(self, engagement_id: str, when: dt.date) -> None:
         self.sf.Opportunity.update(engagement_id, {"Operational_Date__c": when.isoformat()})
@@ -149,6 +154,9 @@ class HubSpotRep:
                 "deals", deal_id, "contacts", contact.id, [spec_]
             )
         return deal_id
+
+    def close(self) -> None:
+        """hubspot-api-client pools close with the client; nothing is held open here."""
 
     def set_operational_date(self, engagement_id: str, when: dt.date) -> None:
         self.deals.update(
@@ -217,6 +225,9 @@ def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CRM]:
         playbook = load_playbook(settings)
         provision_connection(settings, playbook, None, dry_run=False)
         rep: Rep = SalesforceRep(sandbox) if request.param == "salesforce" else HubSpotRep(sandbox)
-        yield CRM(request.param, sandbox, settings, playbook, rep)
+        try:
+            yield CRM(request.param, sandbox, settings, playbook, rep)
+        finally:
+            rep.close()
     finally:
         sandbox.stop()
