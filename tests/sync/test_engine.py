@@ -473,3 +473,21 @@ def test_an_engagement_pulled_twice_is_planned_once(
     report = sync(fake, prime, store)
     assert report.totals.engagements_read == 1
     assert [len(p.task_opens) for p in fake.plans] == [1]
+
+
+def test_a_periodic_full_scan_catches_what_no_stamp_shows(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    """A sponsor label added in HubSpot never touches the deal: only a full scan sees it."""
+    seed(fake, make)
+    every = dt.timedelta(hours=24)
+    assert sync(fake, prime, store, full_scan_every=every).full_scan  # the first run
+    assert not sync(fake, prime, store, full_scan_every=every).full_scan  # the last is fresh
+    assert not sync(fake, prime, store).full_scan  # off: age alone never forces one
+    assert sync(fake, prime, store, full_scan_every=dt.timedelta(0)).full_scan  # overdue
+    assert sync(fake, prime, store, full_scan_every=dt.timedelta(0), dry_run=True).full_scan
+    last = store.last_full_scan("acme")
+    assert last is not None
+    assert [r.full_scan for r in store.list_runs("acme", limit=2)] == [True, True]
+    assert not sync(fake, prime, store, full_scan_every=every).full_scan
+    assert store.last_full_scan("acme") == last  # a dry run is not a full scan of record

@@ -65,6 +65,8 @@ class SyncOptions:
     full: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
     diff_file: Path | None = None
+    #: Force a full scan when the last one is older than this (``None``: never on age alone).
+    full_scan_every: dt.timedelta | None = None
     #: Keep a summary of every evaluated engagement for the report (``--json`` lists them); a
     #: scheduler on a large org turns it off.
     keep_engagements: bool = True
@@ -227,11 +229,21 @@ class _Run:
         changed = mark is not None and mark.playbook_digest != playbook_digest(self.playbook)
         if changed:
             log_event(log, logging.INFO, "playbook_changed", connection=self.connection)
-        if self.options.full or mark is None or changed:
+        if self.options.full or mark is None or changed or self._full_scan_due():
             self.report.full_scan = True
             return PullWindow()
         ranges = key_date_ranges(self.playbook, mark.as_of, self.options.as_of)
         return PullWindow(modified_since=mark.modified_since, date_ranges=ranges)
+
+    def _full_scan_due(self) -> bool:
+        every = self.options.full_scan_every
+        if every is None:
+            return False
+        last = self.store.last_full_scan(self.connection)
+        due = last is None or dt.datetime.now(dt.UTC) - last >= every
+        if due:
+            log_event(log, logging.INFO, "periodic_full_scan", connection=self.connection)
+        return due
 
     def execute(self) -> None:
         window = self.window()

@@ -344,6 +344,24 @@ class StateStore:
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(query).mappings()]
 
+    def last_full_scan(self, connection: str) -> dt.datetime | None:
+        """When the newest full scan that completed for real (not a dry run) started."""
+        table = schema.runs
+        query = (
+            select(table.c.started_at)
+            .where(
+                table.c.connection == connection,
+                table.c.full_scan.is_(True),
+                table.c.dry_run.is_(False),
+                table.c.status.in_(("ok", "partial")),
+            )
+            .order_by(table.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            started = conn.execute(query).scalar()
+        return None if started is None else _utc(started)
+
     def get_run(self, run_id: int) -> RunRecord | None:
         with self.engine.connect() as conn:
             row = (
