@@ -42,6 +42,9 @@ def test_dry_run_plans_everything_and_writes_nothing(
     grants = [s for s in report.steps if s.kind == "permission" and "." in s.name]
     assert len(grants) == 7 and all(s.action == "create" for s in grants)
     assert [s.action for s in report.steps if s.kind == "stage"] == ["none"] * 6
+    assert [(s.name, s.action) for s in report.steps if s.kind == "path"] == [
+        ("ServeFirst_Path", "create")
+    ]
     assert writes(fresh) == {}
     assert connector.api_calls.write == 0
     assert connector.provision(prime, dry_run=True).changes == report.changes
@@ -56,7 +59,8 @@ def test_fresh_org_provisions_then_a_second_run_is_a_no_op(
 ) -> None:
     connector = connector_for(fresh)
     first = connector.provision(prime, dry_run=False)
-    assert first.applied and len(first.changes) == 14  # 7 fields + 7 field permissions
+    # 7 fields, 7 field permissions and the path
+    assert first.applied and len(first.changes) == 15
     sf = rep(fresh)
     sf.Opportunity.create(
         {
