@@ -100,6 +100,9 @@ def test_drifted_path_is_put_back_keeping_an_admin_s_own_steps(
     sf.toolingexecute(
         f"sobjects/PathAssistant/{path_id}", method="PATCH", data={"Metadata": drifted}
     )
+    before = path_writes(fresh)
+    planned = path_step(connector.provision(prime, dry_run=True))
+    assert (planned.action, path_writes(fresh)) == ("update", before)
     report = connector.provision(prime, dry_run=False)
     assert [(s.kind, s.action) for s in report.changes] == [("path", "update")]
     assert report.changes[0].detail == "differs in active, step Design"
