@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/servefirst playbook check config/servefirst/config/samples/engagements.json --as-of 2026-11-26
+	$(BIN)/servefirst demo --crm both
 
 lint: $(STAMP)
 	$(BIN)/ruff check config connectors sync playbook tests bench

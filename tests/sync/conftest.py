@@ -10,11 +10,15 @@ every plan it was given, so tests can assert on writes the way the benchmarks do
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from servefirst.config.loader import builtin_playbook, load_playbook_file
 from servefirst.connectors.base import (
@@ -67,7 +71,7 @@ class FakeConnector:
     windows: list[PullWindow] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # engagement id -> CRM error message
     crash_after_writes: int | None = None  # raise SimulatedCrashError after this many writes
-    pull_error: Exception | None = None
+    pull_error: BaseException | None = None
     before_write: Callable[[FakeConnector], None] | None = None
     calls: ApiCalls = field(default_factory=ApiCalls)
     _next_task: int = 0
@@ -237,6 +241,48 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
     state = StateStore.open(f"sqlite:///{tmp_path / 'state' / 'state.db'}")
     yield state
     state.close()
+
+
+PG_URL = os.environ.get(
+    "SERVEFIRST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_reachable() -> bool:
+    url = make_url(PG_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A fresh store on each backend; PostgreSQL gets a throwaway schema, dropped afterwards."""
+    if request.param == "sqlite":
+        state = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+        yield state
+        state.close()
+        return
+    if not _postgres_reachable():
+        pytest.skip(
+            f"PostgreSQL is not reachable at {make_url(PG_URL)!r}; start it or set "
+            "SERVEFIRST_TEST_POSTGRES_URL"
+        )
+    name = f"servefirst_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
+    state = StateStore(engine)
+    try:
+        yield state
+    finally:
+        state.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

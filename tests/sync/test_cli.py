@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from servefirst.playbook.errors import AuthError, ConfigError
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
+from servefirst.sync.cli.sync_cmds import _progress
 from servefirst.sync.connectors import ConnectionSettings
+from servefirst.sync.state import RunTotals
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -146,6 +148,9 @@ def test_usage_errors_exit_2(config: Path, tmp_path: Path) -> None:
     assert invoke("sync", "-c", str(tmp_path / "missing.toml"))[0] == 2
     assert invoke("sync", "-c", str(config), "--connection", "nope")[0] == 2
     assert invoke("runs", "show", "999", "-c", str(config))[0] == 2
+    assert (
+        invoke("sync", "-c", str(config), "--diff-file", str(tmp_path / "no" / "p.jsonl"))[0] == 2
+    )
 
 
 def test_runs_list_and_show(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,3 +179,11 @@ def test_provision_dry_run(config: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, _ = invoke("provision", "--dry-run")
     assert code == 0
     assert "Provisioning acme (dry run)" in out
+
+
+def test_the_progress_line_follows_the_run_totals() -> None:
+    with _progress(False) as off:
+        assert off is None
+    with _progress(True) as on:
+        assert on is not None
+        on(RunTotals(engagements_read=500, fields_updated=12, tasks_opened=3))

@@ -8,11 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import AuthError
 from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Assessment, Engagement, Health, Sponsor, Status
+from servefirst.playbook.model import (
+    Assessment,
+    Engagement,
+    Health,
+    PluginFields,
+    Sponsor,
+    Status,
+)
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -48,6 +57,9 @@ def test_first_run_writes_only_plugin_fields_and_opens_tasks(
 
     assert report.status is RunStatus.OK
     assert report.full_scan
+    row = store.get_run(report.run_id)
+    assert row is not None
+    assert row.full_scan  # the engine chose it (first run): the history says so
     assert report.totals.engagements_read == 4
     assert {field for _, field in writes(fake)} <= set(PLUGIN_FIELDS)
     assert fake.records["E1"].current.health is Health.ON_TRACK
@@ -390,3 +402,92 @@ def test_a_changed_playbook_forces_a_full_scan(
     assert report.totals.engagements_read == 4
     assert fake.records["E4"].current.health is Health.ON_TRACK
     assert not sync(fake, tuned, store).full_scan
+
+
+def test_the_watermark_is_the_crm_clock_before_the_pull(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    sync(fake, prime, store)
+    sync(fake, prime, store)
+    real_pull = fake.pull
+
+    def pull_while_a_rep_edits(window: Any) -> Any:
+        for i, engagement in enumerate(real_pull(window)):
+            if i == 0:
+                fake.edit("E1", name="Renamed while the run was reading")
+            yield engagement
+
+    fake.add(make("NEW"))
+    before = fake.clock
+    fake.pull = pull_while_a_rep_edits  # type: ignore[method-assign]
+    sync(fake, prime, store)
+    mark = store.get_watermark("acme")
+    assert mark is not None
+    assert before < mark.modified_since < fake.records["E1"].last_modified  # type: ignore[operator]
+    fake.pull = real_pull  # type: ignore[method-assign]
+    assert "E1" in {e.id for e in sync(fake, prime, store).engagements}
+
+
+def test_ctrl_c_records_the_run_as_interrupted_and_propagates(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    fake.pull_error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        sync(fake, prime, store)
+    (row,) = store.list_runs("acme")
+    assert row.status is RunStatus.INTERRUPTED
+    assert store.get_watermark("acme") is None
+
+
+def test_runs_converge_on_either_state_backend(
+    fake: FakeConnector, prime: Playbook, any_store: StateStore, make: Make
+) -> None:
+    seed(fake, make)
+    fake.edit("E1", current=PluginFields(slips=1))
+    first = sync(fake, prime, any_store)
+    fake.edit("E1", operational_date=T0 + dt.timedelta(days=95))  # a slip, counted from 1
+    assert sync(fake, prime, any_store).status is RunStatus.OK
+    fake.plans.clear()
+    quiet = sync(fake, prime, any_store)
+    assert fake.plans == []
+    assert fake.records["E1"].current.slips == 2
+    assert [r.id for r in any_store.list_runs("acme")][-1] == first.run_id
+    mark = any_store.get_watermark("acme")
+    assert mark is not None
+    assert mark.run_id == quiet.run_id
+
+
+def test_an_engagement_pulled_twice_is_planned_once(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    fake.add(make("D1", sponsor=False))
+    real_pull = fake.pull
+
+    def twice(window: Any) -> Any:
+        records = list(real_pull(window))
+        yield from records + records
+
+    fake.pull = twice  # type: ignore[method-assign]
+    report = sync(fake, prime, store)
+    assert report.totals.engagements_read == 1
+    assert [len(p.task_opens) for p in fake.plans] == [1]
+
+
+def test_a_periodic_full_scan_catches_what_no_stamp_shows(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    """A sponsor label added in HubSpot never touches the deal: only a full scan sees it."""
+    seed(fake, make)
+    every = dt.timedelta(hours=24)
+    assert sync(fake, prime, store, full_scan_every=every).full_scan  # the first run
+    assert not sync(fake, prime, store, full_scan_every=every).full_scan  # the last is fresh
+    assert not sync(fake, prime, store).full_scan  # off: age alone never forces one
+    assert sync(fake, prime, store, full_scan_every=dt.timedelta(0)).full_scan  # overdue
+    assert sync(fake, prime, store, full_scan_every=dt.timedelta(0), dry_run=True).full_scan
+    last = store.last_full_scan("acme")
+    assert last is not None
+    assert [r.full_scan for r in store.list_runs("acme", limit=2)] == [True, True]
+    assert not sync(fake, prime, store, full_scan_every=every).full_scan
+    assert store.last_full_scan("acme") == last  # a dry run is not a full scan of record

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,45 +22,7 @@ from servefirst.sync.state import (
 )
 from servefirst.sync.state.schema import MIGRATIONS, Migration, current_version, migrate
 
-PG_URL = os.environ.get(
-    "SERVEFIRST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    """A fresh store on each backend; PostgreSQL gets a throwaway schema, dropped afterwards."""
-    if request.param == "sqlite":
-        state = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
-        yield state
-        state.close()
-        return
-    if not _postgres_reachable():
-        pytest.skip(
-            "PostgreSQL is not reachable on 127.0.0.1:5432 (set SERVEFIRST_TEST_POSTGRES_URL)"
-        )
-    name = f"servefirst_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
-    state = StateStore(engine)
-    try:
-        yield state
-    finally:
-        state.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def test_migrates_an_empty_database_and_reopens_without_change(tmp_path: Path) -> None:
@@ -227,3 +186,30 @@ def test_processes_opening_a_new_database_together_all_succeed(tmp_path: Path) -
         versions = [r[0] for r in conn.execute(text("SELECT version FROM schema_version"))]
     store.close()
     assert versions == [m.version for m in MIGRATIONS]
+
+
+WRITER = """
+import datetime as dt, sys
+from servefirst.sync.state import ChangeRecord, RunStatus, RunTotals, StateStore
+store = StateStore.open(sys.argv[1])
+for i in range(15):
+    run = store.start_run(sys.argv[2], "hubspot", dt.date(2026, 3, 2), dry_run=False,
+                          full_scan=False)
+    store.record_changes(run, [ChangeRecord(f"E{i}", "field", "health", None, "on_track", ok=True)])
+    store.set_watermark(sys.argv[2], dt.datetime.now(dt.UTC), dt.date(2026, 3, 2), run)
+    store.finish_run(run, status=RunStatus.OK, totals=RunTotals(), duration_seconds=0.1)
+    store.list_runs()
+store.close()
+"""
+
+
+def test_processes_sharing_the_sqlite_file_take_turns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    names = ["acme", "globex", "initech", "umbrella"]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, name]) for name in names]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    store = StateStore.open(url)
+    runs = store.list_runs(limit=1000)
+    store.close()
+    assert len(runs) == 60
+    assert all(r.status is RunStatus.OK for r in runs)

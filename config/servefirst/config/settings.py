@@ -143,6 +143,11 @@ class _ConnectionBase(_Strict):
     #: query literals have second precision). ``None``: the connector's safe default. A local
     #: sandbox without lag writes 0 into its config.
     incremental_overlap_seconds: Annotated[int | None, Field(ge=0, le=3600)] = None
+    #: Force a full scan when the last successful one is older than this. Some CRM edits never
+    #: touch the engagement's modified stamp (a HubSpot contact newly *labelled* Sponsor on a
+    #: deal it was already associated with), so incremental runs alone would miss them.
+    #: ``None`` turns the periodic full scan off.
+    full_scan_every_hours: Annotated[int | None, Field(ge=1, le=24 * 90)] = 24
 
 
 class SalesforceConnection(_ConnectionBase):

@@ -80,4 +80,5 @@ def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
         handler = StderrHandler()
         logger.addHandler(handler)
     handler.setFormatter(formatter)
-    logger.propagate = False
+    # Records still propagate: an application embedding servefirst (or a test's log capture)
+    # sees them too; a plain CLI process has no root handler, so nothing prints twice.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -32,7 +33,7 @@ from servefirst.playbook.errors import ConfigError
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.logs import log_event
 from servefirst.sync.service import sync_connection
-from servefirst.sync.state import StateStore
+from servefirst.sync.state import StateStore, create_state_engine
 
 log = logging.getLogger("servefirst.sync.scheduler")
 
@@ -103,7 +104,9 @@ def build_scheduler(
     """
     url = settings.resolve_state_url()
     StateStore.open(url).close()  # create the database (and its folder) the job store lives in
-    store = SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE)
+    # The state engine's settings (SQLite WAL, busy timeout, transactional BEGIN) also suit
+    # the job store, which shares the file with the sync history.
+    store = SQLAlchemyJobStore(engine=create_state_engine(url), tablename=JOBS_TABLE)
     scheduler = scheduler_class(
         jobstores={"default": store},
         job_defaults={"coalesce": True, "max_instances": 1},
@@ -160,14 +163,24 @@ def serve(settings: Settings, config_path: Path) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT.
 
     Either signal shuts down with ``wait=True``: a sync in progress finishes (its batches are
-    committed as it goes, and the watermark only moves at its end), no new one starts.
+    committed as it goes, and the watermark only moves at its end), no new one starts. A
+    second signal exits at once; the interrupted run is marked so by the next start and the
+    next run replays it safely.
     """
     if not settings.connections:
         raise ConfigError("no connections are configured; add a [connections.NAME] table")
     scheduler = build_scheduler(settings, config_path)
 
+    stopping = False
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log_event(log, logging.INFO, "scheduler_stopping", signal=signal.Signals(signum).name)
+        nonlocal stopping
+        name = signal.Signals(signum).name
+        if stopping:  # a second signal: the operator insists; the engine is crash-safe
+            log_event(log, logging.WARNING, "scheduler_forced_exit", signal=name)
+            os._exit(128 + signum)
+        stopping = True
+        log_event(log, logging.INFO, "scheduler_stopping", signal=name)
         scheduler.shutdown(wait=True)
 
     previous: dict[int, Any] = {

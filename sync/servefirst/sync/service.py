@@ -7,10 +7,12 @@ which is what someone looking at a silent scheduler needs.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from servefirst.config.settings import Settings
 from servefirst.connectors.base import Connector, ProvisionReport
@@ -55,10 +57,13 @@ def sync_connection(
 ) -> RunReport:
     """Sync one configured connection (the only one when ``connection`` is ``None``).
 
-    Raises ``ConfigError`` only when the connection itself cannot be chosen; every later
-    failure is in the returned report (status ``failed``) and in the history.
+    Raises ``ConfigError`` only when the connection cannot be chosen or the state database
+    cannot be opened (there is nowhere to record anything then); every later failure is in the
+    returned report (status ``failed``) and in the history.
     """
     name, conn = settings.connection(connection)
+    if options.full_scan_every is None and conn.full_scan_every_hours is not None:
+        options = replace(options, full_scan_every=dt.timedelta(hours=conn.full_scan_every_hours))
     with opened_store(settings) as store:
         run_id = store.start_run(
             name, conn.crm, options.as_of, dry_run=options.dry_run, full_scan=options.full

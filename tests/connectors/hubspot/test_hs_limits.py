@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from servefirst.connectors.hubspot.limits import Pacer, RateHeaders, classify_429
 from servefirst.playbook.errors import BudgetExhaustedError
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
+if TYPE_CHECKING:
+    from tests.connectors.hubspot.conftest import FakeClock
 
 
 def _headers(**values: str) -> RateHeaders:
@@ -58,16 +50,14 @@ def test_429s_are_told_apart(body: str, headers: dict[str, str], daily: bool, wa
     assert (verdict.daily, verdict.wait_seconds) == (daily, wait)
 
 
-def test_plenty_of_window_means_no_wait() -> None:
-    clock = FakeClock()
+def test_plenty_of_window_means_no_wait(clock: FakeClock) -> None:
     pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
     pacer.observe(_headers(max="190", remaining="150", interval="10000"))
     pacer.before(search=False)
     assert clock.slept == []
 
 
-def test_a_nearly_spent_window_waits_until_our_oldest_calls_leave_it() -> None:
-    clock = FakeClock()
+def test_a_nearly_spent_window_waits_until_our_oldest_calls_leave_it(clock: FakeClock) -> None:
     pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
     for _ in range(3):
         pacer.before(search=False)
@@ -79,31 +69,36 @@ def test_a_nearly_spent_window_waits_until_our_oldest_calls_leave_it() -> None:
     assert clock.slept == [7.0]
 
 
-def test_a_window_spent_by_others_waits_a_full_interval() -> None:
-    clock = FakeClock()
+def test_a_window_spent_by_others_waits_a_full_interval(clock: FakeClock) -> None:
     pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
     pacer.observe(_headers(max="100", remaining="0", interval="10000"))
     pacer.before(search=False)
     assert clock.slept == [10.0]
 
 
-def test_searches_stay_under_five_per_second() -> None:
-    clock = FakeClock()
+def test_searches_stay_under_five_per_second(clock: FakeClock) -> None:
     pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
     for _ in range(5):
         pacer.before(search=True)
         clock.now += 0.1
     pacer.before(search=True)
-    assert clock.slept == [0.5]  # the first search leaves the 1 s window at 1001.0
+    assert clock.slept == [0.6]  # the first search leaves the (1 s + margin) window at 1001.1
     pacer.before(search=False)  # other calls are not held by the search limit
-    assert clock.slept == [0.5]
+    assert clock.slept == [0.6]
 
 
-def test_the_daily_share_stops_the_run_before_the_next_call() -> None:
-    clock = FakeClock()
+def test_the_daily_share_stops_the_run_before_the_next_call(clock: FakeClock) -> None:
     pacer = Pacer(0.25, clock=clock, sleep=clock.sleep)
     pacer.observe(_headers(daily="1000", daily_remaining="751"))
     pacer.before(search=False)
     pacer.observe(_headers(daily="1000", daily_remaining="750"))
     with pytest.raises(BudgetExhaustedError, match="api_budget_share"):
         pacer.before(search=False)
+
+
+def test_a_window_count_older_than_the_window_is_ignored(clock: FakeClock) -> None:
+    pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
+    pacer.observe(_headers(max="100", remaining="0", interval="10000"))
+    clock.now += 10.0  # e.g. the retry after a 429 waited the interval
+    pacer.before(search=False)
+    assert clock.slept == []

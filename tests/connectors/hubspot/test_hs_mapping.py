@@ -131,8 +131,8 @@ def test_a_deal_maps_to_a_full_engagement(mapping: StageMapping) -> None:
     ("stage_id", "key", "status", "raw"),
     [
         ("s1", "discover", Status.OPEN, "Discover"),
-        ("s5", None, Status.WON, "Closed Won"),
-        ("s6", None, Status.LOST, "Closed Lost"),
+        ("s5", "won", Status.WON, "Closed Won"),  # closed stages keep their playbook key
+        ("s6", "lost", Status.LOST, "Closed Lost"),
         ("s7", None, Status.OPEN, "Parked"),  # unmapped, open per its metadata
         ("s8", None, Status.LOST, "Walked away"),  # unmapped, closed and not won
         ("gone", None, Status.OPEN, "gone"),  # a stage id the pipeline no longer has

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -10,6 +11,9 @@ from servefirst.config.loader import builtin_playbook, load_playbook_file
 from servefirst.config.settings import SalesforceConnection, SalesforceFields
 from servefirst.connectors.salesforce.fields import differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
+from servefirst.connectors.salesforce.sandbox.formula import Context, compile_formula
+from servefirst.connectors.salesforce.sandbox.objects import data_objects, picklist
+from servefirst.connectors.salesforce.sandbox.schema import FieldDef, FieldType
 from servefirst.connectors.salesforce.stages import stage_steps, validation_rule
 from servefirst.playbook.definition import Playbook
 
@@ -127,21 +131,74 @@ def test_missing_inactive_and_mismatched_stages_are_manual_steps(prime: Playbook
     assert "'Prospecting'" in lost.detail  # lists what exists, so the admin can map instead
 
 
-def test_validation_rule_blocks_entering_stages_from_the_rule_on(prime: Playbook) -> None:
+def test_validation_rule_blocks_stages_after_the_date_is_due(prime: Playbook) -> None:
     rule = validation_rule(mapping(prime), prime)
     formula = rule.metadata["errorConditionFormula"]
     assert formula.startswith(
         "AND(OR(ISNEW(), ISCHANGED(StageName)), ISBLANK(Operational_Date__c), OR("
     )
-    for stage in ("Diagnose", "Design", "Deliver", "Closed Won"):
+    for stage in ("Design", "Deliver", "Closed Won"):
         assert f'ISPICKVAL(StageName, "{stage}")' in formula
-    for stage in ("Discover", "Closed Lost"):
+    for stage in ("Discover", "Diagnose", "Closed Lost"):
         assert f'"{stage}"' not in formula
-    assert "moving past Discover" in rule.metadata["errorMessage"]
+    assert "moving past Diagnose" in rule.metadata["errorMessage"]
+    assert "sponsor" in rule.metadata["errorMessage"]
     assert len(rule.metadata["errorMessage"]) <= 255
     assert rule.metadata["errorDisplayField"] == "Operational_Date__c"
     assert rule.full_name == "Opportunity.ServeFirst_Operational_Date_Required"
     assert len(rule.name) <= 40
+    assert rule.summary == ("requires Operational_Date__c in stages Design, Deliver, Closed Won")
+
+
+def test_validation_rule_follows_the_playbook_rule_stage(prime: Playbook) -> None:
+    rules = dict(prime.rules)
+    rules["operational_date_missing"] = rules["operational_date_missing"].model_copy(
+        update={"from_stage": "design"}
+    )
+    later = prime.model_copy(update={"rules": rules})
+    rule = validation_rule(mapping(later), later)
+    assert "moving past Design" in rule.metadata["errorMessage"]
+    assert rule.summary.endswith("stages Deliver, Closed Won")
+    del rules["operational_date_missing"]
+    without = prime.model_copy(update={"rules": rules})
+    assert (
+        "moving past Diagnose"
+        in validation_rule(mapping(without), without).metadata["errorMessage"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("old_stage", "new_stage", "date", "blocked"),
+    [
+        ("Discover", "Diagnose", None, False),  # the date is agreed in Diagnose
+        ("Diagnose", "Design", None, True),
+        ("Diagnose", "Design", dt.date(2027, 3, 1), False),
+        ("Design", "Deliver", None, True),
+        ("Deliver", "Closed Won", None, True),
+        ("Deliver", "Closed Lost", None, False),
+        ("Design", "Diagnose", None, False),  # moving back is fine
+        ("Design", "Design", None, False),  # servefirst's own writes: the stage is unchanged
+        (None, "Design", None, True),  # created straight into a later stage
+        (None, "Diagnose", None, False),
+    ],
+)
+def test_sandbox_evaluates_the_rule_as_intended(
+    prime: Playbook,
+    old_stage: str | None,
+    new_stage: str,
+    date: dt.date | None,
+    blocked: bool,
+) -> None:
+    stages = picklist(tuple(label for label, _, _ in SERVEFIRST_STAGES))
+    opportunity = data_objects(stages).objects["Opportunity"]
+    opportunity.put_field(
+        FieldDef("Operational_Date__c", FieldType.DATE, "Operational Date", custom=True)
+    )
+    formula = validation_rule(mapping(prime), prime).metadata["errorConditionFormula"]
+    evaluate = compile_formula(formula, opportunity)
+    new = {"StageName": new_stage, "Operational_Date__c": date}
+    old = None if old_stage is None else {"StageName": old_stage, "Operational_Date__c": date}
+    assert bool(evaluate(Context(new, old, dt.date(2027, 1, 1)))) is blocked
 
 
 def test_validation_rule_quotes_mapped_stage_values(prime: Playbook) -> None:

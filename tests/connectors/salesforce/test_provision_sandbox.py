@@ -42,6 +42,9 @@ def test_dry_run_plans_everything_and_writes_nothing(
     grants = [s for s in report.steps if s.kind == "permission" and "." in s.name]
     assert len(grants) == 7 and all(s.action == "create" for s in grants)
     assert [s.action for s in report.steps if s.kind == "stage"] == ["none"] * 6
+    assert [(s.name, s.action) for s in report.steps if s.kind == "path"] == [
+        ("ServeFirst_Path", "create")
+    ]
     assert writes(fresh) == {}
     assert connector.api_calls.write == 0
     assert connector.provision(prime, dry_run=True).changes == report.changes
@@ -56,7 +59,8 @@ def test_fresh_org_provisions_then_a_second_run_is_a_no_op(
 ) -> None:
     connector = connector_for(fresh)
     first = connector.provision(prime, dry_run=False)
-    assert first.applied and len(first.changes) == 14  # 7 fields + 7 field permissions
+    # 7 fields, 7 field permissions and the path
+    assert first.applied and len(first.changes) == 15
     sf = rep(fresh)
     sf.Opportunity.create(
         {
@@ -134,7 +138,7 @@ def test_revoked_field_permission_is_granted_again(
     connector.close()
 
 
-def test_validation_rule_blocks_moving_on_without_an_operational_date(
+def test_validation_rule_blocks_moving_past_diagnose_without_an_operational_date(
     fresh: RunningSandbox,
     connector_for: ConnectorFor,
     prime: Playbook,
@@ -143,30 +147,83 @@ def test_validation_rule_blocks_moving_on_without_an_operational_date(
     connector = connector_for(fresh, validation_rule=True)
     connector.provision(prime, dry_run=False)
     sf = rep(fresh)
-    late = sf.Opportunity.create(
-        {"Name": "Late", "StageName": "Discover", "CloseDate": "2027-01-01"}
-    )["id"]
-    sf.Opportunity.update(late, {"StageName": "Diagnose", "Operational_Date__c": "2027-03-01"})
-    # a deal already past Discover without a date, from before the rule existed
+    # the date is agreed with the sponsor in Diagnose, so entering Diagnose without it is fine
     stuck = sf.Opportunity.create(
         {"Name": "Stuck", "StageName": "Discover", "CloseDate": "2027-01-01"}
     )["id"]
-    with pytest.raises(SalesforceMalformedRequest) as info:
-        sf.Opportunity.update(stuck, {"StageName": "Design"})
-    content: Any = info.value.content  # the parsed error list, typed ``bytes`` upstream
-    error = content[0]
-    assert error["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
-    assert "Operational Date" in error["message"] and "sponsor" in error["message"]
+    sf.Opportunity.update(stuck, {"StageName": "Diagnose"})
+    for later in ("Design", "Closed Won"):
+        with pytest.raises(SalesforceMalformedRequest) as info:
+            sf.Opportunity.update(stuck, {"StageName": later})
+        content: Any = info.value.content  # the parsed error list, typed ``bytes`` upstream
+        error = content[0]
+        assert error["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        assert "moving past Diagnose" in error["message"] and "sponsor" in error["message"]
+        assert error["fields"] == ["Operational_Date__c"]
+    sf.Opportunity.update(stuck, {"StageName": "Closed Lost"})  # losing needs no date
+    moving = sf.Opportunity.create(
+        {"Name": "Moving", "StageName": "Diagnose", "CloseDate": "2027-01-01"}
+    )["id"]
+    sf.Opportunity.update(moving, {"StageName": "Design", "Operational_Date__c": "2027-03-01"})
     with pytest.raises(SalesforceMalformedRequest):
         sf.Opportunity.create({"Name": "New", "StageName": "Design", "CloseDate": "2027-01-01"})
+    # a deal already past Diagnose without a date, from before the rule existed
+    old = sf.Opportunity.create(
+        {
+            "Name": "Old",
+            "StageName": "Deliver",
+            "CloseDate": "2027-01-01",
+            "Operational_Date__c": "2027-03-01",
+        }
+    )["id"]
+    sf.Opportunity.update(old, {"Operational_Date__c": None})
     # servefirst's own writes on such a deal are not blocked: the rule fires on stage moves only
-    plan = Plan(
-        updates=(RecordUpdate(stuck, (FieldChange(stuck, "health", None, Health.OFF_TRACK),)),)
-    )
+    plan = Plan(updates=(RecordUpdate(old, (FieldChange(old, "health", None, Health.OFF_TRACK),)),))
     assert connector.apply(plan).errors == []
     report = connector.provision(prime, dry_run=False)
     assert report.changes == ()
     assert [s.action for s in report.steps if s.kind == "validation_rule"] == ["none"]
+    sf.session.close()
+    connector.close()
+
+
+def test_validation_rule_from_an_older_release_is_updated(
+    fresh: RunningSandbox,
+    connector_for: ConnectorFor,
+    prime: Playbook,
+    rep: Callable[[RunningSandbox], Any],
+) -> None:
+    connector = connector_for(fresh, validation_rule=True)
+    connector.provision(prime, dry_run=False)
+    sf = rep(fresh)
+    found = sf.toolingexecute(
+        "query/",
+        params={
+            "q": "SELECT Id FROM ValidationRule WHERE ValidationName = "
+            "'ServeFirst_Operational_Date_Required'"
+        },
+    )
+    rule_id = found["records"][0]["Id"]
+    current = sf.toolingexecute(f"sobjects/ValidationRule/{rule_id}")["Metadata"]
+    older = {  # the first release blocked moving past Discover
+        **current,
+        "errorConditionFormula": current["errorConditionFormula"].replace(
+            'OR(ISPICKVAL(StageName, "Design")',
+            'OR(ISPICKVAL(StageName, "Diagnose"), ISPICKVAL(StageName, "Design")',
+        ),
+        "errorMessage": current["errorMessage"].replace("Diagnose", "Discover"),
+    }
+    sf.toolingexecute(
+        f"sobjects/ValidationRule/{rule_id}", method="PATCH", data={"Metadata": older}
+    )
+    report = connector.provision(prime, dry_run=False)
+    assert [(s.kind, s.action) for s in report.changes] == [("validation_rule", "update")]
+    assert "errorConditionFormula" in report.changes[0].detail
+    stuck = sf.Opportunity.create(
+        {"Name": "Stuck", "StageName": "Discover", "CloseDate": "2027-01-01"}
+    )["id"]
+    sf.Opportunity.update(stuck, {"StageName": "Diagnose"})
+    assert connector.provision(prime, dry_run=False).changes == ()
     sf.session.close()
     connector.close()
 

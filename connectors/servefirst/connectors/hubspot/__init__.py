@@ -1,4 +1,4 @@
-"""HubSpot: the connector (``connect``) and the local sandbox (``sandbox``)."""
+"""HubSpot: the connector on hubspot-api-client and a local sandbox emulating the CRM API."""
 
 from servefirst.connectors.hubspot.connector import HubSpotConnector, connect
 

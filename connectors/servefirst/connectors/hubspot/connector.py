@@ -8,6 +8,7 @@ cost of a sync, so an incremental sync of a portal where nothing changed costs t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from servefirst.connectors.hubspot.search import INDEX_LAG_OVERLAP
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import Engagement
+
+log = logging.getLogger(__name__)
 
 
 class HubSpotConnector:
@@ -91,6 +94,15 @@ class HubSpotConnector:
                     connection=self.name,
                 )
             self._mapping = StageMapping.build(pipeline, self.playbook, self.settings.stage_map)
+            missing = self._mapping.missing_keys(self.playbook)
+            if missing:
+                log.warning(
+                    "connection %s: no stage of pipeline %r maps to playbook stage(s) %s; "
+                    "run `servefirst provision` or set stage_map",
+                    self.name,
+                    pipeline.label,
+                    ", ".join(missing),
+                )
         return self._mapping
 
     def server_time(self) -> dt.datetime:

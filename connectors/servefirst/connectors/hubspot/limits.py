@@ -27,6 +27,8 @@ from servefirst.playbook.errors import BudgetExhaustedError
 
 #: Searches per second HubSpot allows per portal (documented; search replies have no header).
 SEARCH_PER_SECOND = 5
+#: HubSpot counts a search when it arrives, a little after we sent it: our second is longer.
+SEARCH_WINDOW_SECONDS = 1.1
 #: Requests of the ten-second window we leave unused for the portal's other integrations.
 WINDOW_RESERVE_SHARE = 0.05
 DEFAULT_INTERVAL_SECONDS = 10.0
@@ -175,6 +177,8 @@ class Pacer:
         reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
         now = self.clock()
         self._expire(self._calls, now, interval)
+        if now - self._seen_at >= interval:
+            return 0.0  # a whole window has passed since that reply: its count is stale
         # Calls we made after the reply that reported ``remaining`` also used the window.
         made_since = sum(1 for t in self._calls if t > self._seen_at)
         remaining = last.window_remaining - made_since
@@ -188,10 +192,10 @@ class Pacer:
 
     def _search_wait(self) -> float:
         now = self.clock()
-        self._expire(self._searches, now, 1.0)
+        self._expire(self._searches, now, SEARCH_WINDOW_SECONDS)
         if len(self._searches) < self.search_per_second:
             return 0.0
-        return max(0.0, self._searches[0] + 1.0 - now)
+        return max(0.0, self._searches[0] + SEARCH_WINDOW_SECONDS - now)
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:

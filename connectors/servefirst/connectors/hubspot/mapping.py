@@ -221,7 +221,6 @@ def deal_to_engagement(
         status = Status.WON if stage.is_won else Status.LOST
     else:
         status = Status.OPEN
-    open_key = key if key not in (WON, LOST) else None
     return Engagement(
         id=deal.id,
         crm=CRM,
@@ -229,7 +228,7 @@ def deal_to_engagement(
         account=deal.account,
         owner_id=_text(props.get("hubspot_owner_id")),
         owner_name=deal.owner_name,
-        stage=open_key,
+        stage=key,  # closed stages map to the playbook's 'won' / 'lost' keys
         raw_stage=stage.label if stage is not None else stage_id,
         status=status,
         amount=_float(props.get("amount")),

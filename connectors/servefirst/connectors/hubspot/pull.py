@@ -9,6 +9,15 @@ reads are consistent (unlike search), which is what makes the task list trustwor
 
 An incremental pull of a portal where nothing changed costs one search call (an empty page)
 on top of the pipeline lookup the connector makes once.
+
+What an incremental pull cannot see: HubSpot stamps a deal's ``hs_lastmodifieddate`` when a
+contact is associated or removed (the contact count changes), but not when only the *label* of
+an already associated contact changes, nor when a task is associated. A rep who marks an
+existing contact as sponsor is therefore seen at the deal's next change or the next full scan
+(``PullWindow()``), which the scheduler should run periodically (e.g. nightly).
+
+Reading every task around a page is consistent but costs one batch read per 100 tasks; deals
+carrying many tasks of their own make a page cost more calls, never more than that.
 """
 
 from __future__ import annotations
@@ -33,10 +42,15 @@ from servefirst.connectors.hubspot.records import (
     OwnerDirectory,
     associations,
     batch_read,
+    next_after,
     props_of,
+    results,
 )
 from servefirst.connectors.hubspot.search import (
     INDEX_LAG_OVERLAP,
+    PAGE_SIZE,
+    RESULT_CAP,
+    Group,
     page_groups,
     queries,
     search_request,
@@ -45,6 +59,7 @@ from servefirst.playbook.model import Engagement
 
 #: deal->company association type id of the primary company (HubSpot-defined).
 PRIMARY_COMPANY_TYPE = 5
+SEARCH_API = "crm.deals.search_api"
 
 
 class DealReader:
@@ -77,33 +92,62 @@ class DealReader:
         seen: set[str] = set()
         properties = deal_properties(self.fields)
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
-            after: str | None = None
-            while True:
-                reply = self.client.call(
-                    "read",
-                    "crm.deals.search_api",
-                    "do_search",
-                    public_object_search_request=search_request(
-                        page_groups(query, after), properties
-                    ),
-                    search=True,
-                    what="deals search",
-                )
-                results = list(getattr(reply, "results", None) or [])
-                fresh = [r for r in results if str(r.id) not in seen]
-                seen.update(str(r.id) for r in fresh)
-                yield from self.engagements(fresh, mapping)
-                paging = getattr(reply, "paging", None)
-                more = bool(paging and paging.next and paging.next.after)
-                if not results or not more:
-                    break
-                after = max((str(r.id) for r in results), key=_id_order)
+            yield from self._query(query, properties, mapping, seen)
 
-    def engagements(self, deals: Sequence[Any], mapping: StageMapping) -> Iterator[Engagement]:
-        """Map one page of client deal objects, reading their surroundings in batches."""
+    def _query(
+        self,
+        query: list[Group],
+        properties: list[str],
+        mapping: StageMapping,
+        seen: set[str],
+    ) -> Iterator[Engagement]:
+        """Page through one query: ``after`` offsets inside a window, a new window at the cap.
+
+        A window is the query restricted to ids above the last one read. Offsets are cheap for
+        HubSpot (the same query, its next slice) but shift when a record leaves or joins the
+        result set mid-pull, which could skip a record; so a window also ends, early, as soon
+        as the reply's ``total`` differs from the window's first page. Restarting after the
+        last id can never skip: the sort is on the unique id.
+        """
+        config = self.client.api(SEARCH_API).api_client.configuration
+        last_id: str | None = None
+        offset: str | None = None
+        total: object = None
+        while True:
+            request = search_request(page_groups(query, last_id), properties, config)
+            request.after = offset
+            reply = self.client.call(
+                "read",
+                SEARCH_API,
+                "do_search",
+                public_object_search_request=request,
+                search=True,
+                raw=True,
+                what="deals search",
+            )
+            page = results(reply)
+            fresh = [r for r in page if str(r["id"]) not in seen]
+            seen.update(str(r["id"]) for r in fresh)
+            yield from self.engagements(fresh, mapping)
+            following = next_after(reply)
+            if not page or following is None:
+                return
+            if offset is None:
+                total = reply.get("total")
+            moved = reply.get("total") != total
+            if moved or not following.isdigit() or int(following) + PAGE_SIZE > RESULT_CAP:
+                last_id = max((str(r["id"]) for r in page), key=_id_order)
+                offset = None
+            else:
+                offset = following
+
+    def engagements(
+        self, deals: Sequence[dict[str, Any]], mapping: StageMapping
+    ) -> Iterator[Engagement]:
+        """Map one page of deals (raw search results), reading their surroundings in batches."""
         if not deals:
             return
-        ids = [str(d.id) for d in deals]
+        ids = [str(d["id"]) for d in deals]
         contacts = associations(self.client, "deals", "contacts", ids)
         sponsor_links = {
             deal_id: [a.to_id for a in links if self.sponsor_label in a.labels]
@@ -130,7 +174,7 @@ class DealReader:
             else {}
         )
         for deal in deals:
-            deal_id = str(deal.id)
+            deal_id = str(deal["id"])
             props = props_of(deal)
             sponsors = tuple(
                 sponsor_from_contact(cid, sponsor_props[cid], self.sponsor_label)

@@ -23,6 +23,7 @@ from servefirst.connectors.hubspot.mapping import PipelineInfo, Props, StageInfo
 
 OBJECT_BATCH = 100
 ASSOCIATION_BATCH = 1000
+ASSOCIATIONS_API = "crm.associations.v4.batch_api"
 
 #: object type -> (API path below the client, the package holding its request models)
 OBJECT_APIS: dict[str, tuple[str, ModuleType]] = {
@@ -41,10 +42,24 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def props_of(obj: Any) -> Props:
-    """The property map of a client object (``{}`` when absent)."""
-    props = getattr(obj, "properties", None)
-    return dict(props) if props else {}
+def props_of(obj: dict[str, Any]) -> Props:
+    """The property map of an object in a raw reply (``{}`` when absent)."""
+    props = obj.get("properties")
+    return dict(props) if isinstance(props, dict) else {}
+
+
+def results(reply: Any) -> list[dict[str, Any]]:
+    """The ``results`` of a raw reply (``[]`` for an empty one)."""
+    found = reply.get("results") if isinstance(reply, dict) else None
+    return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+
+
+def next_after(container: Any) -> str | None:
+    """The ``paging.next.after`` cursor of a raw reply or result, if there is one."""
+    paging = container.get("paging") if isinstance(container, dict) else None
+    following = paging.get("next") if isinstance(paging, dict) else None
+    after = following.get("after") if isinstance(following, dict) else None
+    return str(after) if after else None
 
 
 def batch_read(
@@ -55,16 +70,19 @@ def batch_read(
     unique = list(dict.fromkeys(ids))
     found: dict[str, Props] = {}
     for part in chunks(unique, OBJECT_BATCH):
-        body = models.BatchReadInputSimplePublicObjectId(
-            inputs=[models.SimplePublicObjectId(id=i) for i in part],
+        api = f"{path}.batch_api"
+        body = client.model(
+            api,
+            models.BatchReadInputSimplePublicObjectId,
+            inputs=[client.model(api, models.SimplePublicObjectId, id=i) for i in part],
             properties=list(properties),
             properties_with_history=[],
         )
         reply = client.call(
-            "read", f"{path}.batch_api", "read", body, what=f"{object_type} batch read"
+            "read", f"{path}.batch_api", "read", body, raw=True, what=f"{object_type} batch read"
         )
-        for obj in getattr(reply, "results", None) or []:
-            found[str(obj.id)] = props_of(obj)
+        for obj in results(reply):
+            found[str(obj["id"])] = props_of(obj)
     return found
 
 
@@ -91,33 +109,41 @@ def associations(
     while pending:
         next_round: list[tuple[str, str | None]] = []
         for part in chunks(pending, ASSOCIATION_BATCH):
-            body = assoc_v4.BatchInputPublicFetchAssociationsBatchRequest(
+            body = client.model(
+                ASSOCIATIONS_API,
+                assoc_v4.BatchInputPublicFetchAssociationsBatchRequest,
                 inputs=[
-                    assoc_v4.PublicFetchAssociationsBatchRequest(id=i, after=after)
+                    client.model(
+                        ASSOCIATIONS_API,
+                        assoc_v4.PublicFetchAssociationsBatchRequest,
+                        id=i,
+                        after=after,
+                    )
                     for i, after in part
-                ]
+                ],
             )
             reply = client.call(
                 "read",
-                "crm.associations.v4.batch_api",
+                ASSOCIATIONS_API,
                 "get_page",
                 from_type,
                 to_type,
                 body,
+                raw=True,
                 what=f"{from_type}->{to_type} associations batch read",
             )
-            for result in getattr(reply, "results", None) or []:
-                from_id = str(result._from.id)
-                for to in result.to or []:
-                    types = to.association_types or []
+            for result in results(reply):
+                from_id = str(result["from"]["id"])
+                for to in result.get("to") or []:
+                    types = to.get("associationTypes") or []
                     out.setdefault(from_id, []).append(
                         Association(
-                            to_id=str(to.to_object_id),
-                            type_ids=frozenset(int(t.type_id) for t in types),
-                            labels=frozenset(t.label for t in types if t.label),
+                            to_id=str(to["toObjectId"]),
+                            type_ids=frozenset(int(t["typeId"]) for t in types),
+                            labels=frozenset(str(t["label"]) for t in types if t.get("label")),
                         )
                     )
-                cursor = result.paging.next.after if result.paging and result.paging.next else None
+                cursor = next_after(result)
                 if cursor:
                     next_round.append((from_id, cursor))
         pending = next_round
@@ -126,30 +152,32 @@ def associations(
 
 def pipelines(client: HubSpotClient) -> list[PipelineInfo]:
     """Every deal pipeline of the portal with its stages (one call)."""
-    reply = client.call("read", "crm.pipelines.pipelines_api", "get_all", "deals", what="pipelines")
-    return [pipeline_info(p) for p in getattr(reply, "results", None) or []]
+    reply = client.call(
+        "read", "crm.pipelines.pipelines_api", "get_all", "deals", raw=True, what="pipelines"
+    )
+    return [pipeline_info(p) for p in results(reply)]
 
 
-def pipeline_info(pipeline: Any) -> PipelineInfo:
-    """A client ``Pipeline`` as ``PipelineInfo``; HubSpot's stage metadata values are strings."""
+def pipeline_info(pipeline: dict[str, Any]) -> PipelineInfo:
+    """A pipeline of a raw reply as ``PipelineInfo``; stage metadata values are strings."""
     stages = []
-    for stage in pipeline.stages or []:
-        meta = dict(stage.metadata or {})
+    for stage in pipeline.get("stages") or []:
+        meta = dict(stage.get("metadata") or {})
         try:
             probability: float | None = float(meta["probability"])
         except (KeyError, TypeError, ValueError):
             probability = None
         stages.append(
             StageInfo(
-                id=str(stage.id),
-                label=str(stage.label),
-                display_order=int(stage.display_order or 0),
+                id=str(stage["id"]),
+                label=str(stage["label"]),
+                display_order=int(stage.get("displayOrder") or 0),
                 is_closed=str(meta.get("isClosed", "false")).lower() == "true",
                 probability=probability,
             )
         )
     stages.sort(key=lambda s: s.display_order)
-    return PipelineInfo(id=str(pipeline.id), label=str(pipeline.label), stages=tuple(stages))
+    return PipelineInfo(id=str(pipeline["id"]), label=str(pipeline["label"]), stages=tuple(stages))
 
 
 def find_pipeline(client: HubSpotClient, label: str) -> PipelineInfo | None:
@@ -180,12 +208,11 @@ class OwnerDirectory:
             if after:
                 kwargs["after"] = after
             reply = self.client.call(
-                "read", "crm.owners.owners_api", "get_page", what="owners", **kwargs
+                "read", "crm.owners.owners_api", "get_page", raw=True, what="owners", **kwargs
             )
-            for owner in getattr(reply, "results", None) or []:
-                full = " ".join(p for p in (owner.first_name, owner.last_name) if p)
-                names[str(owner.id)] = full or (owner.email or str(owner.id))
-            paging = getattr(reply, "paging", None)
-            after = paging.next.after if paging and paging.next else None
+            for owner in results(reply):
+                full = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+                names[str(owner["id"])] = full or str(owner.get("email") or owner["id"])
+            after = next_after(reply)
             if not after:
                 return names

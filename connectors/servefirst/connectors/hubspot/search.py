@@ -6,11 +6,10 @@ in [a, b) OR Operational Date in [c, d)" becomes one group per criterion, each a
 to the pipeline. Windows with more criteria than one query can hold are split into several
 queries; the pull de-duplicates across them.
 
-Paging is keyset paging on ``hs_object_id``: every page is a fresh query sorted ascending on the
-id with ``hs_object_id > last id seen``. HubSpot answers 400 to any page past the 10,000th
-result of a query; restarting the query after the last id on every page means no query ever
-gets near that cap, whatever the number of matching deals, for the same one call per page that
-``after`` paging would cost.
+Every query is sorted ascending on ``hs_object_id``, the unique id. HubSpot answers 400 to any
+page past the 10,000th result of a query, so the pull reads in windows: ``after`` offsets
+within a window, and a new window (the same query with ``hs_object_id > last id read``) before
+the cap. Windowing costs nothing extra: still one call per page of 200.
 """
 
 from __future__ import annotations
@@ -28,9 +27,12 @@ from servefirst.playbook.model import DateRange
 MAX_GROUPS = 5
 MAX_FILTERS = 18
 PAGE_SIZE = 200
+#: Results one search query can page through; asking past it answers 400.
+RESULT_CAP = 10_000
 #: How far before the watermark an incremental pull starts: HubSpot's search index trails
 #: writes by seconds (sometimes minutes), so a deal modified just before the last run's
 #: watermark may not have been searchable then. De-duplication makes the overlap harmless.
+#: A connection's ``incremental_overlap_seconds`` overrides it.
 INDEX_LAG_OVERLAP = dt.timedelta(minutes=5)
 ID_PROPERTY = "hs_object_id"
 MODIFIED_PROPERTY = "hs_lastmodifieddate"
@@ -117,8 +119,12 @@ def page_groups(query: list[Group], after_id: str | None) -> list[Group]:
     return [(*g, after) for g in query]
 
 
-def search_request(groups: list[Group], properties: list[str]) -> Any:
-    """The client's request model for one page: sorted on the id, ``PAGE_SIZE`` results."""
+def search_request(groups: list[Group], properties: list[str], configuration: Any = None) -> Any:
+    """The client's request model for one page: sorted on the id, ``PAGE_SIZE`` results.
+
+    ``configuration`` is the search API's client configuration (see ``HubSpotClient.model``).
+    """
+    cfg = {"local_vars_configuration": configuration} if configuration is not None else {}
     return PublicObjectSearchRequest(
         filter_groups=[
             FilterGroup(
@@ -128,12 +134,15 @@ def search_request(groups: list[Group], properties: list[str]) -> Any:
                         operator=f.operator,
                         value=f.value,
                         high_value=f.high_value,
+                        **cfg,
                     )
                     for f in group
-                ]
+                ],
+                **cfg,
             )
             for group in groups
         ],
+        **cfg,
         sorts=[{"propertyName": ID_PROPERTY, "direction": "ASCENDING"}],
         properties=properties,
         limit=PAGE_SIZE,

@@ -27,11 +27,7 @@ import tenacity
 from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import TaskClose, TaskOpen, WriteResult
 from servefirst.connectors.hubspot.client import BACKOFF_MULTIPLIER, HubSpotClient
-from servefirst.connectors.hubspot.mapping import (
-    TASK_DONE_STATUS,
-    TASK_OPEN_STATUS,
-    task_properties,
-)
+from servefirst.connectors.hubspot.mapping import TASK_DONE_STATUS, task_properties
 from servefirst.connectors.hubspot.records import associations, batch_read
 from servefirst.connectors.hubspot.writes import WriteInput, batch_create, batch_update
 from servefirst.playbook.errors import RetryableError
@@ -151,6 +147,3 @@ class TaskWriter:
                     WriteResult("task_close", c.engagement_id, out.ok, c.task_id, out.message)
                 )
         return results
-
-
-__all__ = ["TASK_OPEN_STATUS", "ExistingTask", "TaskWriter"]

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from servefirst.connectors.hubspot.client import HubSpotClient, HubSpotRequestError
-from servefirst.connectors.hubspot.records import OBJECT_APIS, OBJECT_BATCH, chunks
+from servefirst.connectors.hubspot.records import (
+    OBJECT_APIS,
+    OBJECT_BATCH,
+    chunks,
+    props_of,
+    results,
+)
 
 
 @dataclass(frozen=True)
@@ -71,26 +77,39 @@ def _write(
     key_property: str = "",
 ) -> None:
     path, models = OBJECT_APIS[object_type]
+    api = f"{path}.batch_api"
+
+    def make(cls: Any, **values: Any) -> Any:
+        return client.model(api, cls, **values)
+
     if op == "update":
-        body = models.BatchInputSimplePublicObjectBatchInput(
+        body = make(
+            models.BatchInputSimplePublicObjectBatchInput,
             inputs=[
-                models.SimplePublicObjectBatchInput(
-                    id=i.ref, properties=i.properties, object_write_trace_id=i.ref
+                make(
+                    models.SimplePublicObjectBatchInput,
+                    id=i.ref,
+                    properties=i.properties,
+                    object_write_trace_id=i.ref,
                 )
                 for i in inputs
-            ]
+            ],
         )
     else:
-        body = models.BatchInputSimplePublicObjectBatchInputForCreate(
+        body = make(
+            models.BatchInputSimplePublicObjectBatchInputForCreate,
             inputs=[
-                models.SimplePublicObjectBatchInputForCreate(
+                make(
+                    models.SimplePublicObjectBatchInputForCreate,
                     properties=i.properties,
                     object_write_trace_id=i.ref,
                     associations=[
-                        models.PublicAssociationsForObject(
-                            to=models.PublicObjectId(id=to_id),
+                        make(
+                            models.PublicAssociationsForObject,
+                            to=make(models.PublicObjectId, id=to_id),
                             types=[
-                                models.AssociationSpec(
+                                make(
+                                    models.AssociationSpec,
                                     association_category="HUBSPOT_DEFINED",
                                     association_type_id=type_id,
                                 )
@@ -100,15 +119,16 @@ def _write(
                     ],
                 )
                 for i in inputs
-            ]
+            ],
         )
     try:
         reply = client.call(
             "write",
-            f"{path}.batch_api",
+            api,
             op,
             body,
             retry_safe=op != "create",
+            raw=True,
             what=f"{object_type} batch {op}",
         )
     except HubSpotRequestError as exc:
@@ -130,18 +150,21 @@ def _record(
 ) -> None:
     """Map a (possibly 207) batch reply onto the inputs: confirmed, failed, or unconfirmed."""
     refs = {i.ref for i in inputs}
-    for obj in getattr(reply, "results", None) or []:
-        props = getattr(obj, "properties", None) or {}
-        ref = str(props.get(key_property) or "") if key_property else str(obj.id)
+    for obj in results(reply):
+        props = props_of(obj)
+        ref = str(props.get(key_property) or "") if key_property else str(obj["id"])
         if ref in refs:
-            outcomes[ref] = Outcome(True, crm_id=str(obj.id))
-    for error in getattr(reply, "errors", None) or []:
-        context = getattr(error, "context", None) or {}
+            outcomes[ref] = Outcome(True, crm_id=str(obj["id"]))
+    errors = reply.get("errors") if isinstance(reply, dict) else None
+    for error in errors if isinstance(errors, list) else []:
+        context = error.get("context") or {}
         named = [str(x) for k in ("ids", "id", "objectWriteTraceId") for x in context.get(k, [])]
         targets = [r for r in named if r in refs] or [r for r in refs if r not in outcomes]
         for ref in targets:
             outcomes[ref] = Outcome(
-                False, message=str(error.message or ""), category=str(error.category or "")
+                False,
+                message=str(error.get("message") or ""),
+                category=str(error.get("category") or ""),
             )
     for ref in refs - outcomes.keys():
         outcomes[ref] = Outcome(False, message="HubSpot did not confirm this write")

@@ -143,3 +143,18 @@ def restful(
         return sf.restful(path, params=params, method=method, **kwargs)
 
     return op
+
+
+def tooling(
+    method: str,
+    action: str,
+    data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Callable[[Salesforce], Any]:
+    """An operation doing one Tooling API request (``tooling/<action>``) for provisioning."""
+
+    def op(sf: Salesforce) -> Any:
+        kwargs: dict[str, Any] = {"params": params} if params else {}
+        return sf.toolingexecute(action, method=method, data=data, **kwargs)
+
+    return op

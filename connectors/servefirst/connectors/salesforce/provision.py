@@ -1,4 +1,4 @@
-"""Provisioning plan and apply: custom fields, field-level security, validation rule, stages.
+"""Provisioning plan and apply: fields, field-level security, validation rule, stages, path.
 
 Everything is read first and compared, so a second run finds nothing to do and a dry run
 makes only reads. The order matters in Salesforce: a field must exist before a permission set
@@ -11,19 +11,19 @@ only the Metadata API can change, so stages are checked, and anything missing be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.base import ProvisionReport, ProvisionStep
-from servefirst.connectors.salesforce.client import SalesforceClient, restful
+from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
+from servefirst.connectors.salesforce.path import path_spec, provision_path
 from servefirst.connectors.salesforce.retry import describe
 from servefirst.connectors.salesforce.stages import stage_steps, validation_rule
 from servefirst.playbook.definition import Playbook
@@ -66,7 +66,10 @@ class Provisioner:
         steps += self._permissions(specs, dry_run)
         if self.settings.validation_rule:
             steps += self._validation_rule(playbook, dry_run)
-        steps += stage_steps(self.mapping, self._query(_STAGES_SOQL))
+        stages = self._query(_STAGES_SOQL)
+        steps += stage_steps(self.mapping, stages)
+        path = path_spec(self.mapping, playbook, stages)
+        steps.append(provision_path(self.client, path, dry_run=dry_run))
         return ProvisionReport(tuple(steps), applied=not dry_run)
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
@@ -74,7 +77,7 @@ class Provisioner:
         return list(page.get("records") or [])
 
     def _tooling_query(self, soql: str) -> list[dict[str, Any]]:
-        page = self.client.call("tooling query", _tooling("GET", "query/", params={"q": soql}))
+        page = self.client.call("tooling query", tooling("GET", "query/", params={"q": soql}))
         return list(page.get("records") or [])
 
     def _fields(self, specs: tuple[FieldSpec, ...], dry_run: bool) -> list[Step]:
@@ -111,7 +114,7 @@ class Provisioner:
             name = self._create_field(spec, body) if not dry_run else spec.full_name
             return Step("field", name, "create", f"{spec.metadata['type']} '{label}'")
         current = self.client.call(
-            "tooling read", _tooling("GET", f"sobjects/CustomField/{field_id}")
+            "tooling read", tooling("GET", f"sobjects/CustomField/{field_id}")
         )
         metadata = (current or {}).get("Metadata") or {}
         diffs = differences(spec, metadata)
@@ -128,7 +131,7 @@ class Provisioner:
             return Step("field", spec.full_name, "none", "up to date")
         if not dry_run:
             self.client.call(
-                "tooling update", _tooling("PATCH", f"sobjects/CustomField/{field_id}", body)
+                "tooling update", tooling("PATCH", f"sobjects/CustomField/{field_id}", body)
             )
         return Step("field", spec.full_name, "update", f"differs in {', '.join(diffs)}")
 
@@ -140,7 +143,7 @@ class Provisioner:
             attempt = {**body, "FullName": full_name}
             try:
                 self.client.call(
-                    "tooling create", _tooling("POST", "sobjects/CustomField/", attempt)
+                    "tooling create", tooling("POST", "sobjects/CustomField/", attempt)
                 )
             except SalesforceMalformedRequest as exc:
                 if "already" in describe(exc).lower():
@@ -288,12 +291,12 @@ class Provisioner:
         if not rows:
             if not dry_run:
                 self.client.call(
-                    "tooling create", _tooling("POST", "sobjects/ValidationRule/", body)
+                    "tooling create", tooling("POST", "sobjects/ValidationRule/", body)
                 )
             return [Step("validation_rule", rule.full_name, "create", rule.summary)]
         rule_id = str(rows[0]["Id"])
         current = self.client.call(
-            "tooling read", _tooling("GET", f"sobjects/ValidationRule/{rule_id}")
+            "tooling read", tooling("GET", f"sobjects/ValidationRule/{rule_id}")
         )
         metadata = (current or {}).get("Metadata") or {}
         diffs = [k for k, v in rule.metadata.items() if metadata.get(k) != v]
@@ -301,7 +304,7 @@ class Provisioner:
             return [Step("validation_rule", rule.full_name, "none", "up to date")]
         if not dry_run:
             self.client.call(
-                "tooling update", _tooling("PATCH", f"sobjects/ValidationRule/{rule_id}", body)
+                "tooling update", tooling("PATCH", f"sobjects/ValidationRule/{rule_id}", body)
             )
         return [Step("validation_rule", rule.full_name, "update", f"differs in {', '.join(diffs)}")]
 
@@ -310,16 +313,3 @@ _STAGES_SOQL = (
     "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, SortOrder "
     "FROM OpportunityStage ORDER BY SortOrder"
 )
-
-
-def _tooling(
-    method: str,
-    action: str,
-    data: dict[str, Any] | None = None,
-    params: dict[str, Any] | None = None,
-) -> Callable[[Salesforce], Any]:
-    def op(sf: Salesforce) -> Any:
-        kwargs: dict[str, Any] = {"params": params} if params else {}
-        return sf.toolingexecute(action, method=method, data=data, **kwargs)
-
-    return op

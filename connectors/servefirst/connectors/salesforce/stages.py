@@ -70,31 +70,30 @@ class ValidationRuleSpec:
 
 
 def validation_rule(mapping: SalesforceMapping, playbook: Playbook) -> ValidationRuleSpec:
-    """Block entering a stage that needs an Operational Date without one.
+    """Block moving past the stage where the Operational Date is due, while it is blank.
 
-    The stages are those from which the ``operational_date_missing`` rule expects the date
-    (Diagnose onwards in the prime playbook), plus won. The rule fires only when a record is
-    created or its stage changes (``ISNEW() || ISCHANGED(StageName)``): an engagement already
-    past Discover without a date must not block servefirst's own writes of health and findings.
+    The date is due in the ``from_stage`` of the ``operational_date_missing`` rule (Diagnose in
+    the prime playbook): a rep works it out with the sponsor there, so the rule lets a deal
+    enter that stage without it and blocks every later stage, Closed Won included. A playbook
+    without the rule falls back to its second stage, as in the prime playbook. The rule fires
+    only when a record is created or its stage changes (``ISNEW() || ISCHANGED(StageName)``):
+    an engagement already past that stage without a date must not block servefirst's own
+    writes of health and findings. The blocked stages are listed rather than the allowed ones,
+    so stages of the org that are not in the playbook are never blocked.
     """
-    rule = playbook.rules.get("operational_date_missing")
-    first = rule.from_stage if rule is not None and rule.from_stage else None
-    if first is None:
-        first = playbook.stages[min(1, len(playbook.stages) - 1)].key
-    start = playbook.stage_index(first)
-    keys = [s.key for s in playbook.stages[start:]] + ["won"]
+    due = _date_due_stage(playbook)
+    keys = [s.key for s in playbook.stages[playbook.stage_index(due) + 1 :]] + ["won"]
     picks = ", ".join(f'ISPICKVAL(StageName, "{_formula_text(mapping.stages[k])}")' for k in keys)
     field = mapping.fields.operational_date
     formula = f"AND(OR(ISNEW(), ISCHANGED(StageName)), ISBLANK({field}), OR({picks}))"
-    before = playbook.stages[start - 1].label if start > 0 else None
-    where = f"moving past {before}" if before else f"moving to {playbook.stages[start].label}"
+    label = playbook.stage(due).label
     message = (
-        f"Agree the Operational Date with your sponsor before {where}: the date their "
-        "solution will be working and meeting their success criteria."
+        f"Agree the Operational Date with your sponsor before moving past {label}: the date "
+        "their solution will be working and meeting their success criteria."
     )[:ERROR_MESSAGE_MAX]
     metadata = {
         "active": True,
-        "description": "servefirst: an engagement past its first stage needs an Operational "
+        "description": f"servefirst: an engagement moving past {label} needs an Operational "
         "Date agreed with the sponsor.",
         "errorConditionFormula": formula,
         "errorMessage": message,
@@ -102,6 +101,14 @@ def validation_rule(mapping: SalesforceMapping, playbook: Playbook) -> Validatio
     }
     stages = ", ".join(mapping.stages[k] for k in keys)
     return ValidationRuleSpec(RULE_NAME, metadata, f"requires {field} in stages {stages}")
+
+
+def _date_due_stage(playbook: Playbook) -> str:
+    """The stage in which the Operational Date must be agreed (see ``validation_rule``)."""
+    rule = playbook.rules.get("operational_date_missing")
+    if rule is not None and rule.from_stage:
+        return rule.from_stage
+    return playbook.stages[min(1, len(playbook.stages) - 1)].key
 
 
 def _formula_text(value: str) -> str:

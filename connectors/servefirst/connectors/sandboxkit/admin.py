@@ -44,6 +44,10 @@ class SandboxAdmin:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def close(self) -> None:
+        """Release the keep-alive connection, so the sandbox can stop at once."""
+        self._session.close()
+
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         """A CRM-specific admin endpoint (e.g. seeding or search lag)."""
         return self._call(method, path, payload)

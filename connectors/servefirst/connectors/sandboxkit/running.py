@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from servefirst.connectors.sandboxkit.admin import SandboxAdmin
@@ -21,7 +22,7 @@ class RunningSandbox:
 
     crm: str
     server: SandboxServer
-    token: str
+    token: str = field(repr=False)
     config_path: Path
     seed: Callable[[str, int], object] = field(repr=False)
 
@@ -33,8 +34,9 @@ class RunningSandbox:
     def ca_bundle(self) -> Path | None:
         return self.server.ca_bundle
 
-    @property
+    @cached_property
     def admin(self) -> SandboxAdmin:
+        """One admin client per sandbox, closed by ``stop()``."""
         return SandboxAdmin(self.url, self.ca_bundle)
 
     def ready_line(self) -> str:
@@ -50,4 +52,6 @@ class RunningSandbox:
         )
 
     def stop(self) -> None:
+        if "admin" in self.__dict__:
+            self.admin.close()
         self.server.stop()

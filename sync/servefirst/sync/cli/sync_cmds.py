@@ -37,7 +37,7 @@ from servefirst.sync.engine.run import ProgressCallback
 from servefirst.sync.logs import configure_logging
 from servefirst.sync.scheduler import serve
 from servefirst.sync.service import opened_store, provision_connection, sync_connection
-from servefirst.sync.state import RunRecord, RunStatus
+from servefirst.sync.state import RunRecord, RunStatus, RunTotals
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
 app.add_typer(runs_app, name="runs")
@@ -67,13 +67,23 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TextColumn("{task.completed} engagements"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("Syncing", total=None)
-        yield lambda totals: progress.update(task, completed=totals.engagements_read)
+        task = progress.add_task("Syncing: reading engagements", total=None)
+
+        def update(totals: RunTotals) -> None:
+            progress.update(
+                task,
+                description=(
+                    f"Syncing: {totals.engagements_read} engagements read, "
+                    f"{totals.fields_updated} fields written, {totals.tasks_opened} tasks opened, "
+                    f"{totals.tasks_closed} closed"
+                ),
+            )
+
+        yield update
 
 
 def _logging(settings: Settings, *, interactive: bool) -> None:
@@ -118,12 +128,19 @@ def sync(
 ) -> None:
     """Sync one connection: evaluate the playbook and write back only what changed."""
     date = parse_date(as_of)
+    if diff_file is not None and not diff_file.parent.is_dir():
+        fail(f"--diff-file {diff_file}: folder {diff_file.parent} does not exist", Exit.USAGE)
     settings, playbook = load(config)
     interactive = sys.stderr.isatty()
     _logging(settings, interactive=interactive)
     options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
-    with config_errors(), _progress(interactive) as on_progress:
-        report = sync_connection(settings, playbook, connection, options, on_progress=on_progress)
+    try:
+        with config_errors(), _progress(interactive) as on_progress:
+            report = sync_connection(
+                settings, playbook, connection, options, on_progress=on_progress
+            )
+    except KeyboardInterrupt:
+        fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
     if json_output:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:
@@ -140,7 +157,9 @@ def runs_list(
     config: ConfigOption = None,
     connection: ConnectionOption = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
 ) -> None:
     """The latest sync runs, newest first."""
     with config_errors():
@@ -158,7 +177,9 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="The run id (see `servefirst runs list`).")],
     config: ConfigOption = None,
     changes: Annotated[int, typer.Option(min=0, help="How many changes to list.")] = 200,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
     with config_errors():

@@ -63,7 +63,8 @@ def render_sync(console: Console, report: RunReport) -> None:
     console.print(
         f"[bold]Sync {report.connection}[/] ({report.crm}) · run {report.run_id} · "
         f"as of {report.as_of.isoformat()} · {scope} · {_status(report.status)} · "
-        f"{report.duration_seconds:.1f} s"
+        f"{report.duration_seconds:.1f} s",
+        highlight=False,
     )
     if report.status is RunStatus.FAILED and not report.totals.engagements_read:
         return  # nothing happened: the error (printed by the caller) says it all
@@ -133,7 +134,8 @@ def render_run(console: Console, row: RunRecord, changes: list[ChangeRecord]) ->
     kind = "dry run" if row.dry_run else ("full scan" if row.full_scan else "incremental")
     console.print(
         f"[bold]Run {row.id}[/] · {row.connection} ({row.crm}) · as of {row.as_of.isoformat()} · "
-        f"{kind} · {_status(row.status)}"
+        f"{kind} · {_status(row.status)}",
+        highlight=False,
     )
     finished = "-" if row.finished_at is None else row.finished_at.isoformat(timespec="seconds")
     console.print(f"Started {row.started_at.isoformat(timespec='seconds')}, finished {finished}")

@@ -28,6 +28,8 @@ class RepDesk(Protocol):
 
     def write_success_criteria(self, engagement_id: str, checklist: str) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class SalesforceRep:
     """Edits an Opportunity and its contact roles in Salesforce."""
@@ -57,6 +59,10 @@ class SalesforceRep:
 
     def write_success_criteria(self, engagement_id: str, checklist: str) -> None:
         self.sf.Opportunity.update(engagement_id, {"Success_Criteria__c": checklist})
+
+    def close(self) -> None:
+        """Drop the keep-alive connection so the sandbox can stop at once."""
+        self.sf.session.close()
 
 
 class HubSpotRep:
@@ -96,6 +102,9 @@ class HubSpotRep:
         self.deals.update(
             engagement_id, SimplePublicObjectInput(properties={"success_criteria": checklist})
         )
+
+    def close(self) -> None:
+        """Nothing to release: the client's pool holds no TLS session to the sandbox."""
 
 
 def rep_for(crm: str, sandbox: RunningSandbox) -> RepDesk:

@@ -19,7 +19,7 @@ from rich.rule import Rule
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.sync.cli.sync_render import render_provision, render_sync
-from servefirst.sync.demo.reps import rep_for
+from servefirst.sync.demo.reps import RepDesk, rep_for
 from servefirst.sync.engine.report import EngagementSummary, RunReport
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import provision_connection, sync_connection
@@ -85,12 +85,16 @@ def run_demo(
         _step(console, "4. Reps fix three engagements in the CRM, as they would any day")
         fixed = _fix_three(console, crm, sandbox, first, today)
 
-        _step(console, "5. The next sync reads only what changed and closes the fixed tasks")
+        _step(
+            console,
+            "5. The next sync reads what changed since the first (its own writes included, which "
+            "need nothing more), re-evaluates, and closes exactly the fixed tasks",
+        )
         second = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
         render_sync(console, second)
         _show_fixed(console, second, fixed)
 
-        _step(console, "6. Nothing new: a sync that writes nothing")
+        _step(console, "6. Nothing new since: a sync that writes nothing")
         sync_connection(settings, playbook, None, SyncOptions(as_of=today))  # reads our writes
         quiet = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
         console.print(
@@ -146,6 +150,13 @@ def _fix_three(
 ) -> list[str]:
     """One rep fix per kind of task; returns the ids of the engagements touched."""
     rep = rep_for(crm, sandbox)
+    try:
+        return _apply_fixes(console, rep, report, today)
+    finally:
+        rep.close()
+
+
+def _apply_fixes(console: Console, rep: RepDesk, report: RunReport, today: dt.date) -> list[str]:
     chosen: dict[str, EngagementSummary] = {}
     for rule in _FIXES:
         for engagement in report.engagements:

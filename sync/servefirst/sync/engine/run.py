@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import IO, Protocol
@@ -70,9 +70,15 @@ class SyncOptions:
     full: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
     diff_file: Path | None = None
+    #: Force a full scan when the last one is older than this (``None``: never on age alone).
+    full_scan_every: dt.timedelta | None = None
     #: Keep a summary of every evaluated engagement for the report (``--json`` lists them); a
     #: scheduler on a large org turns it off.
     keep_engagements: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError(f"batch_size must be between 1 and 10000, not {self.batch_size}")
 
 
 ProgressCallback = Callable[[RunTotals], None]
@@ -136,32 +142,33 @@ def run_sync(
             on_progress=on_progress,
             evaluate=evaluator,
         ).execute()
-    except BaseException as exc:
-        report.status = RunStatus.FAILED
-        report.failure = failure_kind(exc)
-        report.error_message = str(exc) or exc.__class__.__name__
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            report.status = RunStatus.INTERRUPTED
-            report.error_message = "interrupted before it finished"
-        level = logging.ERROR
-        log_event(
-            log,
-            level,
-            "sync_failed",
-            connection=connection,
-            run_id=run_id,
-            error=report.error_message,
-            kind=report.failure.value,
-        )
-        if report.failure is FailureKind.UNEXPECTED and not isinstance(
-            exc, KeyboardInterrupt | SystemExit
-        ):
-            log.exception("unexpected error in sync run %s", run_id)
-        if not isinstance(exc, Exception):
-            _finish(store, report, connector, read0=read0, write0=write0, started=started)
-            raise
+    except Exception as exc:
+        _failed(report, exc)
+    except BaseException:  # Ctrl-C or interpreter shutdown: record it, then let it propagate
+        report.status = RunStatus.INTERRUPTED
+        report.error_message = "interrupted before it finished"
+        _finish(store, report, connector, read0=read0, write0=write0, started=started)
+        raise
     _finish(store, report, connector, read0=read0, write0=write0, started=started)
     return report
+
+
+def _failed(report: RunReport, exc: Exception) -> None:
+    """Mark the run failed; a bug (not a ServeFirstError) is logged with its traceback."""
+    report.status = RunStatus.FAILED
+    report.failure = failure_kind(exc)
+    report.error_message = str(exc) or exc.__class__.__name__
+    log_event(
+        log,
+        logging.ERROR,
+        "sync_failed",
+        connection=report.connection,
+        run_id=report.run_id,
+        error=report.error_message,
+        kind=report.failure.value,
+    )
+    if report.failure is FailureKind.UNEXPECTED:
+        log.exception("unexpected error in sync run %s", report.run_id)
 
 
 def _finish(
@@ -183,6 +190,7 @@ def _finish(
         totals=report.totals,
         duration_seconds=report.duration_seconds,
         error_message=report.error_message,
+        full_scan=report.full_scan,
     )
     log_event(
         log,
@@ -209,6 +217,7 @@ class _Run:
     options: SyncOptions
     on_progress: ProgressCallback | None
     evaluate: Evaluate
+    seen: set[str] = field(default_factory=set)
 
     @property
     def connection(self) -> str:
@@ -225,11 +234,21 @@ class _Run:
         changed = mark is not None and mark.playbook_digest != playbook_digest(self.playbook)
         if changed:
             log_event(log, logging.INFO, "playbook_changed", connection=self.connection)
-        if self.options.full or mark is None or changed:
+        if self.options.full or mark is None or changed or self._full_scan_due():
             self.report.full_scan = True
             return PullWindow()
         ranges = key_date_ranges(self.playbook, mark.as_of, self.options.as_of)
         return PullWindow(modified_since=mark.modified_since, date_ranges=ranges)
+
+    def _full_scan_due(self) -> bool:
+        every = self.options.full_scan_every
+        if every is None:
+            return False
+        last = self.store.last_full_scan(self.connection)
+        due = last is None or dt.datetime.now(dt.UTC) - last >= every
+        if due:
+            log_event(log, logging.INFO, "periodic_full_scan", connection=self.connection)
+        return due
 
     def execute(self) -> None:
         window = self.window()
@@ -274,6 +293,11 @@ class _Run:
         plans: list[EngagementPlan] = []
         dates: list[EngagementDates] = []
         for engagement in engagements:
+            if engagement.id in self.seen:
+                # Connectors de-duplicate their overlapping queries; should one slip through,
+                # planning it twice would ask the CRM for the same task twice in one batch.
+                continue
+            self.seen.add(engagement.id)
             totals.engagements_read += 1
             before = remembered.get(engagement.id)
             after = next_slips(engagement, before, now)

@@ -145,10 +145,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-#: Execution option asking for the database's write lock when a transaction begins (SQLite).
-WRITE_LOCK = "servefirst_write_lock"
-
-
 def current_version(engine: Engine) -> int:
     """The schema version of the database; 0 for an empty one."""
     if not inspect(engine).has_table(schema_version.name):
@@ -163,14 +159,16 @@ def _version(conn: Connection) -> int:
 
 
 @contextmanager
-def _locked(engine: Engine, *, lock_versions: bool = True) -> Iterator[Connection]:
-    """One transaction that holds the schema lock, so concurrent migrators take turns."""
-    with engine.connect() as plain:
-        conn = plain.execution_options(**{WRITE_LOCK: True})
-        with conn.begin():
-            if lock_versions and conn.dialect.name == "postgresql":
-                conn.execute(text("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE"))
-            yield conn
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """One transaction that holds the schema lock, so concurrent migrators take turns.
+
+    On PostgreSQL that is an explicit table lock; SQLite engines made by the store begin every
+    transaction with the write lock already.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE"))
+        yield conn
 
 
 def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
@@ -184,13 +182,15 @@ def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
     ordered = sorted(steps, key=lambda m: m.version)
     if [m.version for m in ordered] != list(range(1, len(ordered) + 1)):
         raise ValueError("migration versions must be 1, 2, 3, ... without gaps")
+    version = current_version(engine)
+    if version >= len(ordered):
+        return version  # already current: the common case
     try:
-        with _locked(engine, lock_versions=False) as conn:
+        with engine.begin() as conn:
             schema_version.create(conn, checkfirst=True)
     except DBAPIError:
         if not inspect(engine).has_table(schema_version.name):
             raise  # a real failure, not another process creating it first
-    version = current_version(engine)
     for step in ordered:
         if step.version <= version:
             continue

@@ -116,10 +116,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # A migration takes the write lock up front (BEGIN IMMEDIATE): two processes opening a new
-    # database together then run one after the other instead of failing half way.
-    immediate = conn.get_execution_options().get(schema.WRITE_LOCK, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Every transaction takes the write lock up front. Processes sharing the file (the
+    # scheduler, a CLI run, `runs list`) then wait their turn under the busy timeout, instead of
+    # failing with "database is locked" when a read-then-write transaction finds that another
+    # process wrote in between (SQLite cannot upgrade a stale read snapshot). Transactions here
+    # are short, so taking turns costs nothing noticeable.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class StateStore:
@@ -295,8 +297,12 @@ class StateStore:
         totals: RunTotals,
         duration_seconds: float,
         error_message: str | None = None,
+        full_scan: bool | None = None,
     ) -> None:
+        """Record how a run ended; ``full_scan`` corrects the flag when the engine chose one."""
         values: dict[str, object] = {name: getattr(totals, name) for name in _TOTAL_COLUMNS}
+        if full_scan is not None:
+            values["full_scan"] = full_scan
         values.update(
             status=status.value,
             finished_at=_now(),
@@ -337,6 +343,24 @@ class StateStore:
             query = query.where(table.c.connection == connection)
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(query).mappings()]
+
+    def last_full_scan(self, connection: str) -> dt.datetime | None:
+        """When the newest full scan that completed for real (not a dry run) started."""
+        table = schema.runs
+        query = (
+            select(table.c.started_at)
+            .where(
+                table.c.connection == connection,
+                table.c.full_scan.is_(True),
+                table.c.dry_run.is_(False),
+                table.c.status.in_(("ok", "partial")),
+            )
+            .order_by(table.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            started = conn.execute(query).scalar()
+        return None if started is None else _utc(started)
 
     def get_run(self, run_id: int) -> RunRecord | None:
         with self.engine.connect() as conn:

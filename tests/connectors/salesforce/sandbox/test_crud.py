@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -296,3 +297,87 @@ def test_opportunity_stage_is_read_only_and_queryable(sf: Any) -> None:
     assert [s["MasterLabel"] for s in stages][-2:] == ["Closed Won", "Closed Lost"]
     with pytest.raises(SalesforceMalformedRequest):
         sf.OpportunityStage.create({"MasterLabel": "New"})
+
+
+def test_datetime_fields_take_the_documented_formats(fresh_sf: Any) -> None:
+    fresh_sf.toolingexecute(
+        "sobjects/CustomField/",
+        method="POST",
+        data={
+            "FullName": "Task.Reminder__c",
+            "Metadata": {"type": "DateTime", "label": "Reminder"},
+        },
+    )
+    grant_field_access(fresh_sf, "Task.Reminder__c")
+    for value in (
+        "2030-01-02T03:04:05Z",
+        "2030-01-02T04:04:05+01:00",
+        "2030-01-02T03:04:05.000+0000",
+    ):
+        task = fresh_sf.Task.create({"Subject": "t", "Reminder__c": value})["id"]
+        assert fresh_sf.Task.get(task)["Reminder__c"] == "2030-01-02T03:04:05.000+0000"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        fresh_sf.Task.create({"Subject": "t", "Reminder__c": "2030-01-02"})
+    assert first_error(raised.value)["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_get_with_fields_returns_only_those(sf: Any) -> None:
+    record = sf.Opportunity.get(_opportunity(sf), params={"fields": "Name,StageName"})
+    assert list(record) == ["attributes", "Name", "StageName"]
+
+
+def test_deleting_an_account_cascades_to_contacts_and_opportunities(sf: Any) -> None:
+    account = _account(sf)
+    contact = sf.Contact.create({"LastName": "Gone", "AccountId": account})["id"]
+    opportunity = _opportunity(sf, AccountId=account)
+    sf.Account.delete(account)
+    for sobject, record_id in (("Contact", contact), ("Opportunity", opportunity)):
+        with pytest.raises(SalesforceResourceNotFound):
+            getattr(sf, sobject).get(record_id)
+
+
+def test_composite_retrieve_gives_null_for_missing_records(sf: Any) -> None:
+    record_id = _account(sf)
+    sf.Account.delete(record_id)
+    alive = _account(sf)
+    result = sf.restful(
+        "composite/sobjects/Account", params={"ids": f"{record_id},{alive}", "fields": "Name"}
+    )
+    assert result[0] is None and result[1]["Name"] == "CRUD Test Co"
+
+
+def test_updated_and_deleted_replication_windows(sf: Any) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    kept, doomed = _account(sf), _account(sf)
+    sf.Account.delete(doomed)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    updated = sf.Account.updated(start, end)
+    assert kept in updated["ids"] and doomed not in updated["ids"]
+    deleted = sf.Account.deleted(start, end)
+    deleted_ids = [r["id"] for r in deleted["deletedRecords"]]
+    assert doomed in deleted_ids and kept not in deleted_ids
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Account.deleted(start - timedelta(days=20), end)
+    assert first_error(raised.value)["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
+def test_demo_seeding_twice_changes_nothing(demo: Any, sf: Any) -> None:
+    before = sf.query("SELECT COUNT() FROM Opportunity")["totalSize"]
+    assert demo.seed("demo", 0) == {}
+    assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == before
+
+
+def test_one_primary_contact_role_per_opportunity(sf: Any) -> None:
+    record_id = _opportunity(sf)
+    roles = []
+    for name in ("First", "Second"):
+        contact = sf.Contact.create({"LastName": name})["id"]
+        body = {"OpportunityId": record_id, "ContactId": contact, "IsPrimary": True}
+        roles.append(sf.OpportunityContactRole.create(body)["id"])
+    primaries = sf.query(
+        format_soql(
+            "SELECT Id FROM OpportunityContactRole WHERE OpportunityId = {} AND IsPrimary = true",
+            record_id,
+        )
+    )["records"]
+    assert [r["Id"] for r in primaries] == [roles[1]]

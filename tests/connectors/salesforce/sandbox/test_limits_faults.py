@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 import requests
-from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceGeneralError,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
 
 from servefirst.connectors.salesforce.sandbox import RunningSandbox, start_sandbox
+from servefirst.connectors.salesforce.sandbox.auth import ApiBudget
+from servefirst.connectors.salesforce.sandbox.errors import SfError
 from servefirst.connectors.salesforce.sandbox.testing import connect, first_error
 
 
@@ -121,3 +127,36 @@ def test_seeded_random_faults_are_reproducible(fresh: RunningSandbox, fresh_sf: 
     first = outcomes()
     assert 503 in first and 200 in first
     assert outcomes() == first
+
+
+def test_unknown_resources_and_methods_answer_salesforce_errors(fresh_sf: Any) -> None:
+    with pytest.raises(SalesforceResourceNotFound) as raised:
+        fresh_sf.restful("nothing/here")
+    assert first_error(raised.value)["errorCode"] == "NOT_FOUND"
+    with pytest.raises(SalesforceGeneralError) as not_allowed:
+        fresh_sf.restful("limits/", method="DELETE")
+    assert not_allowed.value.status == 405
+    error = first_error(not_allowed.value)
+    assert error["errorCode"] == "METHOD_NOT_ALLOWED" and "GET" in error["message"]
+
+
+def test_daily_budget_is_a_rolling_24_hours() -> None:
+    now = [1_000_000.0]
+    budget = ApiBudget(2, clock=lambda: now[0])
+    budget.charge()
+    now[0] += 3600
+    budget.charge()
+    with pytest.raises(SfError) as raised:
+        budget.charge()
+    assert (raised.value.status, raised.value.code) == (403, "REQUEST_LIMIT_EXCEEDED")
+    now[0] += 23 * 3600 + 60  # the first request is now older than 24 hours
+    budget.charge()
+    assert budget.header() == "api-usage=2/2"
+
+
+def test_fault_replies_carry_the_usage_header(fresh: RunningSandbox, fresh_sf: Any) -> None:
+    fresh.admin.inject("limit", policy="daily")
+    headers = {"Authorization": f"Bearer {fresh.token}"}
+    with fresh_sf.session.get(f"{fresh.url}/services/data/v59.0/limits/", headers=headers) as reply:
+        status, usage = reply.status_code, reply.headers.get("Sforce-Limit-Info", "")
+    assert status == 403 and usage.startswith("api-usage=")

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from servefirst.config.loader import load_settings
 from servefirst.config.settings import SalesforceConnection, Settings
 from servefirst.connectors.salesforce.sandbox import start_sandbox
 from servefirst.connectors.salesforce.sandbox.ids import checksum, to18
 from servefirst.connectors.salesforce.sandbox.org import Org, OrgOptions
 from servefirst.connectors.salesforce.sandbox.query import QueryService
 from servefirst.connectors.salesforce.sandbox.seed import Seeder
-from servefirst.connectors.salesforce.sandbox.testing import connect
+from servefirst.connectors.salesforce.sandbox.testing import connect, first_error
 
 DEMO_FIELDS = (
     "SELECT Name, StageName, CloseDate, Amount, Owner.Email, Account.Name, Operational_Date__c, "
@@ -149,6 +151,12 @@ def test_written_config_loads_into_settings(demo: Any) -> None:
     assert settings.resolve_state_url().startswith("sqlite:///")
 
 
+def test_written_config_loads_through_the_config_loader(demo: Any) -> None:
+    settings = load_settings(demo.config_path)
+    name, connection = settings.connection(None)
+    assert name == "salesforce" and connection.crm == "salesforce"
+
+
 def test_jwt_alternative_in_the_config_is_valid(demo: Any) -> None:
     text = demo.config_path.read_text(encoding="utf-8")
     jwt_lines = [line[2:] for line in text.splitlines() if line.startswith("# ") and " = " in line]
@@ -166,6 +174,19 @@ def test_jwt_alternative_in_the_config_is_valid(demo: Any) -> None:
     assert Path(str(connection.auth.private_key.file)).exists()
 
 
+def _refusal(sf: Any, record_id: str, values: dict[str, Any]) -> str:
+    """The error message of a refused update (the exception dies here, with its connection)."""
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Opportunity.update(record_id, values)
+    return str(first_error(raised.value)["message"])
+
+
+def demo_seeded_once(sf: Any) -> bool:
+    """A reloaded org is not seeded again, even when asked for the demo."""
+    found = sf.query("SELECT COUNT() FROM Account WHERE Name = 'Acme Tensile'")
+    return bool(found["totalSize"] <= 1)
+
+
 def test_persistence_round_trip(tmp_path: Path) -> None:
     data = tmp_path / "org.db"
     first = start_sandbox(workdir=tmp_path / "a", seed="demo", data=data)
@@ -180,6 +201,18 @@ def test_persistence_round_trip(tmp_path: Path) -> None:
             }
         )["id"]
         sf.Account.delete(sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"])
+        sf.toolingexecute(
+            "sobjects/ValidationRule/",
+            method="POST",
+            data={
+                "FullName": "Opportunity.No_Big_Deals",
+                "Metadata": {
+                    "active": True,
+                    "errorConditionFormula": "Amount > 1000000",
+                    "errorMessage": "Too big",
+                },
+            },
+        )
         before = sf.query_all(DEMO_FIELDS)["records"]
     finally:
         sf.session.close()
@@ -200,6 +233,8 @@ def test_persistence_round_trip(tmp_path: Path) -> None:
             {"Name": "New", "StageName": "Design", "CloseDate": "2031-02-03"}
         )
         assert again["id"] != record_id
+        assert _refusal(sf, again["id"], {"Amount": 2_000_000}) == "Too big"
+        assert demo_seeded_once(sf)
     finally:
         sf.session.close()
         gc.collect()

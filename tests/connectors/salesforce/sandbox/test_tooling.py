@@ -242,3 +242,114 @@ def test_permission_set_is_queryable_by_name(sf: Any) -> None:
         "SELECT Id, Name, Label FROM PermissionSet WHERE Name = 'ServeFirst_Integration'"
     )
     assert found["totalSize"] == 1 and found["records"][0]["Id"].startswith("0PS")
+
+
+def test_describe_marks_read_only_custom_fields_not_updateable(fresh_sf: Any) -> None:
+    create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    grant_field_access(fresh_sf, "Opportunity.Operational_Date__c", edit=False)
+    fields = {f["name"]: f for f in fresh_sf.Opportunity.describe()["fields"]}
+    assert fields["Operational_Date__c"]["updateable"] is False
+    assert fields["Operational_Date__c"]["createable"] is False
+
+
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [
+        ({"Field": "Opportunity.Nope__c"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+        ({"SobjectType": "Task"}, "FIELD_INTEGRITY_EXCEPTION"),
+        ({"PermissionsRead": False, "PermissionsEdit": True}, "FIELD_INTEGRITY_EXCEPTION"),
+    ],
+)
+def test_field_permissions_are_validated(fresh_sf: Any, values: dict[str, Any], code: str) -> None:
+    create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    parent = fresh_sf.query("SELECT Id FROM PermissionSet")["records"][0]["Id"]
+    body = {
+        "ParentId": parent,
+        "SobjectType": "Opportunity",
+        "Field": "Opportunity.Operational_Date__c",
+        "PermissionsRead": True,
+        "PermissionsEdit": True,
+        **values,
+    }
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        fresh_sf.FieldPermissions.create(body)
+    assert first_error(raised.value)["errorCode"] == code
+
+
+def test_field_permissions_once_per_field(fresh_sf: Any) -> None:
+    create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    grant_field_access(fresh_sf, "Opportunity.Operational_Date__c")
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        grant_field_access(fresh_sf, "Opportunity.Operational_Date__c")
+    assert first_error(raised.value)["errorCode"] == "DUPLICATE_VALUE"
+
+
+def test_deleting_field_permissions_hides_the_field_again(fresh_sf: Any) -> None:
+    create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    grant_field_access(fresh_sf, "Opportunity.Operational_Date__c")
+    permission = fresh_sf.query("SELECT Id FROM FieldPermissions")["records"][0]["Id"]
+    fresh_sf.FieldPermissions.delete(permission)
+    names = {f["name"] for f in fresh_sf.Opportunity.describe()["fields"]}
+    assert "Operational_Date__c" not in names
+
+
+PATH = {
+    "active": True,
+    "entityName": "Opportunity",
+    "fieldName": "StageName",
+    "masterLabel": "Serve-first path",
+    "recordTypeName": "__MASTER__",
+    "pathAssistantSteps": [
+        {
+            "picklistValueName": "Diagnose",
+            "fieldNames": ["Operational_Date__c"],
+            "info": "<p>Work out the cost of the problem with your sponsor.</p>",
+        }
+    ],
+}
+
+
+def test_path_assistant_create_query_and_validation(fresh_sf: Any) -> None:
+    create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    created = fresh_sf.toolingexecute(
+        "sobjects/PathAssistant/",
+        method="POST",
+        data={"FullName": "ServeFirst_Path", "Metadata": PATH},
+    )
+    assert created["id"].startswith("04I")
+    found = fresh_sf.toolingexecute(
+        "query/?q=SELECT Id, MasterLabel, SobjectType, IsActive, Metadata FROM PathAssistant"
+    )
+    record = found["records"][0]
+    assert (record["MasterLabel"], record["SobjectType"], record["IsActive"]) == (
+        "Serve-first path",
+        "Opportunity",
+        True,
+    )
+    assert record["Metadata"]["pathAssistantSteps"][0]["picklistValueName"] == "Diagnose"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        fresh_sf.toolingexecute(
+            "sobjects/PathAssistant/",
+            method="POST",
+            data={"FullName": "Second_Path", "Metadata": PATH},
+        )
+    assert "already an active path" in first_error(raised.value)["message"]
+    bad_step = {**PATH, "active": False, "pathAssistantSteps": [{"picklistValueName": "Dreaming"}]}
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        fresh_sf.toolingexecute(
+            "sobjects/PathAssistant/",
+            method="POST",
+            data={"FullName": "Bad_Path", "Metadata": bad_step},
+        )
+    assert (
+        "'Dreaming' is not a value of Opportunity.StageName" in first_error(raised.value)["message"]
+    )
+
+
+def test_deleting_a_custom_field_removes_it(fresh_sf: Any) -> None:
+    field_id = create_custom_field(fresh_sf, "Opportunity.Operational_Date__c", OPERATIONAL_DATE)
+    grant_field_access(fresh_sf, "Opportunity.Operational_Date__c")
+    fresh_sf.toolingexecute(f"sobjects/CustomField/{field_id}", method="DELETE")
+    with pytest.raises(SalesforceMalformedRequest):
+        fresh_sf.query("SELECT Operational_Date__c FROM Opportunity")
+    assert fresh_sf.toolingexecute("query/?q=SELECT Id FROM CustomField")["totalSize"] == 0

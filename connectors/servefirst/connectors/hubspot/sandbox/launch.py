@@ -8,6 +8,7 @@ the sandbox, so ``servefirst --config <workdir>/servefirst.toml ...`` works at o
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,16 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_config(workdir: Path, url: str, token_file: Path, tier: str) -> Path:
-    """A ``servefirst.toml`` for one HubSpot connection to this sandbox."""
+def write_config(
+    workdir: Path, url: str, token_file: Path, tier: str, search_lag_seconds: float = 0.0
+) -> Path:
+    """A ``servefirst.toml`` for one HubSpot connection to this sandbox.
+
+    The incremental overlap matches the sandbox's search lag (0 when it has none): the five
+    minutes a real portal needs would make every back-to-back sync in a demo or benchmark
+    re-read all it wrote seconds before.
+    """
+    overlap = math.ceil(search_lag_seconds) + (1 if search_lag_seconds else 0)
     state = (workdir / "servefirst-state.db").resolve()
     text = "\n".join(
         [
@@ -42,6 +51,8 @@ def write_config(workdir: Path, url: str, token_file: Path, tier: str) -> Path:
             f"base_url = {_toml_string(url)}",
             f"token = {{ file = {_toml_string(str(token_file.resolve()))} }}",
             f"tier = {_toml_string(tier)}",
+            "# this sandbox's search index lags by the configured search lag only",
+            f"incremental_overlap_seconds = {overlap}",
             "",
         ]
     )
@@ -172,7 +183,7 @@ def start_sandbox(
     server.admin_api = admin
     server.start()
     admin.save()
-    config = write_config(workdir, server.url, token_file, tier)
+    config = write_config(workdir, server.url, token_file, tier, search_lag_seconds)
     lock = threading.Lock()
 
     def seed_more(kind: str, n: int = 0) -> object:

@@ -19,8 +19,9 @@ after that merge.
 
 What it serves (see ``docs/salesforce-api.md`` for the behaviour it reproduces): OAuth token
 endpoint (JWT bearer, client credentials), versions, describe, sObject CRUD and upsert by
-external id, SOQL ``query``/``queryAll`` with paging, composite sObject collections with
-``allOrNone`` rollback, the Tooling API (CustomField, ValidationRule, field-level security via
+external id, ``sobjects/X/updated`` and ``/deleted``, SOQL ``query``/``queryAll`` with paging,
+composite sObject collections with ``allOrNone`` rollback, Bulk API 2.0 ingest and query jobs,
+the Tooling API (CustomField, ValidationRule, PathAssistant; field-level security via
 FieldPermissions), ``limits`` and the daily budget, plus the ``/__sandbox__/`` admin API of
 ``servefirst.connectors.sandboxkit`` with these extras: ``POST /seed {"kind", "n"}``,
 ``GET|POST /limits {"daily_limit", "used"}``, ``POST /tokens/expire {"token"?}``, ``GET /org``.

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 
 from servefirst.connectors.salesforce.sandbox import (
     oauth,
+    routes_bulk,
+    routes_changes,
     routes_composite,
     routes_misc,
     routes_query,
@@ -24,6 +28,7 @@ from servefirst.connectors.salesforce.sandbox.credentials import (
     write_token,
 )
 from servefirst.connectors.salesforce.sandbox.faults import classify, respond
+from servefirst.connectors.salesforce.sandbox.http import respond as json_reply
 from servefirst.connectors.salesforce.sandbox.org import Org, OrgOptions
 from servefirst.connectors.salesforce.sandbox.persist import SqlitePersistence
 from servefirst.connectors.salesforce.sandbox.seed import Seeder
@@ -84,6 +89,24 @@ class SandboxState:
         return None
 
 
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    """Unknown resources answer Salesforce's error list, not Starlette's plain text."""
+    body = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+    return json_reply(404, body, {})
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    allowed = getattr(exc, "headers", None) or {}
+    body = [
+        {
+            "errorCode": "METHOD_NOT_ALLOWED",
+            "message": f"HTTP Method '{request.method}' not allowed. Allowed are "
+            f"{allowed.get('Allow', '')}",
+        }
+    ]
+    return json_reply(405, body, {})
+
+
 def build_app(state: SandboxState) -> SandboxMiddleware:
     """The ASGI app: Salesforce's routes wrapped in counters, faults and the admin API."""
     org, after = state.org, state.after_write
@@ -91,12 +114,19 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         *oauth.routes(org),
         *routes_misc.routes(org, after),
         *routes_query.routes(org, after),
+        *routes_changes.routes(org, after),
         *routes_sobjects.routes(org, after),
         *routes_composite.routes(org, after),
         *routes_tooling.routes(org, after),
+        *routes_bulk.routes(org, after),
     ]
-    app = Starlette(routes=routes)
-    return SandboxMiddleware(app, classify=classify, respond=respond, extra_admin=state.admin)
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    return SandboxMiddleware(
+        app,
+        classify=classify,
+        respond=lambda fault: respond(fault, org.budget.header()),
+        extra_admin=state.admin,
+    )
 
 
 def start_sandbox(

@@ -1,4 +1,4 @@
-"""Access tokens and the daily API request budget.
+"""Access tokens and the daily API request budget (a rolling 24 hours).
 
 Tokens look like Salesforce's (``<org id>!<random>``) and expire after the configured lifetime;
 the pre-issued token written for ``method = "token"`` lives as long as the sandbox, unless a
@@ -10,6 +10,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from servefirst.connectors.salesforce.sandbox.errors import SfError
@@ -62,26 +64,60 @@ class TokenRegistry:
 
 
 class ApiBudget:
-    """The org's daily API request allowance, reported on every response."""
+    """The org's daily API request allowance over a rolling 24 hours, reported on every response.
 
-    def __init__(self, limit: int | None) -> None:
+    Requests are counted in one-minute buckets, so usage falls as requests age past 24 hours
+    (as Salesforce's rolling window does) without keeping a timestamp per request.
+    """
+
+    WINDOW_MINUTES = 24 * 60
+
+    def __init__(self, limit: int | None, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit or DEFAULT_DAILY_LIMIT
-        self.used = 0
+        self._clock = clock
+        self._buckets: deque[list[int]] = deque()  # [minute, count], oldest first
+        self._total = 0
         self._lock = threading.Lock()
+
+    @property
+    def used(self) -> int:
+        with self._lock:
+            self._expire()
+            return self._total
+
+    def _minute(self) -> int:
+        return int(self._clock() // 60)
+
+    def _expire(self) -> None:
+        oldest = self._minute() - self.WINDOW_MINUTES
+        while self._buckets and self._buckets[0][0] <= oldest:
+            self._total -= self._buckets.popleft()[1]
+
+    def _add(self, count: int) -> None:
+        self._total += count
+        minute = self._minute()
+        if self._buckets and self._buckets[-1][0] == minute:
+            self._buckets[-1][1] += count
+        else:
+            self._buckets.append([minute, count])
 
     def charge(self) -> None:
         """Count one API request, or refuse it with 403 REQUEST_LIMIT_EXCEEDED when spent."""
         with self._lock:
-            if self.used >= self.limit:
+            self._expire()
+            if self._total >= self.limit:
                 raise SfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-            self.used += 1
+            self._add(1)
 
     def set(self, *, limit: int | None = None, used: int | None = None) -> None:
+        """Admin: change the limit, or pretend ``used`` requests were made in the last minute."""
         with self._lock:
             if limit is not None:
                 self.limit = limit
             if used is not None:
-                self.used = used
+                self._buckets.clear()
+                self._total = 0
+                self._add(used)
 
     def header(self) -> str:
         return f"api-usage={self.used}/{self.limit}"

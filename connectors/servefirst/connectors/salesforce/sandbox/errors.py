@@ -37,6 +37,18 @@ class SfError(Exception):
         return {"statusCode": self.code, "message": self.message, "fields": self.fields or []}
 
 
+class MultipleMatchesError(SfError):
+    """HTTP 300: an external id matched several records; the body lists their URLs."""
+
+    def __init__(self, object_name: str, ids: list[str]) -> None:
+        super().__init__(300, "MULTIPLE_CHOICES", f"{len(ids)} records match")
+        self.object_name = object_name
+        self.ids = ids
+
+    def urls(self, version: str) -> list[str]:
+        return [f"/services/data/v{version}/sobjects/{self.object_name}/{i}" for i in self.ids]
+
+
 def bad_request(code: str, message: str, fields: list[str] | None = None) -> SfError:
     return SfError(400, code, message, fields)
 

@@ -41,6 +41,8 @@ def classify(_method: str, path: str) -> str:
         if len(parts) > 2 and parts[2] == "describe":
             return f"sobjects/{parts[1]}/describe"
         return f"sobjects/{parts[1]}"
+    if head == "jobs" and len(parts) > 1:
+        return f"jobs/{parts[1]}"
     if head == "composite" and parts[1:2] == ["sobjects"]:
         return "composite/sobjects"
     if head == "tooling" and len(parts) > 1:
@@ -50,8 +52,8 @@ def classify(_method: str, path: str) -> str:
     return head
 
 
-def respond(fault: Fault) -> tuple[int, dict[str, str], bytes]:
-    """Salesforce's reply to an injected STATUS or LIMIT fault."""
+def respond(fault: Fault, limit_info: str = "") -> tuple[int, dict[str, str], bytes]:
+    """Salesforce's reply to an injected STATUS or LIMIT fault (with Sforce-Limit-Info if given)."""
     if fault.kind is FaultKind.LIMIT:
         message = _LIMIT_MESSAGES.get(fault.policy or "daily", _LIMIT_MESSAGES["daily"])
         status, code = 403, "REQUEST_LIMIT_EXCEEDED"
@@ -59,4 +61,7 @@ def respond(fault: Fault) -> tuple[int, dict[str, str], bytes]:
         status = fault.status
         code, message = _STATUS_BODIES.get(status, ("UNKNOWN_EXCEPTION", f"HTTP {status}"))
     body = json.dumps([{"message": message, "errorCode": code}]).encode()
-    return status, {"content-type": "application/json"}, body
+    headers = {"content-type": "application/json"}
+    if limit_info:
+        headers["Sforce-Limit-Info"] = limit_info
+    return status, headers, body

@@ -18,7 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, invalid_session
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    SfError,
+    bad_request,
+    invalid_session,
+)
 from servefirst.connectors.salesforce.sandbox.org import Org
 
 _VERSION = re.compile(r"^v(\d{2,3}\.\d)$")
@@ -37,6 +42,7 @@ class Call:
     user_id: str
     body: Any
     params: dict[str, str]
+    raw: bytes = b""
 
     @property
     def query(self) -> dict[str, str]:
@@ -53,14 +59,23 @@ def json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class CsvBody:
+    """A CSV reply (Bulk API 2.0 results), with its own extra headers."""
+
+    text: str
+    headers: dict[str, str]
+
+
 def respond(status: int, payload: Any, headers: dict[str, str]) -> Response:
+    if isinstance(payload, CsvBody):
+        return Response(payload.text, status, {**headers, **payload.headers}, media_type="text/csv")
     if status == 204 or payload is None:
         return Response(status_code=status, headers=headers)
     return Response(json_bytes(payload), status, headers, media_type="application/json")
 
 
-async def _body(request: Request) -> Any:
-    raw = await request.body()
+def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
@@ -84,16 +99,18 @@ def api_route(
         try:
             version, user_id = _authenticate(org, request)
             headers["Sforce-Limit-Info"] = org.budget.header()
-            body = await _body(request) if request.method in ("POST", "PATCH", "PUT") else None
+            raw = await request.body() if request.method in ("POST", "PATCH", "PUT") else b""
+            is_csv = request.headers.get("content-type", "").startswith("text/csv")
+            body = None if is_csv else _parse_json(raw)
             params = {k: v for k, v in request.path_params.items() if k != "version"}
-            call = Call(org, request, version, user_id, body, params)
+            call = Call(org, request, version, user_id, body, params, raw)
             with org.store.lock:
                 status, payload = handler(call)
                 if request.method != "GET":
                     after_write()
+        except MultipleMatchesError as exc:
+            return respond(300, exc.urls(_version_of(request)), headers)
         except SfError as exc:
-            if exc.status == 300:
-                return respond(300, _choices(org, request, exc.message), headers)
             return respond(exc.status, exc.body(), headers)
         return respond(status, payload, headers)
 
@@ -117,14 +134,9 @@ def _authenticate(org: Org, request: Request) -> tuple[str, str]:
     return match.group(1), user_id
 
 
-def _choices(org: Org, request: Request, ids: str) -> list[str]:
-    """The 300 body of an ambiguous upsert: the URL of every matching record."""
-    version = request.path_params.get("version", "v59.0")
-    urls = []
-    for record_id in ids.split(","):
-        obj = org.store.data.by_prefix(record_id)
-        urls.append(f"/services/data/{version}/sobjects/{obj.name if obj else '?'}/{record_id}")
-    return urls
+def _version_of(request: Request) -> str:
+    match = _VERSION.match(request.path_params.get("version", ""))
+    return match.group(1) if match else "59.0"
 
 
 def require_object(body: Any) -> dict[str, Any]:

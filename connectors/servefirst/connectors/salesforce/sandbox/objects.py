@@ -99,7 +99,7 @@ def _system(owned: bool) -> list[FieldDef]:
     return fields
 
 
-def _obj(
+def obj_def(
     name: str, prefix: str, plural: str, fields: list[FieldDef], *, owned: bool = True, **kw: Any
 ) -> ObjectDef:
     ordered = {d.name: d for d in [*_system(owned), *fields]}
@@ -110,7 +110,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
     """The data API's objects; ``stage_values`` are the org's Opportunity stages."""
     name_field = {"name_field": True}
     objects = [
-        _obj(
+        obj_def(
             "User",
             "005",
             "Users",
@@ -126,7 +126,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             owned=False,
         ),
-        _obj(
+        obj_def(
             "Account",
             "001",
             "Accounts",
@@ -139,7 +139,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             custom_fields_allowed=True,
         ),
-        _obj(
+        obj_def(
             "Contact",
             "003",
             "Contacts",
@@ -151,6 +151,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
                     reference_to=("Account",),
                     relationship_name="Account",
                     child_relationship="Contacts",
+                    cascade_delete=True,
                 ),
                 f("FirstName", T.STRING, "First Name", length=40),
                 f("LastName", T.STRING, "Last Name", length=80, nillable=False),
@@ -161,7 +162,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             custom_fields_allowed=True,
         ),
-        _obj(
+        obj_def(
             "Opportunity",
             "006",
             "Opportunities",
@@ -174,6 +175,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
                     reference_to=("Account",),
                     relationship_name="Account",
                     child_relationship="Opportunities",
+                    cascade_delete=True,
                 ),
                 f(
                     "StageName",
@@ -201,7 +203,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             custom_fields_allowed=True,
         ),
-        _obj(
+        obj_def(
             "OpportunityContactRole",
             "00K",
             "Opportunity Contact Role",
@@ -232,7 +234,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             owned=False,
         ),
-        _obj(
+        obj_def(
             "Task",
             "00T",
             "Tasks",
@@ -282,7 +284,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             custom_fields_allowed=True,
         ),
-        _obj(
+        obj_def(
             "OpportunityStage",
             "01J",
             "Opportunity Stages",
@@ -308,7 +310,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             updateable=False,
             deletable=False,
         ),
-        _obj(
+        obj_def(
             "PermissionSet",
             "0PS",
             "Permission Sets",
@@ -320,7 +322,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             ],
             owned=False,
         ),
-        _obj(
+        obj_def(
             "PermissionSetAssignment",
             "0Pa",
             "Permission Set Assignments",
@@ -349,7 +351,7 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
             owned=False,
             updateable=False,
         ),
-        _obj(
+        obj_def(
             "FieldPermissions",
             "01k",
             "Field Permissions",
@@ -369,49 +371,6 @@ def data_objects(stage_values: tuple[PicklistValue, ...]) -> Schema:
                 f("Field", T.PICKLIST, "Field Name", nillable=False, updateable=False),
                 f("PermissionsRead", T.BOOLEAN, "Read Access", nillable=False, default=False),
                 f("PermissionsEdit", T.BOOLEAN, "Edit Access", nillable=False, default=False),
-            ],
-            owned=False,
-        ),
-    ]
-    return Schema(objects)
-
-
-def tooling_objects() -> Schema:
-    """The Tooling API's objects the sandbox serves: CustomField and ValidationRule."""
-    metadata = f("Metadata", T.COMPLEX, "Metadata", filterable=False)
-    entity = f("EntityDefinitionId", T.STRING, "Entity Definition ID", length=18)
-    objects = [
-        _obj(
-            "CustomField",
-            "00N",
-            "Custom Fields",
-            [
-                f("DeveloperName", T.STRING, "Developer Name", length=40, nillable=False),
-                f("TableEnumOrId", T.STRING, "Table Enum Or ID", length=40, nillable=False),
-                entity,
-                f("NamespacePrefix", T.STRING, "Namespace Prefix", length=15),
-                f("Description", T.TEXTAREA, "Description", length=1000),
-                f("InlineHelpText", T.TEXTAREA, "Help Text", length=510),
-                f("Length", T.INT, "Length"),
-                f("FullName", T.STRING, "Full Name", nillable=False),
-                metadata,
-            ],
-            owned=False,
-        ),
-        _obj(
-            "ValidationRule",
-            "03d",
-            "Validation Rules",
-            [
-                f("ValidationName", T.STRING, "Rule Name", length=40, nillable=False),
-                entity,
-                f("Active", T.BOOLEAN, "Active", nillable=False, default=False),
-                f("Description", T.TEXTAREA, "Description", length=1000),
-                f("ErrorDisplayField", T.STRING, "Error Location"),
-                f("ErrorMessage", T.STRING, "Error Message", nillable=False),
-                f("NamespacePrefix", T.STRING, "Namespace Prefix", length=15),
-                f("FullName", T.STRING, "Full Name", nillable=False),
-                metadata,
             ],
             owned=False,
         ),

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from servefirst.connectors.salesforce.sandbox.auth import ApiBudget, TokenRegistry
 from servefirst.connectors.salesforce.sandbox.custom_fields import sync_custom_fields
-from servefirst.connectors.salesforce.sandbox.objects import data_objects, tooling_objects
+from servefirst.connectors.salesforce.sandbox.objects import data_objects
 from servefirst.connectors.salesforce.sandbox.query import QueryService
 from servefirst.connectors.salesforce.sandbox.schema import PicklistValue
 from servefirst.connectors.salesforce.sandbox.security import FieldSecurity, ValidationRules
-from servefirst.connectors.salesforce.sandbox.soql.compiler import Catalog
+from servefirst.connectors.salesforce.sandbox.soql.compiled import Catalog
 from servefirst.connectors.salesforce.sandbox.stages import forecast_type, stage_set
 from servefirst.connectors.salesforce.sandbox.store import Record, Store
 from servefirst.connectors.salesforce.sandbox.tooling import Tooling
+from servefirst.connectors.salesforce.sandbox.tooling_schema import tooling_objects
 from servefirst.connectors.salesforce.sandbox.writes import Writer
 
 INTEGRATION_USERNAME = "integration@servefirst.sandbox"

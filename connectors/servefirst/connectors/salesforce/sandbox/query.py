@@ -17,7 +17,8 @@ from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.errors import bad_request
 from servefirst.connectors.salesforce.sandbox.ids import checksum
-from servefirst.connectors.salesforce.sandbox.soql.compiler import Catalog, CompiledQuery, Compiler
+from servefirst.connectors.salesforce.sandbox.soql.compiled import Catalog, CompiledQuery
+from servefirst.connectors.salesforce.sandbox.soql.compiler import Compiler
 from servefirst.connectors.salesforce.sandbox.soql.parser import parse
 from servefirst.connectors.salesforce.sandbox.store import Record
 

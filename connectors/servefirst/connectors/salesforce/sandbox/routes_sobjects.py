@@ -8,7 +8,11 @@ from typing import Any
 
 from starlette.routing import Route
 
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    bad_request,
+    not_found,
+)
 from servefirst.connectors.salesforce.sandbox.http import (
     AfterWrite,
     Call,
@@ -60,7 +64,14 @@ def _summary(obj: ObjectDef, version: str) -> dict[str, Any]:
 
 def describe(call: Call, obj: ObjectDef) -> dict[str, Any]:
     security = call.org.security
-    fields = [d.describe() for d in obj.fields.values() if security.readable(obj, d)]
+    fields = []
+    for definition in obj.fields.values():
+        if not security.readable(obj, definition):
+            continue
+        entry = definition.describe()
+        if not security.editable(obj, definition):
+            entry["createable"] = entry["updateable"] = False
+        fields.append(entry)
     return {
         **_summary(obj, call.version),
         "fields": fields,
@@ -182,7 +193,7 @@ def _by_external_id(call: Call) -> tuple[int, Any]:
     if not matches:
         raise not_found()
     if len(matches) > 1:
-        raise SfError(300, "MULTIPLE_CHOICES", ",".join(matches))
+        raise MultipleMatchesError(obj.name, matches)
     if call.request.method == "DELETE":
         writer.delete(obj, matches[0], call.user_id)
         return 204, None

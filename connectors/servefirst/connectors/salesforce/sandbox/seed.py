@@ -150,8 +150,10 @@ class Seeder:
         return ids
 
     def demo(self, today: date | None = None) -> dict[str, int]:
-        """The demo org (deterministic for ``today``)."""
+        """The demo org (deterministic for ``today``); nothing if it is already there."""
         today = today or self.org.store.clock.today()
+        if self._has_demo():
+            return {}
         rng = random.Random(20240501)  # noqa: S311 - reproducible demo data
         fields = self.ensure_fields()
         owners = self._owners()
@@ -208,6 +210,13 @@ class Seeder:
                 )
                 counts["contact_roles"] += 1
         return counts
+
+    def _has_demo(self) -> bool:
+        """The demo is seeded once per org: a second call changes nothing."""
+        return any(
+            a.get("Name") == ACCOUNTS[0] and not a.get("IsDeleted")
+            for a in self.org.store.tables["Account"].values()
+        )
 
     def _stage_plan(self) -> list[str]:
         """Stage of each demo opportunity: open stages evenly, then some won and lost."""

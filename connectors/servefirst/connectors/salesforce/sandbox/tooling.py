@@ -1,4 +1,4 @@
-"""Tooling API metadata writes: CustomField and ValidationRule records.
+"""Tooling API metadata writes: CustomField, ValidationRule and PathAssistant records.
 
 Each type turns a ``{"FullName", "Metadata"}`` body into the columns its Tooling sObject
 exposes to queries (DeveloperName, TableEnumOrId, ValidationName, Active...). A PATCH replaces
@@ -16,11 +16,12 @@ from servefirst.connectors.salesforce.sandbox.custom_fields import field_from_me
 from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
 from servefirst.connectors.salesforce.sandbox.formula import FormulaError, compile_formula
 from servefirst.connectors.salesforce.sandbox.ids import to18
-from servefirst.connectors.salesforce.sandbox.schema import FieldType, ObjectDef
+from servefirst.connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
 from servefirst.connectors.salesforce.sandbox.store import Record, Store
 
 _NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
-Builder = Callable[[Store, str, str, dict[str, Any], Record | None], dict[str, Any]]
+#: (store, FullName, Metadata, the record being replaced or None) -> the record's columns
+Builder = Callable[[Store, str, dict[str, Any], Record | None], dict[str, Any]]
 
 
 def _integrity(message: str) -> SfError:
@@ -58,7 +59,7 @@ def _duplicate(store: Store, table: str, *, key: str, obj: str, name: str, own: 
 
 
 def _custom_field(
-    store: Store, full_name: str, _: str, metadata: dict[str, Any], old: Record | None
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     obj, developer = _split_full_name(store, full_name, "__c")
     if not obj.custom_fields_allowed:
@@ -100,7 +101,7 @@ def _custom_field(
 
 
 def _validation_rule(
-    store: Store, full_name: str, _: str, metadata: dict[str, Any], old: Record | None
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     obj, name = _split_full_name(store, full_name, "")
     if _duplicate(
@@ -142,7 +143,67 @@ def _validation_rule(
     }
 
 
-BUILDERS: dict[str, Builder] = {"CustomField": _custom_field, "ValidationRule": _validation_rule}
+def _path_steps(obj: ObjectDef, field: FieldDef, steps: Any) -> None:
+    values = {v.value for v in field.picklist or ()}
+    if not isinstance(steps, list):
+        raise _integrity("pathAssistantSteps must be a list")
+    for step in steps:
+        name = step.get("picklistValueName") if isinstance(step, dict) else None
+        if name not in values:
+            raise _integrity(
+                f"Path step {name!r} is not a value of {obj.name}.{field.name}: use one of "
+                + ", ".join(sorted(values))
+            )
+        for field_name in step.get("fieldNames") or []:
+            if obj.field(str(field_name)) is None:
+                raise _integrity(f"Path step {name!r}: no field {field_name} on {obj.name}")
+
+
+def _path_assistant(
+    store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
+) -> dict[str, Any]:
+    """PathAssistant (Sales Path); FullName is the path's own API name, e.g. "ServeFirst_Path"."""
+    if not _NAME.match(full_name):
+        raise _integrity(f"The API name {full_name!r} is invalid for a path")
+    obj = store.data.get(str(metadata.get("entityName") or ""))
+    if obj is None:
+        raise _integrity(f"entityName: unknown object {metadata.get('entityName')!r}")
+    field = obj.field(str(metadata.get("fieldName") or ""))
+    if field is None or field.type is not FieldType.PICKLIST:
+        raise _integrity(f"fieldName: {metadata.get('fieldName')!r} is no picklist on {obj.name}")
+    if not metadata.get("masterLabel"):
+        raise _integrity("masterLabel: You must enter a value")
+    _path_steps(obj, field, metadata.get("pathAssistantSteps") or [])
+    record_type = str(metadata.get("recordTypeName") or "__MASTER__")
+    active = bool(metadata.get("active"))
+    for rec in store.tables["PathAssistant"].values():
+        same = (rec.get("SobjectType"), (rec.get("Metadata") or {}).get("recordTypeName"))
+        mine = old is not None and rec["Id"] == old["Id"]
+        if rec.get("IsDeleted") or mine:
+            continue
+        if rec.get("DeveloperName", "").lower() == full_name.lower():
+            raise bad_request(
+                "DUPLICATE_DEVELOPER_NAME", f"There is already a path named {full_name}.", []
+            )
+        if active and rec.get("IsActive") and same == (obj.name, record_type):
+            raise _integrity(f"There is already an active path for {obj.name} ({record_type})")
+    return {
+        "DeveloperName": full_name,
+        "MasterLabel": str(metadata["masterLabel"]),
+        "SobjectType": obj.name,
+        "SobjectProcessField": field.name,
+        "RecordTypeId": None,
+        "IsActive": active,
+        "FullName": full_name,
+        "Metadata": {**metadata, "recordTypeName": record_type, "fullName": None},
+    }
+
+
+BUILDERS: dict[str, Builder] = {
+    "CustomField": _custom_field,
+    "ValidationRule": _validation_rule,
+    "PathAssistant": _path_assistant,
+}
 
 
 class Tooling:
@@ -158,7 +219,7 @@ class Tooling:
             raise bad_request(
                 "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]", ["Metadata"]
             )
-        columns = builder(self.store, str(body.get("FullName") or ""), object_name, metadata, None)
+        columns = builder(self.store, str(body.get("FullName") or ""), metadata, None)
         now = self.store.clock.now()
         record: Record = {
             "Id": self.store.new_id(object_name),
@@ -182,7 +243,7 @@ class Tooling:
         if not isinstance(metadata, dict):
             raise _integrity("Metadata must be an object")
         full_name = str(body.get("FullName") or old["FullName"])
-        columns = builder(self.store, full_name, object_name, metadata, old)
+        columns = builder(self.store, full_name, metadata, old)
         now = self.store.clock.now()
         self.store.put(
             object_name,

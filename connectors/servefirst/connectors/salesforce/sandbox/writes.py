@@ -12,8 +12,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from servefirst.connectors.salesforce.sandbox.checks import AFTER_SAVE, CHECKS
 from servefirst.connectors.salesforce.sandbox.derive import DERIVERS
-from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request, not_found
+from servefirst.connectors.salesforce.sandbox.errors import (
+    MultipleMatchesError,
+    SfError,
+    bad_request,
+    not_found,
+)
 from servefirst.connectors.salesforce.sandbox.formula import Context
 from servefirst.connectors.salesforce.sandbox.ids import to18
 from servefirst.connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
@@ -108,7 +114,7 @@ class Writer:
             return to18(value) or value, False
         matches = self.store.find_by_key(obj.name, definition.name, value)
         if len(matches) > 1:
-            raise SfError(300, "MULTIPLE_CHOICES", ",".join(matches))
+            raise MultipleMatchesError(obj.name, matches)
         if matches:
             self.update(obj, matches[0], body, user_id)
             return matches[0], False
@@ -247,10 +253,16 @@ class Writer:
                 f"Required fields are missing: [{', '.join(missing)}]",
                 missing,
             )
+        check = CHECKS.get(obj.name)
+        if check is not None:
+            check(self.store, record)
         if rules:
             self._run_rules(obj, record, old)
         self._check_unique(obj, record)
         self.store.put(obj.name, record)
+        follow_up = AFTER_SAVE.get(obj.name)
+        if follow_up is not None:
+            follow_up(self.store, record)
 
     def _run_rules(self, obj: ObjectDef, record: Record, old: Record | None) -> None:
         context = Context(record, old, self.store.clock.today())

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.errors import SfError
@@ -21,7 +20,13 @@ from servefirst.connectors.salesforce.sandbox.schema import (
     FieldDef,
     FieldType,
     ObjectDef,
-    Schema,
+)
+from servefirst.connectors.salesforce.sandbox.soql.compiled import (
+    Catalog,
+    CompiledQuery,
+    Getter,
+    Predicate,
+    RowNode,
 )
 from servefirst.connectors.salesforce.sandbox.soql.dates import date_range
 from servefirst.connectors.salesforce.sandbox.soql.lexer import query_error
@@ -34,14 +39,8 @@ from servefirst.connectors.salesforce.sandbox.soql.nodes import (
     Not,
     Query,
 )
-from servefirst.connectors.salesforce.sandbox.store import Record, Store
+from servefirst.connectors.salesforce.sandbox.store import Record
 from servefirst.connectors.salesforce.sandbox.values import to_json
-
-Getter = Callable[[Record], Any]
-Predicate = Callable[[Record], bool]
-Readable = Callable[[ObjectDef, FieldDef], bool]
-#: Renders one row: (record, its sObject type, API version) -> JSON-ready dict.
-Renderer = Callable[[Record, str, str], dict[str, Any]]
 
 _CUSTOM_HINT = (
     "If you are attempting to use a custom {what}, be sure to append the '{suffix}' after the "
@@ -72,128 +71,8 @@ _EXPECTED: dict[FieldType, tuple[tuple[str, ...], str]] = {
 }
 
 
-@dataclass
-class Catalog:
-    """What a query runs against: one API's schema, the records, and the user's field access."""
-
-    schema: Schema
-    store: Store
-    readable: Readable
-    today: date
-    include_deleted: bool = False
-    api_prefix: str = ""  # "" for the data API, "tooling/" for the Tooling API
-
-
-@dataclass
-class _Node:
-    key: str
-    getter: Getter | None = None
-    lookup: Callable[[Record], tuple[str, Record] | None] | None = None
-    nodes: list[_Node] = field(default_factory=list)
-    children: CompiledQuery | None = None
-    child_field: tuple[str, str] = ("", "")
-
-
 def _norm_text(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
-
-
-class CompiledQuery:
-    """A query ready to run: predicate, ordering, window and projection."""
-
-    def __init__(self, catalog: Catalog, obj: ObjectDef, query: Query) -> None:
-        self.catalog = catalog
-        self.obj = obj
-        self.query = query
-        self.count = query.count
-        self.predicate: Predicate | None = None
-        self.nodes: list[_Node] = []
-        self.order: list[tuple[Getter, bool, bool]] = []
-        self.limit = query.limit
-        self.offset = query.offset or 0
-        self.selected: list[FieldDef] = []
-        self._renderer: Renderer | None = None
-
-    def rows(self, records: Iterable[Record]) -> list[Record]:
-        """The matching records, ordered and windowed (OFFSET, LIMIT)."""
-        include_deleted = self.catalog.include_deleted
-        predicate = self.predicate
-        if predicate is None:
-            found = [r for r in records if include_deleted or not r.get("IsDeleted")]
-        else:
-            found = [
-                r for r in records if (include_deleted or not r.get("IsDeleted")) and predicate(r)
-            ]
-        for getter, descending, nulls_first in reversed(self.order):
-            present = [r for r in found if getter(r) is not None]
-            nulls = [r for r in found if getter(r) is None]
-            present.sort(key=getter, reverse=descending)
-            found = nulls + present if nulls_first else present + nulls
-        end = None if self.limit is None else self.offset + self.limit
-        return found[self.offset : end] if self.offset or end is not None else found
-
-    def render(self, record: Record, version: str) -> dict[str, Any]:
-        if self._renderer is None:
-            self._renderer = self._build(self.nodes)
-        return self._renderer(record, self.obj.name, version)
-
-    def _build(self, nodes: list[_Node]) -> Renderer:
-        """One closure per projection level, so rendering a row does no dispatch on node kinds."""
-        parts: list[tuple[str, Callable[[Record, str], Any]]] = []
-        for node in nodes:
-            if node.getter is not None:
-                parts.append((node.key, _field_part(node.getter)))
-            elif node.lookup is not None:
-                parts.append((node.key, self._build_lookup(node.lookup, self._build(node.nodes))))
-            elif node.children is not None:
-                parts.append((node.key, self._children_part(node)))
-        prefix = f"{self.catalog.api_prefix}sobjects/"
-
-        def render(record: Record, type_name: str, version: str) -> dict[str, Any]:
-            out: dict[str, Any] = {
-                "attributes": {
-                    "type": type_name,
-                    "url": f"/services/data/v{version}/{prefix}{type_name}/{record['Id']}",
-                }
-            }
-            for key, part in parts:
-                out[key] = part(record, version)
-            return out
-
-        return render
-
-    def _children_part(self, node: _Node) -> Callable[[Record, str], Any]:
-        def render(record: Record, version: str) -> Any:
-            return self._render_children(record, node, version)
-
-        return render
-
-    @staticmethod
-    def _build_lookup(
-        lookup: Callable[[Record], tuple[str, Record] | None], inner: Renderer
-    ) -> Callable[[Record, str], Any]:
-        def render(record: Record, version: str) -> Any:
-            found = lookup(record)
-            return None if found is None else inner(found[1], found[0], version)
-
-        return render
-
-    def _render_children(self, record: Record, node: _Node, version: str) -> Any:
-        child = node.children
-        assert child is not None  # noqa: S101 - set together with the node kind
-        child_object, child_field = node.child_field
-        table = self.catalog.store.tables[child_object]
-        ids = self.catalog.store.children(child_object, child_field, record["Id"])
-        if not ids:
-            return None
-        rows = child.rows(table[i] for i in ids)
-        if not rows:
-            return None
-        return {
-            "totalSize": len(rows),
-            "done": True,
-            "records": [child.render(r, version) for r in rows],
-        }
 
 
 class Compiler:
@@ -237,7 +116,7 @@ class Compiler:
             )
         return obj
 
-    def _subquery(self, obj: ObjectDef, query: Query) -> _Node:
+    def _subquery(self, obj: ObjectDef, query: Query) -> RowNode:
         relation = obj.child(query.object_name)
         if relation is None:
             raise self.error(
@@ -248,7 +127,9 @@ class Compiler:
             )
         child_obj = self.catalog.store.object(relation.child)
         compiled = self.compile(query, parent=child_obj)
-        return _Node(relation.name, children=compiled, child_field=(relation.child, relation.field))
+        return RowNode(
+            relation.name, children=compiled, child_field=(relation.child, relation.field)
+        )
 
     def _hops(
         self, obj: ObjectDef, ref: FieldRef
@@ -314,7 +195,7 @@ class Compiler:
         return getter, definition
 
     def _select(
-        self, obj: ObjectDef, ref: FieldRef, nodes: list[_Node], selected: list[FieldDef]
+        self, obj: ObjectDef, ref: FieldRef, nodes: list[RowNode], selected: list[FieldDef]
     ) -> None:
         hops, definition, _ = self._hops(obj, ref)
         level = nodes
@@ -322,14 +203,15 @@ class Compiler:
             key = lookup.relationship_name or lookup.name
             node = next((n for n in level if n.key == key and n.lookup is not None), None)
             if node is None:
-                node = _Node(key, lookup=self._lookup(lookup, targets))
+                node = RowNode(key, lookup=self._lookup(lookup, targets))
                 level.append(node)
             level = node.nodes
         if any(n.key == definition.name and n.getter is not None for n in level):
             raise self.error(
                 ref.column, f"duplicate field selected: {definition.name}", "MALFORMED_QUERY"
             )
-        level.append(_Node(definition.name, getter=_json_getter(definition)))
+        plain = definition.type not in (FieldType.DATE, FieldType.DATETIME)
+        level.append(RowNode(definition.name, getter=_json_getter(definition), plain=plain))
         selected.append(definition)
 
     def _condition(self, obj: ObjectDef, condition: Condition) -> Predicate:
@@ -457,13 +339,6 @@ class Compiler:
         getter = _json_getter(inner.selected[0])
         rows = inner.rows(self.catalog.store.tables[inner.obj.name].values())
         return {getter(r) for r in rows}
-
-
-def _field_part(getter: Getter) -> Callable[[Record, str], Any]:
-    def render(record: Record, _version: str) -> Any:
-        return getter(record)
-
-    return render
 
 
 def _json_getter(definition: FieldDef) -> Getter:
