@@ -18,9 +18,14 @@ from servefirst.config.settings import Settings
 from servefirst.connectors.base import Connector, ProvisionReport
 from servefirst.playbook.definition import Playbook
 from servefirst.sync.connectors import open_connector
-from servefirst.sync.engine.report import FailureKind, RunReport, failure_kind
-from servefirst.sync.engine.run import ProgressCallback, SyncOptions, run_sync
-from servefirst.sync.logs import log_event
+from servefirst.sync.engine.report import RunReport
+from servefirst.sync.engine.run import (
+    ProgressCallback,
+    SyncOptions,
+    mark_failed,
+    run_sync,
+    start_report,
+)
 from servefirst.sync.state import RunStatus, RunTotals, StateStore
 
 log = logging.getLogger("servefirst.sync.service")
@@ -65,9 +70,7 @@ def sync_connection(
     if options.full_scan_every is None and conn.full_scan_every_hours is not None:
         options = replace(options, full_scan_every=dt.timedelta(hours=conn.full_scan_every_hours))
     with opened_store(settings) as store:
-        run_id = store.start_run(
-            name, conn.crm, options.as_of, dry_run=options.dry_run, full_scan=options.full
-        )
+        report = start_report(store, name, conn.crm, options)
         started = time.monotonic()
         try:
             with opened_connector(settings, playbook, name) as connector:
@@ -78,45 +81,19 @@ def sync_connection(
                     name,
                     options,
                     on_progress=on_progress,
-                    run_id=run_id,
+                    run_id=report.run_id,
                 )
         except Exception as exc:  # opening or closing the connector failed: record it
-            report = RunReport(
-                run_id=run_id,
-                connection=name,
-                crm=conn.crm,
-                dry_run=options.dry_run,
-                full_scan=options.full,
-                as_of=options.as_of,
+            mark_failed(report, exc)
+            report.duration_seconds = time.monotonic() - started
+            store.finish_run(
+                report.run_id,
+                status=RunStatus.FAILED,
+                totals=RunTotals(),
+                duration_seconds=report.duration_seconds,
+                error_message=report.error_message,
             )
-            _record_failure(store, report, exc, time.monotonic() - started)
             return report
-
-
-def _record_failure(store: StateStore, report: RunReport, exc: Exception, seconds: float) -> None:
-    kind = failure_kind(exc)
-    report.status = RunStatus.FAILED
-    report.failure = kind
-    report.error_message = str(exc) or exc.__class__.__name__
-    report.duration_seconds = seconds
-    if kind is FailureKind.UNEXPECTED:
-        log.exception("cannot open connection %s", report.connection)
-    log_event(
-        log,
-        logging.ERROR,
-        "sync_failed",
-        connection=report.connection,
-        run_id=report.run_id,
-        error=report.error_message,
-        kind=kind.value,
-    )
-    store.finish_run(
-        report.run_id,
-        status=RunStatus.FAILED,
-        totals=RunTotals(),
-        duration_seconds=seconds,
-        error_message=report.error_message,
-    )
 
 
 def provision_connection(

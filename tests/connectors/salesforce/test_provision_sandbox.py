@@ -30,6 +30,35 @@ def fresh(new_sandbox: Callable[..., RunningSandbox]) -> Iterator[RunningSandbox
     sandbox.stop()
 
 
+Provisioned = Callable[..., tuple[SalesforceConnector, Any]]
+
+
+@pytest.fixture
+def provisioned(
+    fresh: RunningSandbox,
+    connector_for: ConnectorFor,
+    prime: Playbook,
+    rep: Callable[[RunningSandbox], Any],
+) -> Iterator[Provisioned]:
+    """A function that provisions the fresh org (keywords override connection settings).
+
+    It returns the connector and a rep's own client; both are closed after the test, also
+    when it fails, so a failing test cannot leave pools open on a stopped org.
+    """
+    opened: list[tuple[SalesforceConnector, Any]] = []
+
+    def provision(**overrides: Any) -> tuple[SalesforceConnector, Any]:
+        connector = connector_for(fresh, **overrides)
+        connector.provision(prime, dry_run=False)
+        opened.append((connector, rep(fresh)))
+        return opened[-1]
+
+    yield provision
+    for connector, sf in opened:
+        sf.session.close()
+        connector.close()
+
+
 def test_dry_run_plans_everything_and_writes_nothing(
     fresh: RunningSandbox, connector_for: ConnectorFor, prime: Playbook
 ) -> None:
@@ -84,15 +113,8 @@ def test_fresh_org_provisions_then_a_second_run_is_a_no_op(
     connector.close()
 
 
-def test_drifted_label_and_help_are_put_back(
-    fresh: RunningSandbox,
-    connector_for: ConnectorFor,
-    prime: Playbook,
-    rep: Callable[[RunningSandbox], Any],
-) -> None:
-    connector = connector_for(fresh)
-    connector.provision(prime, dry_run=False)
-    sf = rep(fresh)
+def test_drifted_label_and_help_are_put_back(provisioned: Provisioned, prime: Playbook) -> None:
+    connector, sf = provisioned()
     found = sf.toolingexecute(
         "query/",
         params={"q": "SELECT Id FROM CustomField WHERE DeveloperName = 'Playbook_Findings'"},
@@ -113,19 +135,12 @@ def test_drifted_label_and_help_are_put_back(
         == "Playbook Findings"
     )
     assert connector.provision(prime, dry_run=False).changes == ()
-    sf.session.close()
-    connector.close()
 
 
 def test_revoked_field_permission_is_granted_again(
-    fresh: RunningSandbox,
-    connector_for: ConnectorFor,
-    prime: Playbook,
-    rep: Callable[[RunningSandbox], Any],
+    provisioned: Provisioned, prime: Playbook
 ) -> None:
-    connector = connector_for(fresh)
-    connector.provision(prime, dry_run=False)
-    sf = rep(fresh)
+    connector, sf = provisioned()
     row = sf.query(
         "SELECT Id FROM FieldPermissions WHERE Field = 'Opportunity.Playbook_Health__c'"
     )["records"][0]
@@ -134,19 +149,12 @@ def test_revoked_field_permission_is_granted_again(
     assert [(s.name, s.action) for s in report.changes] == [
         ("Opportunity.Playbook_Health__c", "update")
     ]
-    sf.session.close()
-    connector.close()
 
 
 def test_validation_rule_blocks_moving_past_diagnose_without_an_operational_date(
-    fresh: RunningSandbox,
-    connector_for: ConnectorFor,
-    prime: Playbook,
-    rep: Callable[[RunningSandbox], Any],
+    provisioned: Provisioned, prime: Playbook
 ) -> None:
-    connector = connector_for(fresh, validation_rule=True)
-    connector.provision(prime, dry_run=False)
-    sf = rep(fresh)
+    connector, sf = provisioned(validation_rule=True)
     # the date is agreed with the sponsor in Diagnose, so entering Diagnose without it is fine
     stuck = sf.Opportunity.create(
         {"Name": "Stuck", "StageName": "Discover", "CloseDate": "2027-01-01"}
@@ -183,19 +191,12 @@ def test_validation_rule_blocks_moving_past_diagnose_without_an_operational_date
     report = connector.provision(prime, dry_run=False)
     assert report.changes == ()
     assert [s.action for s in report.steps if s.kind == "validation_rule"] == ["none"]
-    sf.session.close()
-    connector.close()
 
 
 def test_validation_rule_from_an_older_release_is_updated(
-    fresh: RunningSandbox,
-    connector_for: ConnectorFor,
-    prime: Playbook,
-    rep: Callable[[RunningSandbox], Any],
+    provisioned: Provisioned, prime: Playbook
 ) -> None:
-    connector = connector_for(fresh, validation_rule=True)
-    connector.provision(prime, dry_run=False)
-    sf = rep(fresh)
+    connector, sf = provisioned(validation_rule=True)
     found = sf.toolingexecute(
         "query/",
         params={
@@ -224,8 +225,6 @@ def test_validation_rule_from_an_older_release_is_updated(
     )["id"]
     sf.Opportunity.update(stuck, {"StageName": "Diagnose"})
     assert connector.provision(prime, dry_run=False).changes == ()
-    sf.session.close()
-    connector.close()
 
 
 def test_standard_stages_are_mapped_or_explained(

@@ -46,6 +46,9 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Compute everything, write nothing to the CRM.")
 ]
 
+#: ``--json`` of the history commands (``runs list``, ``runs show``), which print tables.
+TablesJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
 
 def exit_code(report: RunReport) -> Exit:
     """The documented exit code of a finished run."""
@@ -157,9 +160,7 @@ def runs_list(
     config: ConfigOption = None,
     connection: ConnectionOption = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of tables.")
-    ] = False,
+    json_output: TablesJsonOption = False,
 ) -> None:
     """The latest sync runs, newest first."""
     with config_errors():
@@ -177,9 +178,7 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="The run id (see `servefirst runs list`).")],
     config: ConfigOption = None,
     changes: Annotated[int, typer.Option(min=0, help="How many changes to list.")] = 200,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of tables.")
-    ] = False,
+    json_output: TablesJsonOption = False,
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
     with config_errors():

@@ -95,6 +95,32 @@ def _batches(items: Iterable[Engagement], size: int) -> Iterator[list[Engagement
         yield batch
 
 
+def start_report(
+    store: StateStore,
+    connection: str,
+    crm: str,
+    options: SyncOptions,
+    run_id: int | None = None,
+) -> RunReport:
+    """The report of a run, opening its history row unless the caller already did.
+
+    A run is recorded before anything can fail, so even a connector that never opens leaves a
+    row saying why; the service and ``run_sync`` both start runs this way.
+    """
+    if run_id is None:
+        run_id = store.start_run(
+            connection, crm, options.as_of, dry_run=options.dry_run, full_scan=options.full
+        )
+    return RunReport(
+        run_id=run_id,
+        connection=connection,
+        crm=crm,
+        dry_run=options.dry_run,
+        full_scan=options.full,
+        as_of=options.as_of,
+    )
+
+
 def run_sync(
     connector: Connector,
     playbook: Playbook,
@@ -114,22 +140,7 @@ def run_sync(
     itself (to record failures that happen before a connector exists) hand it over.
     """
     started = time.monotonic()
-    if run_id is None:
-        run_id = store.start_run(
-            connection,
-            connector.crm,
-            options.as_of,
-            dry_run=options.dry_run,
-            full_scan=options.full,
-        )
-    report = RunReport(
-        run_id=run_id,
-        connection=connection,
-        crm=connector.crm,
-        dry_run=options.dry_run,
-        full_scan=options.full,
-        as_of=options.as_of,
-    )
+    report = start_report(store, connection, connector.crm, options, run_id)
     calls_before = connector.api_calls
     read0, write0 = calls_before.read, calls_before.write
     try:
@@ -143,7 +154,7 @@ def run_sync(
             evaluate=evaluator,
         ).execute()
     except Exception as exc:
-        _failed(report, exc)
+        mark_failed(report, exc)
     except BaseException:  # Ctrl-C or interpreter shutdown: record it, then let it propagate
         report.status = RunStatus.INTERRUPTED
         report.error_message = "interrupted before it finished"
@@ -153,8 +164,11 @@ def run_sync(
     return report
 
 
-def _failed(report: RunReport, exc: Exception) -> None:
-    """Mark the run failed; a bug (not a ServeFirstError) is logged with its traceback."""
+def mark_failed(report: RunReport, exc: Exception) -> None:
+    """Mark the run failed; a bug (not a ServeFirstError) is logged with its traceback.
+
+    Shared with the service, which records a connector that failed to open the same way.
+    """
     report.status = RunStatus.FAILED
     report.failure = failure_kind(exc)
     report.error_message = str(exc) or exc.__class__.__name__

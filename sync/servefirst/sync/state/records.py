@@ -33,6 +33,8 @@ COUNT_NAMES = (
     "record_errors",
 )
 HEALTH_NAMES = ("on_track", "at_risk", "off_track")
+#: Every whole-number total, each a column of the ``runs`` row (findings_by_rule is JSON).
+TOTAL_NAMES = (*COUNT_NAMES, *HEALTH_NAMES, "api_calls_read", "api_calls_write")
 
 
 @dataclass

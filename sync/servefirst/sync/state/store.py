@@ -33,6 +33,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
 from servefirst.sync.state.records import (
+    TOTAL_NAMES,
     ChangeRecord,
     EngagementDates,
     RunRecord,
@@ -41,20 +42,6 @@ from servefirst.sync.state.records import (
     Watermark,
 )
 
-_TOTAL_COLUMNS = (
-    "engagements_read",
-    "records_updated",
-    "fields_updated",
-    "tasks_opened",
-    "tasks_closed",
-    "conflicts_skipped",
-    "record_errors",
-    "on_track",
-    "at_risk",
-    "off_track",
-    "api_calls_read",
-    "api_calls_write",
-)
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 
 
@@ -300,7 +287,7 @@ class StateStore:
         full_scan: bool | None = None,
     ) -> None:
         """Record how a run ended; ``full_scan`` corrects the flag when the engine chose one."""
-        values: dict[str, object] = {name: getattr(totals, name) for name in _TOTAL_COLUMNS}
+        values: dict[str, object] = {name: getattr(totals, name) for name in TOTAL_NAMES}
         if full_scan is not None:
             values["full_scan"] = full_scan
         values.update(
@@ -393,7 +380,7 @@ class StateStore:
 
 
 def _run(row: RowMapping) -> RunRecord:
-    totals = RunTotals(**{name: row[name] for name in _TOTAL_COLUMNS})
+    totals = RunTotals(**{name: row[name] for name in TOTAL_NAMES})
     totals.findings_by_rule = json.loads(row["findings_by_rule"] or "{}")
     finished = row["finished_at"]
     return RunRecord(

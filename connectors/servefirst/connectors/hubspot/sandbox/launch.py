@@ -20,14 +20,10 @@ from servefirst.connectors.hubspot.sandbox.ratelimit import RateLimiter
 from servefirst.connectors.hubspot.sandbox.seed import seed_bench, seed_demo
 from servefirst.connectors.hubspot.sandbox.store import Portal
 from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, SandboxServer
+from servefirst.connectors.sandboxkit.files import check_seed, toml_string, write_private
+from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
 TOKEN_FILE = "hubspot-token.txt"  # noqa: S105 - a file name, not a secret
-CONFIG_FILE = "servefirst.toml"
-SEEDS = ("none", "demo")
-
-
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_config(
@@ -40,25 +36,18 @@ def write_config(
     re-read all it wrote seconds before.
     """
     overlap = math.ceil(search_lag_seconds) + (1 if search_lag_seconds else 0)
-    state = (workdir / "servefirst-state.db").resolve()
-    text = "\n".join(
-        [
-            'playbook = "builtin:prime"',
-            f"state_url = {_toml_string(f'sqlite:///{state}')}",
-            "",
-            "[connections.hubspot]",
-            'crm = "hubspot"',
-            f"base_url = {_toml_string(url)}",
-            f"token = {{ file = {_toml_string(str(token_file.resolve()))} }}",
-            f"tier = {_toml_string(tier)}",
-            "# this sandbox's search index lags by the configured search lag only",
-            f"incremental_overlap_seconds = {overlap}",
-            "",
-        ]
-    )
-    path = workdir / CONFIG_FILE
-    path.write_text(text, encoding="utf-8")
-    return path
+    q = toml_string
+    header = ["Written by the HubSpot sandbox: connects servefirst to it at " + url]
+    connection = [
+        "[connections.hubspot]",
+        'crm = "hubspot"',
+        f"base_url = {q(url)}",
+        f"token = {{ file = {q(token_file.resolve())} }}",
+        f"tier = {q(tier)}",
+        "# this sandbox's search index lags by the configured search lag only",
+        f"incremental_overlap_seconds = {overlap}",
+    ]
+    return shared_config(workdir, header, connection)
 
 
 class SandboxAdminApi:
@@ -155,8 +144,7 @@ def start_sandbox(
         rate_limits: refuse requests past the limits with 429 (headers are always sent).
         search_lag_seconds: search shows records as they were this long ago.
     """
-    if seed not in SEEDS:
-        raise ValueError(f"unknown seed {seed!r}; use one of {SEEDS}")
+    check_seed(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     portal = Portal()
     limiter = RateLimiter(tier, rate_limits)
@@ -170,9 +158,7 @@ def start_sandbox(
     portal.search_lag = search_lag_seconds
     token = next((t for t, (s, e) in portal.tokens.items() if s == ALL_SCOPES and not e), None)
     token = token or issue_token(portal)
-    token_file = workdir / TOKEN_FILE
-    token_file.write_text(token + "\n", encoding="utf-8")
-    token_file.chmod(0o600)
+    token_file = write_private(workdir / TOKEN_FILE, f"{token}\n".encode())
     app = SandboxMiddleware(
         build_app(portal, limiter),
         classify=classify,

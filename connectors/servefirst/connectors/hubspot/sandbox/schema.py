@@ -213,40 +213,47 @@ def _opts(*values: str) -> list[dict[str, Any]]:
     ]
 
 
-_OWNER: tuple[str, str, str, str, dict[str, Any]] = ("hubspot_owner_id", "Owner", _E, "select", {})
-_ID: tuple[str, str, str, str, dict[str, Any]] = (
-    "hs_object_id",
-    "Record ID",
-    _N,
-    "number",
-    {"read_only": True},
-)
+#: One built-in property: (name, label, type, fieldType, extra attributes).
+_Row = tuple[str, str, str, str, dict[str, Any]]
 
-#: Built-in properties per object type: (name, label, type, fieldType, extra attributes).
-BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
+
+def _stamp(name: str, label: str) -> _Row:
+    """A timestamp HubSpot maintains (created, modified): read-only, shown as a date."""
+    return (name, label, _DT, "date", {"read_only": True})
+
+
+_CALCULATED: dict[str, Any] = {"read_only": True, "calculated": True}
+
+
+def _count(name: str, label: str) -> _Row:
+    """A number HubSpot calculates (associated records): read-only."""
+    return (name, label, _N, "number", _CALCULATED)
+
+
+def _choice(name: str, label: str, field_type: str, *values: str) -> _Row:
+    return (name, label, _E, field_type, {"options": _opts(*values)})
+
+
+_OWNER: _Row = ("hubspot_owner_id", "Owner", _E, "select", {})
+_ID: _Row = ("hs_object_id", "Record ID", _N, "number", {"read_only": True})
+_CREATED = _stamp("createdate", "Create Date")
+_MODIFIED = _stamp("hs_lastmodifieddate", "Last Modified Date")
+#: What every engagement (task, note) ends with: its stamps, owner and id.
+_ENGAGEMENT_TAIL = (_stamp("hs_createdate", "Created at"), _MODIFIED, _OWNER, _ID)
+
+#: Built-in properties per object type, in display order.
+BUILTIN: dict[str, tuple[_Row, ...]] = {
     "deals": (
         ("dealname", "Deal Name", _S, "text", {}),
         ("amount", "Amount", _N, "number", {}),
         ("closedate", "Close Date", _DT, "date", {}),
         ("pipeline", "Pipeline", _E, "select", {}),
         ("dealstage", "Deal Stage", _E, "radio", {}),
-        (
-            "dealtype",
-            "Deal Type",
-            _E,
-            "radio",
-            {"options": _opts("newbusiness", "existingbusiness")},
-        ),
+        _choice("dealtype", "Deal Type", "radio", "newbusiness", "existingbusiness"),
         ("description", "Deal Description", _S, "textarea", {}),
-        ("createdate", "Create Date", _DT, "date", {"read_only": True}),
-        ("hs_lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
-        (
-            "num_associated_contacts",
-            "Number of Associated Contacts",
-            _N,
-            "number",
-            {"read_only": True, "calculated": True},
-        ),
+        _CREATED,
+        _MODIFIED,
+        _count("num_associated_contacts", "Number of Associated Contacts"),
         _OWNER,
         _ID,
     ),
@@ -257,16 +264,10 @@ BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
         ("jobtitle", "Job Title", _S, "text", {}),
         ("phone", "Phone Number", _S, "phonenumber", {}),
         ("company", "Company Name", _S, "text", {}),
-        (
-            "num_associated_deals",
-            "Number of Associated Deals",
-            _N,
-            "number",
-            {"read_only": True, "calculated": True},
-        ),
-        ("createdate", "Create Date", _DT, "date", {"read_only": True}),
-        ("lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
-        ("hs_lastmodifieddate", "Object last modified date/time", _DT, "date", {"read_only": True}),
+        _count("num_associated_deals", "Number of Associated Deals"),
+        _CREATED,
+        _stamp("lastmodifieddate", "Last Modified Date"),
+        _stamp("hs_lastmodifieddate", "Object last modified date/time"),
         _OWNER,
         _ID,
     ),
@@ -274,8 +275,8 @@ BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
         ("name", "Company name", _S, "text", {}),
         ("domain", "Company Domain Name", _S, "text", {}),
         ("industry", "Industry", _S, "text", {}),
-        ("createdate", "Create Date", _DT, "date", {"read_only": True}),
-        ("hs_lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
+        _CREATED,
+        _MODIFIED,
         _OWNER,
         _ID,
     ),
@@ -283,46 +284,21 @@ BUILTIN: dict[str, tuple[tuple[str, str, str, str, dict[str, Any]], ...]] = {
         ("hs_timestamp", "Due date", _DT, "date", {}),
         ("hs_task_subject", "Task Title", _S, "text", {}),
         ("hs_task_body", "Notes", _S, "textarea", {}),
-        (
+        _choice(
             "hs_task_status",
             "Task Status",
-            _E,
             "select",
-            {"options": _opts("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED")},
+            *("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
         ),
-        (
-            "hs_task_priority",
-            "Priority",
-            _E,
-            "select",
-            {"options": _opts("NONE", "LOW", "MEDIUM", "HIGH")},
-        ),
-        (
-            "hs_task_type",
-            "Task Type",
-            _E,
-            "select",
-            {"options": _opts("EMAIL", "CALL", "TODO", "LINKED_IN")},
-        ),
-        (
-            "hs_task_completion_date",
-            "Completed at",
-            _DT,
-            "date",
-            {"read_only": True, "calculated": True},
-        ),
-        ("hs_createdate", "Created at", _DT, "date", {"read_only": True}),
-        ("hs_lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
-        _OWNER,
-        _ID,
+        _choice("hs_task_priority", "Priority", "select", "NONE", "LOW", "MEDIUM", "HIGH"),
+        _choice("hs_task_type", "Task Type", "select", "EMAIL", "CALL", "TODO", "LINKED_IN"),
+        ("hs_task_completion_date", "Completed at", _DT, "date", _CALCULATED),
+        *_ENGAGEMENT_TAIL,
     ),
     "notes": (
         ("hs_timestamp", "Activity date", _DT, "date", {}),
         ("hs_note_body", "Note body", _S, "textarea", {}),
-        ("hs_createdate", "Created at", _DT, "date", {"read_only": True}),
-        ("hs_lastmodifieddate", "Last Modified Date", _DT, "date", {"read_only": True}),
-        _OWNER,
-        _ID,
+        *_ENGAGEMENT_TAIL,
     ),
 }
 

@@ -4,8 +4,9 @@ The demo portal is what a RevOps team that already provisioned servefirst would 
 ``serve_first`` property group and properties, the "Serve-first" pipeline, the deal->contact
 ``Sponsor`` label, a few owners, companies and contacts, about forty deals in the pipeline
 (with a realistic share of playbook violations) and a few in HubSpot's default pipeline.
-Whatever of the schema already exists (e.g. the connector provisioned it) is reused, never
-duplicated. Values depend only on the ``today`` date, so a demo run is reproducible.
+The schema comes from ``provisioned`` (the connector's own spec); whatever of it already
+exists (e.g. the connector provisioned it) is reused, never duplicated. Values depend only on
+the ``today`` date, so a demo run is reproducible.
 
 Benchmark seeding writes straight into the store (no validation per value, no HTTP) so 100,000
 deals with their contacts and associations take seconds.
@@ -15,99 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
-from typing import Any
 
-from servefirst.connectors.hubspot.sandbox.schema import PropertyDef, object_type
-from servefirst.connectors.hubspot.sandbox.store import Group, Portal, Record
+from servefirst.connectors.hubspot.sandbox.provisioned import Schema, ensure_schema
+from servefirst.connectors.hubspot.sandbox.schema import object_type
+from servefirst.connectors.hubspot.sandbox.store import Portal, Record
 from servefirst.connectors.hubspot.sandbox.wire import iso_ms, now_ms
 
-GROUP = "serve_first"
-PIPELINE = "Serve-first"
-SPONSOR = ("sponsor", "Sponsor")
-STAGES = (
-    ("Discover", "0.1"),
-    ("Diagnose", "0.3"),
-    ("Design", "0.5"),
-    ("Deliver", "0.8"),
-    ("Closed Won", "1.0"),
-    ("Closed Lost", "0.0"),
-)
-_HEALTH = [
-    {"label": "On track", "value": "on_track", "displayOrder": 0, "hidden": False},
-    {"label": "At risk", "value": "at_risk", "displayOrder": 1, "hidden": False},
-    {"label": "Off track", "value": "off_track", "displayOrder": 2, "hidden": False},
-]
-_BOOL = [
-    {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
-    {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
-]
-#: (object, name, label, type, fieldType, options, description)
-PROPERTIES: tuple[tuple[str, str, str, str, str, list[dict[str, Any]], str], ...] = (
-    (
-        "deals",
-        "operational_date",
-        "Operational Date",
-        "date",
-        "date",
-        [],
-        "When the solution is operating and meeting the sponsor's success criteria.",
-    ),
-    (
-        "deals",
-        "success_criteria",
-        "Success Criteria",
-        "string",
-        "textarea",
-        [],
-        "What 'improved' means for the sponsor, one criterion per line; [x] marks a met one.",
-    ),
-    (
-        "deals",
-        "success_confirmed",
-        "Success Confirmed",
-        "enumeration",
-        "booleancheckbox",
-        _BOOL,
-        "The sponsor confirmed the success criteria are met.",
-    ),
-    (
-        "deals",
-        "playbook_health",
-        "Playbook Health",
-        "enumeration",
-        "select",
-        _HEALTH,
-        "Set by servefirst: how the engagement follows the serve-first playbook.",
-    ),
-    (
-        "deals",
-        "playbook_findings",
-        "Playbook Findings",
-        "string",
-        "textarea",
-        [],
-        "Set by servefirst: what to fix to serve the sponsor well.",
-    ),
-    (
-        "deals",
-        "operational_date_slips",
-        "Operational Date Slips",
-        "number",
-        "number",
-        [],
-        "Set by servefirst: how often the Operational Date moved later.",
-    ),
-    (
-        "tasks",
-        "servefirst_task_key",
-        "servefirst task key",
-        "string",
-        "text",
-        [],
-        "Set by servefirst: which engagement and rule this task is for.",
-    ),
-)
 OWNERS = (
     ("Ada", "Lovelace"),
     ("Grace", "Hopper"),
@@ -128,58 +42,6 @@ FIRST = ("Maria", "Jonas", "Lea", "Omar", "Chen", "Ines", "Pavel", "Sofia", "Tom
 LAST = ("Keller", "Novak", "Rossi", "Haddad", "Lin", "Silva", "Dvorak", "Moreau", "Berg", "Aziz")
 TOPICS = ("lab automation", "QA analytics", "test rig")
 TITLES = ("Head of Quality", "Lab Manager", "VP Operations", "Plant Director", "CTO")
-
-
-@dataclass(frozen=True)
-class Schema:
-    """Ids the seeders need: the serve-first pipeline, its stage ids, the Sponsor type id."""
-
-    pipeline_id: str
-    stages: dict[str, str]
-    sponsor_type_id: int
-
-
-def ensure_schema(portal: Portal) -> Schema:
-    """Creates what provisioning would create, unless it already exists."""
-    now = now_ms()
-    for obj, name, label, type_, field_type, options, description in PROPERTIES:
-        table = portal.tables[obj]
-        if GROUP not in table.groups:
-            table.groups[GROUP] = Group(GROUP, "Serve-first", 1)
-        if name not in table.properties or table.properties[name].archived:
-            table.properties[name] = PropertyDef(
-                name,
-                label,
-                type_,
-                field_type,
-                GROUP,
-                description,
-                [dict(o) for o in options],
-                created_ms=now,
-                updated_ms=now,
-            )
-    pipeline = next((p for p in portal.pipelines.live() if p.label == PIPELINE), None)
-    if pipeline is None:
-        pipeline = portal.pipelines.create(
-            {
-                "label": PIPELINE,
-                "displayOrder": 1,
-                "stages": [
-                    {"label": label, "displayOrder": i, "metadata": {"probability": p}}
-                    for i, (label, p) in enumerate(STAGES)
-                ],
-            },
-            now,
-        )
-    stages = {s.label: s.id for s in pipeline.live_stages()}
-    pair = portal.association_schema.pair_types("deals", "contacts")
-    sponsor = next((t for c, t, label in pair if c == "USER_DEFINED" and label == SPONSOR[1]), None)
-    if sponsor is None:
-        sponsor = portal.association_schema.create_label("deals", "contacts", *SPONSOR, None)[
-            0
-        ].type_id
-    portal.version += 1
-    return Schema(pipeline.id, stages, sponsor)
 
 
 def ensure_owners(portal: Portal) -> list[str]:
@@ -280,7 +142,7 @@ def _demo_deal(
     i: int, rng: random.Random, today: dt.date, schema: Schema, owners: list[str]
 ) -> tuple[dict[str, str], bool]:
     """One serve-first deal; ``i`` picks which playbook rule (if any) it breaks."""
-    stage = STAGES[i % 6][0] if i % 8 else "Discover"
+    stage = schema.labels[i % 6] if i % 8 else schema.labels[0]
     po = today + dt.timedelta(days=rng.randint(-20, 120))
     od: dt.date | None = po + dt.timedelta(days=30 + rng.randint(0, 30))
     criteria = "- Cut tensile test setup from 40 to 10 minutes\n- [ ] Zero re-tests per batch"
@@ -298,7 +160,7 @@ def _demo_deal(
         sponsor = False  # sponsor_missing
     elif violation == 5:
         criteria = ""  # success_criteria_missing
-    if stage == "Closed Won":
+    if stage == schema.won:
         po = today - dt.timedelta(days=90)
         od = po + dt.timedelta(days=30)
         confirmed = "true" if violation != 6 else "false"  # success_unconfirmed
@@ -326,7 +188,7 @@ def seed_bench(portal: Portal, n: int, today: dt.date | None = None) -> dict[str
         owners = ensure_owners(portal)
         now = now_ms()
         stamp = iso_ms(now)
-        stage_ids = [schema.stages[label] for label, _ in STAGES]
+        stage_ids = list(schema.stages.values())
         deals = portal.tables["deals"].records
         contacts = portal.tables["contacts"].records
         store = portal.associations

@@ -33,6 +33,7 @@ from servefirst.connectors.salesforce.sandbox.org import Org, OrgOptions
 from servefirst.connectors.salesforce.sandbox.persist import SqlitePersistence
 from servefirst.connectors.salesforce.sandbox.seed import Seeder
 from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, SandboxServer
+from servefirst.connectors.sandboxkit.files import check_seed
 
 
 class SandboxState:
@@ -154,8 +155,7 @@ def start_sandbox(
         daily_limit: the daily API request budget (default 5,000,000).
         token_ttl_seconds: lifetime of tokens issued by the OAuth endpoint.
     """
-    if seed not in ("demo", "none"):
-        raise ValueError(f"seed must be 'demo' or 'none', not {seed!r}")
+    check_seed(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     org = Org(OrgOptions(stages, daily_limit, token_ttl_seconds))
     persistence = SqlitePersistence(data) if data is not None else None

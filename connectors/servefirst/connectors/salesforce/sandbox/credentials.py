@@ -8,7 +8,6 @@ restarted sandbox keeps working with an already-configured servefirst). The writ
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from servefirst.connectors.salesforce.sandbox.org import INTEGRATION_USERNAME, JWT_CLIENT_ID
+from servefirst.connectors.sandboxkit.files import toml_string, write_private
+from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
-CONFIG_NAME = "servefirst.toml"
 TOKEN_NAME = "access-token.txt"  # noqa: S105 - a file name
 JWT_KEY_NAME = "jwt-private-key.pem"
 JWT_CERT_NAME = "jwt-cert.pem"
@@ -33,11 +33,6 @@ class Credentials:
     jwt_cert: Path
     client_secret: str
     certificate_pem: bytes
-
-
-def _private(path: Path, content: bytes) -> None:
-    path.write_bytes(content)
-    path.chmod(0o600)
 
 
 def ensure_credentials(workdir: Path) -> Credentials:
@@ -58,7 +53,7 @@ def ensure_credentials(workdir: Path) -> Credentials:
             .not_valid_after(now + dt.timedelta(days=3650))
             .sign(key, hashes.SHA256())
         )
-        _private(
+        write_private(
             key_path,
             key.private_bytes(
                 serialization.Encoding.PEM,
@@ -68,7 +63,7 @@ def ensure_credentials(workdir: Path) -> Credentials:
         )
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     if not secret_path.exists():
-        _private(secret_path, secrets.token_urlsafe(32).encode())
+        write_private(secret_path, secrets.token_urlsafe(32).encode())
     return Credentials(
         key_path,
         cert_path,
@@ -78,26 +73,19 @@ def ensure_credentials(workdir: Path) -> Credentials:
 
 
 def write_token(workdir: Path, token: str) -> Path:
-    path = workdir / TOKEN_NAME
-    _private(path, token.encode())
-    return path
+    return write_private(workdir / TOKEN_NAME, token.encode())
 
 
 def write_config(
     workdir: Path, *, url: str, ca_bundle: Path, token_file: Path, jwt_key: Path
 ) -> Path:
     """A ``servefirst.toml`` that connects servefirst to this sandbox."""
-
-    def q(value: object) -> str:
-        return json.dumps(str(value))  # a JSON string is a valid TOML basic string
-
-    state = f"sqlite:///{(workdir / 'servefirst-state.db').resolve()}"
-    lines = [
-        "# Written by `servefirst sandbox serve --crm salesforce`: connects servefirst to the",
-        "# local Salesforce sandbox at " + url,
-        'playbook = "builtin:prime"',
-        f"state_url = {q(state)}",
-        "",
+    q = toml_string
+    header = [
+        "Written by `servefirst sandbox serve --crm salesforce`: connects servefirst to the",
+        "local Salesforce sandbox at " + url,
+    ]
+    connection = [
         "[connections.salesforce]",
         'crm = "salesforce"',
         f"instance_url = {q(url)}",
@@ -116,8 +104,5 @@ def write_config(
         f"# client_id = {q(JWT_CLIENT_ID)}",
         f"# username = {q(INTEGRATION_USERNAME)}",
         f"# private_key = {{ file = {q(jwt_key.resolve())} }}",
-        "",
     ]
-    path = workdir / CONFIG_NAME
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return shared_config(workdir, header, connection)

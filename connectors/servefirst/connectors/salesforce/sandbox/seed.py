@@ -18,8 +18,9 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from servefirst.config.settings import SalesforceFields
+from servefirst.connectors.salesforce.fields import field_specs
 from servefirst.connectors.salesforce.sandbox.org import Org
-from servefirst.connectors.salesforce.sandbox.playbook_fields import PLAYBOOK_FIELDS
 from servefirst.connectors.salesforce.sandbox.store import Record
 
 OWNERS = (
@@ -90,7 +91,13 @@ class Seeder:
         self.org = org
 
     def ensure_fields(self) -> int:
-        """Create the playbook's custom fields and grant the integration user access."""
+        """Create the playbook's custom fields and grant the integration user access.
+
+        The fields come from the connector's own ``field_specs`` (playbook.md's default names),
+        so a seeded org is exactly what provisioning would leave behind and ``servefirst
+        provision`` finds nothing to change. Each field goes on the first of its tables this
+        org models (the sandbox keeps Task fields on Task, not Activity).
+        """
         org = self.org
         created = 0
         existing = {
@@ -103,25 +110,34 @@ class Seeder:
             for r in org.store.tables["FieldPermissions"].values()
             if not r.get("IsDeleted") and r.get("ParentId") == org.permission_set_id
         }
-        for full_name, metadata in PLAYBOOK_FIELDS:
+        for spec in field_specs(SalesforceFields()):
+            table = next(t for t in spec.tables if t in org.store.data.objects)
+            full_name = f"{table}.{spec.api_name}"
             if full_name.lower() not in existing:
                 org.tooling.create(
-                    "CustomField", {"FullName": full_name, "Metadata": metadata}, org.user_id
-                )
-                created += 1
-            if full_name.lower() not in granted:
-                org.writer.create(
-                    org.store.data.objects["FieldPermissions"],
-                    {
-                        "ParentId": org.permission_set_id,
-                        "SobjectType": full_name.split(".")[0],
-                        "Field": full_name,
-                        "PermissionsRead": True,
-                        "PermissionsEdit": True,
-                    },
+                    "CustomField",
+                    {"FullName": full_name, "Metadata": dict(spec.metadata)},
                     org.user_id,
                 )
+                created += 1
+            for field in spec.permission_fields():
+                if field.lower() not in granted:
+                    self._grant(field)
         return created
+
+    def _grant(self, field: str) -> None:
+        org = self.org
+        org.writer.create(
+            org.store.data.objects["FieldPermissions"],
+            {
+                "ParentId": org.permission_set_id,
+                "SobjectType": field.split(".", maxsplit=1)[0],
+                "Field": field,
+                "PermissionsRead": True,
+                "PermissionsEdit": True,
+            },
+            org.user_id,
+        )
 
     def _create(self, object_name: str, values: dict[str, Any]) -> str:
         obj = self.org.store.data.objects[object_name]

@@ -48,14 +48,22 @@ def _split_full_name(store: Store, full_name: Any, suffix: str) -> tuple[ObjectD
     return obj, developer
 
 
-def _duplicate(store: Store, table: str, *, key: str, obj: str, name: str, own: str | None) -> bool:
-    """Is ``name`` already used by another live record of ``table`` on ``obj``?"""
+def _refuse_duplicate(
+    store: Store, table: str, *, key: str, obj: str, name: str, old: Record | None, what: str
+) -> None:
+    """Refuse ``name`` when another live record of ``table`` on ``obj`` already uses it.
+
+    Salesforce compares developer names case-insensitively and answers every metadata type
+    with the same error code; only the noun (``what``) in its message differs.
+    """
+    own = old["Id"] if old else None
     for rec in store.tables[table].values():
         if rec.get("IsDeleted") or rec["Id"] == own:
             continue
         if rec.get("EntityDefinitionId") == obj and str(rec.get(key)).lower() == name.lower():
-            return True
-    return False
+            raise bad_request(
+                "DUPLICATE_DEVELOPER_NAME", f"There is already a {what} named {name} on {obj}.", []
+            )
 
 
 def _custom_field(
@@ -66,19 +74,15 @@ def _custom_field(
         raise _integrity(f"Custom fields cannot be added to {obj.name} in this sandbox")
     if old is not None and (old["TableEnumOrId"], old["DeveloperName"]) != (obj.name, developer):
         raise _integrity("FullName cannot be changed: create a new field instead")
-    if _duplicate(
+    _refuse_duplicate(
         store,
         "CustomField",
         key="DeveloperName",
         obj=obj.name,
         name=developer,
-        own=old["Id"] if old else None,
-    ):
-        raise bad_request(
-            "DUPLICATE_DEVELOPER_NAME",
-            f"There is already a field named {developer} on {obj.name}.",
-            [],
-        )
+        old=old,
+        what="field",
+    )
     definition = field_from_metadata(f"{developer}__c", metadata)
     if old is not None:
         previous = field_from_metadata(f"{developer}__c", old["Metadata"])
@@ -104,19 +108,15 @@ def _validation_rule(
     store: Store, full_name: str, metadata: dict[str, Any], old: Record | None
 ) -> dict[str, Any]:
     obj, name = _split_full_name(store, full_name, "")
-    if _duplicate(
+    _refuse_duplicate(
         store,
         "ValidationRule",
         key="ValidationName",
         obj=obj.name,
         name=name,
-        own=old["Id"] if old else None,
-    ):
-        raise bad_request(
-            "DUPLICATE_DEVELOPER_NAME",
-            f"There is already a validation rule named {name} on {obj.name}.",
-            [],
-        )
+        old=old,
+        what="validation rule",
+    )
     message = str(metadata.get("errorMessage") or "")
     if not message or len(message) > 255:
         raise _integrity("Error Message: You must enter a value of at most 255 characters")

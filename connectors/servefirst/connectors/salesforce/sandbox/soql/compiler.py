@@ -17,6 +17,7 @@ from servefirst.connectors.salesforce.sandbox.errors import SfError
 from servefirst.connectors.salesforce.sandbox.ids import to18
 from servefirst.connectors.salesforce.sandbox.schema import (
     NUMBER_TYPES,
+    TEXT_TYPES,
     FieldDef,
     FieldType,
     ObjectDef,
@@ -54,16 +55,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_TEXTUAL = frozenset(
-    {
-        FieldType.STRING,
-        FieldType.TEXTAREA,
-        FieldType.PICKLIST,
-        FieldType.EMAIL,
-        FieldType.PHONE,
-        FieldType.URL,
-    }
-)
+#: Text compared case-insensitively; ids (also text, LIKE-able) compare exactly as given.
+_TEXTUAL = TEXT_TYPES - {FieldType.ID, FieldType.REFERENCE}
 _EXPECTED: dict[FieldType, tuple[tuple[str, ...], str]] = {
     FieldType.DATE: (("date", "range"), "date"),
     FieldType.DATETIME: (("datetime", "range"), "dateTime"),
@@ -288,10 +281,7 @@ class Compiler:
         return _norm_text(literal.value) if kind in _TEXTUAL else literal.value
 
     def _like(self, definition: FieldDef, getter: Getter, literal: Literal) -> Predicate:
-        if definition.type not in _TEXTUAL and definition.type not in (
-            FieldType.ID,
-            FieldType.REFERENCE,
-        ):
+        if definition.type not in TEXT_TYPES:
             raise self.error(
                 literal.column,
                 f"invalid operator on field '{definition.name}' for LIKE",
