@@ -1,5 +1,5 @@
 # One venv, created on demand: `make demo` and `make test` work from a fresh clone.
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
