@@ -72,6 +72,8 @@ class PluginFields(_Frozen):
     health: Health | None = None
     findings: str | None = None
     slips: int | None = None
+    #: The engagement's project timetable as short text a rep can paste into a mail.
+    timetable: str | None = None
 
 
 class TaskRef(_Frozen):
@@ -80,6 +82,9 @@ class TaskRef(_Frozen):
     key: str
     rule: str
     task_id: str
+    #: What the open task says now, so a changed playbook wording can be written in place.
+    subject: str | None = None
+    description: str | None = None
 
 
 class Engagement(_Frozen):
@@ -109,6 +114,11 @@ class Engagement(_Frozen):
     last_modified: dt.datetime | None = None
     current: PluginFields = Field(default_factory=PluginFields)
     open_tasks: tuple[TaskRef, ...] = ()
+    #: Playbook tasks a rep completed while the engagement still had findings: candidates to
+    #: reopen when the finding persists (no quiet dismissal).
+    completed_tasks: tuple[TaskRef, ...] = ()
+    #: The manager-owned waiver field as the CRM holds it (parsed by the playbook, not here).
+    waiver_text: str | None = None
 
     @property
     def is_open(self) -> bool:
