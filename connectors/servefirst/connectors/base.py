@@ -33,6 +33,21 @@ class PullWindow:
 
     modified_since: dt.datetime | None = None
     date_ranges: tuple[DateRange, ...] = ()
+    #: Engagements to return by id whether or not they changed (the retry set, engagements
+    #: whose written text depends on the date); ignored by a full scan, which returns them all.
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnmappableRecord:
+    """A CRM record the connector could not turn into an ``Engagement``: a record error.
+
+    A pull yields it in place of the engagement so that the engine reports it, counts the run
+    ``partial`` and keeps the id in its retry set, instead of the record vanishing silently.
+    """
+
+    record_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -193,5 +208,6 @@ __all__ = [
     "RecordUpdate",
     "TaskClose",
     "TaskOpen",
+    "UnmappableRecord",
     "WriteResult",
 ]

@@ -161,6 +161,10 @@ class Assessment(_Frozen):
     desired: PluginFields | None
     tasks: tuple[DesiredTask, ...]
     autofill_operational_date: dt.date | None = None
+    #: The values written to the CRM (findings text, timetable, task text) depend on ``as_of``
+    #: beyond the threshold crossings ``key_date_ranges`` predicts: the engine re-pulls such
+    #: engagements by id whenever the date moves, so an incremental run still equals a full one.
+    date_sensitive: bool = False
 
 
 def task_key(engagement_id: str, rule: str) -> str:
