@@ -170,8 +170,11 @@ class Connector(Protocol):
         """Make the CRM ready for the playbook (fields, stages, labels); idempotent."""
         ...
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
-        """Yield engagements page by page; never holds the whole org in memory."""
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
+        """Yield engagements page by page; never holds the whole org in memory.
+
+        A record that cannot be mapped is yielded as an ``UnmappableRecord`` in its place.
+        """
         ...
 
     def apply(self, plan: Plan) -> ApplyResult:
@@ -179,7 +182,11 @@ class Connector(Protocol):
         ...
 
     def server_time(self) -> dt.datetime:
-        """The CRM's notion of now (UTC), read from a response header, for watermarks."""
+        """The CRM's clock (UTC) as of the first response this connector instance received.
+
+        Read from that response's ``Date`` header (or a server timestamp); the engine asks
+        after the pull has made its first request and uses it as the next watermark.
+        """
         ...
 
     @property

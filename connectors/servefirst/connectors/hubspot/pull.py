@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from servefirst.config.settings import HubSpotFields
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, UnmappableRecord
 from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.mapping import (
     CONTACT_PROPERTIES,
@@ -87,8 +87,13 @@ class DealReader:
         self.owners = owners
         self.overlap = overlap
 
-    def pull(self, window: PullWindow, mapping: StageMapping) -> Iterator[Engagement]:
-        """Yield the window's engagements, each deal once, one search page at a time."""
+    def pull(
+        self, window: PullWindow, mapping: StageMapping
+    ) -> Iterator[Engagement | UnmappableRecord]:
+        """Yield the window's engagements, each deal once, one search page at a time.
+
+        A deal whose properties cannot be read comes out as an ``UnmappableRecord``.
+        """
         seen: set[str] = set()
         properties = deal_properties(self.fields)
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
@@ -100,7 +105,7 @@ class DealReader:
         properties: list[str],
         mapping: StageMapping,
         seen: set[str],
-    ) -> Iterator[Engagement]:
+    ) -> Iterator[Engagement | UnmappableRecord]:
         """Page through one query: ``after`` offsets inside a window, a new window at the cap.
 
         A window is the query restricted to ids above the last one read. Offsets are cheap for
@@ -143,7 +148,7 @@ class DealReader:
 
     def engagements(
         self, deals: Sequence[dict[str, Any]], mapping: StageMapping
-    ) -> Iterator[Engagement]:
+    ) -> Iterator[Engagement | UnmappableRecord]:
         """Map one page of deals (raw search results), reading their surroundings in batches."""
         if not deals:
             return
@@ -195,7 +200,11 @@ class DealReader:
                     if a.to_id in task_props
                 ),
             )
-            engagement = deal_to_engagement(bundle, mapping, self.fields)
+            try:
+                engagement = deal_to_engagement(bundle, mapping, self.fields)
+            except (ValueError, TypeError) as exc:
+                yield UnmappableRecord(deal_id, f"cannot read this deal: {exc}")
+                continue
             if engagement is not None:
                 yield engagement
 

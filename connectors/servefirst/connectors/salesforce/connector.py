@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from servefirst.config.settings import SalesforceConnection
-from servefirst.connectors.base import ApiCalls, ApplyResult, Plan, ProvisionReport, PullWindow
+from servefirst.connectors.base import (
+    ApiCalls,
+    ApplyResult,
+    Plan,
+    ProvisionReport,
+    PullWindow,
+    UnmappableRecord,
+)
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.apply import Writer
 from servefirst.connectors.salesforce.client import SalesforceClient
@@ -16,7 +23,6 @@ from servefirst.connectors.salesforce.provision import Provisioner
 from servefirst.connectors.salesforce.pull import Puller
 from servefirst.connectors.salesforce.retry import RetryPolicy
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import RecordError
 from servefirst.playbook.model import Engagement
 
 
@@ -60,14 +66,9 @@ class SalesforceConnector:
         mapping = SalesforceMapping.build(self.settings, playbook)
         return Provisioner(self.client, self.settings, mapping).run(playbook, dry_run=dry_run)
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
         """Engagements the window asks for, page by page (see ``pull.Puller``)."""
         return self._puller.pull(window)
-
-    @property
-    def skipped(self) -> list[RecordError]:
-        """Opportunities the last pull could not map (each error names the record)."""
-        return list(self._puller.skipped)
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Write a plan in collections of 200; per-record failures are results, not errors."""

@@ -6,7 +6,9 @@ Output contract: ``sync --json`` prints exactly one JSON document on stdout and 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,13 +33,22 @@ from servefirst.sync.cli.common import (
     load,
     parse_date,
 )
-from servefirst.sync.cli.sync_render import render_provision, render_run, render_runs, render_sync
+from servefirst.sync.cli.sync_render import (
+    render_provision,
+    render_retry,
+    render_run,
+    render_runs,
+    render_sync,
+)
+from servefirst.sync.clock import connection_zone, today_in
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions
+from servefirst.sync.engine.report import retry_json
 from servefirst.sync.engine.run import ProgressCallback
+from servefirst.sync.engine.stop import StopRequest
 from servefirst.sync.logs import configure_logging
 from servefirst.sync.scheduler import serve
 from servefirst.sync.service import opened_store, provision_connection, sync_connection
-from servefirst.sync.state import RunRecord, RunStatus, RunTotals
+from servefirst.sync.state import LeaseHeldError, RetryBackoff, RunRecord, RunStatus, RunTotals
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
 app.add_typer(runs_app, name="runs")
@@ -48,6 +59,36 @@ DryRunOption = Annotated[
 
 #: ``--json`` of the history commands (``runs list``, ``runs show``), which print tables.
 TablesJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="If another run holds the connection, wait for it instead of exiting 3."
+    ),
+]
+WaitTimeoutOption = Annotated[
+    int,
+    typer.Option("--wait-timeout", min=1, max=86400, help="With --wait: give up after SECONDS."),
+]
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[StopRequest]:
+    """SIGTERM ends the sync after the batch in progress (``interrupted``, watermark unmoved)."""
+    stop = StopRequest()
+
+    def handle(_signum: int, _frame: object) -> None:
+        stop.request("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _lease_held(exc: LeaseHeldError, wait: bool) -> None:
+    hint = "; it did not finish in time" if wait else "; add --wait to wait for it"
+    fail(f"{exc}{hint}", Exit.FAILED)
 
 
 def exit_code(report: RunReport) -> Exit:
@@ -99,14 +140,23 @@ def _logging(settings: Settings, *, interactive: bool) -> None:
 
 @app.command()
 def provision(
-    config: ConfigOption = None, connection: ConnectionOption = None, dry_run: DryRunOption = False
+    config: ConfigOption = None,
+    connection: ConnectionOption = None,
+    dry_run: DryRunOption = False,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 600,
 ) -> None:
     """Create the playbook's fields, stages and labels in the CRM (idempotent)."""
     settings, playbook = load(config)
     _logging(settings, interactive=sys.stderr.isatty())
+    waiting = dt.timedelta(seconds=wait_timeout) if wait else None
     try:
         with config_errors():
-            name, report = provision_connection(settings, playbook, connection, dry_run=dry_run)
+            name, report = provision_connection(
+                settings, playbook, connection, dry_run=dry_run, wait=waiting
+            )
+    except LeaseHeldError as exc:
+        _lease_held(exc, wait)
     except ServeFirstError as exc:
         fail(f"provisioning failed: {exc}", Exit.FAILED)
     render_provision(console, name, report, dry_run=dry_run)
@@ -128,20 +178,46 @@ def sync(
         Path | None,
         typer.Option("--diff-file", help="Write the plan as JSON lines here.", dir_okay=False),
     ] = None,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 600,
 ) -> None:
-    """Sync one connection: evaluate the playbook and write back only what changed."""
-    date = parse_date(as_of)
+    """Sync one connection: evaluate the playbook and write back only what changed.
+
+    A real sync runs as of today in the connection's timezone; another day (``--as-of``) is
+    for trying things out and needs ``--dry-run``, because writing that day's findings would
+    move the watermark's date past crossings the next real run must still see.
+    """
+    if as_of is not None:
+        parse_date(as_of)  # a malformed date is a usage error before anything is loaded
     if diff_file is not None and not diff_file.parent.is_dir():
         fail(f"--diff-file {diff_file}: folder {diff_file.parent} does not exist", Exit.USAGE)
     settings, playbook = load(config)
+    with config_errors():
+        name, conn = settings.connection(connection)
+        today = today_in(connection_zone(name, conn))
+    date = today if as_of is None else parse_date(as_of)
+    if date != today and not dry_run:
+        fail(
+            f"--as-of {date.isoformat()} is not today ({today.isoformat()} for connection "
+            f"{name}): add --dry-run to see that day's findings without writing them",
+            Exit.USAGE,
+        )
     interactive = sys.stderr.isatty()
     _logging(settings, interactive=interactive)
     options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
     try:
-        with config_errors(), _progress(interactive) as on_progress:
+        with config_errors(), _progress(interactive) as on_progress, _stop_on_sigterm() as stop:
             report = sync_connection(
-                settings, playbook, connection, options, on_progress=on_progress
+                settings,
+                playbook,
+                name,
+                options,
+                on_progress=on_progress,
+                wait=dt.timedelta(seconds=wait_timeout) if wait else None,
+                stop=stop,
             )
+    except LeaseHeldError as exc:
+        _lease_held(exc, wait)
     except KeyboardInterrupt:
         fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
     if json_output:
@@ -186,10 +262,16 @@ def runs_show(
         with opened_store(settings) as store:
             row = store.get_run(run_id)
             listed = store.get_changes(run_id, limit=changes) if row is not None else []
+            retry = (
+                []
+                if row is None
+                else store.retry_entries(row.connection, _backoff(settings, row.connection))
+            )
     if row is None:
         fail(f"no run {run_id} in the history; see `servefirst runs list`", Exit.USAGE)
     if json_output:
         data = _run_json(row)
+        data["retry_set"] = [retry_json(entry) for entry in retry]
         data["changes"] = [
             {
                 "record_id": c.record_id,
@@ -206,6 +288,13 @@ def runs_show(
         sys.stdout.write(json.dumps(data) + "\n")
         return
     render_run(console, row, listed)
+    render_retry(console, retry)
+
+
+def _backoff(settings: Settings, connection: str) -> RetryBackoff:
+    """The retry policy of a connection in the history (the default if no longer configured)."""
+    conn = settings.connections.get(connection)
+    return RetryBackoff() if conn is None else RetryBackoff(stuck_after=conn.retry_stuck_after)
 
 
 def _run_json(row: RunRecord) -> dict[str, object]:

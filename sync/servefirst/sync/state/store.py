@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
+from servefirst.sync.state.lease import LeaseStore, pid_alive
 from servefirst.sync.state.records import (
     TOTAL_NAMES,
     ChangeRecord,
@@ -41,6 +42,7 @@ from servefirst.sync.state.records import (
     RunTotals,
     Watermark,
 )
+from servefirst.sync.state.retry import RetrySetStore
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 
@@ -62,16 +64,6 @@ def _unjson(text: str | None) -> object:
     return None if text is None else json.loads(text)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def create_state_engine(url: str) -> Engine:
     """An engine for the state URL; a SQLite file's folder is created on first use."""
     try:
@@ -80,7 +72,7 @@ def create_state_engine(url: str) -> Engine:
         raise ConfigError(f"state_url is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -89,6 +81,19 @@ def create_state_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except (ImportError, ArgumentError) as exc:
         raise ConfigError(f"cannot use state_url {parsed!r}: {exc}") from None
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds the CRM's data).
+
+    SQLite gives its WAL and shared-memory files the database file's permissions, so making
+    the file first, with mode 0600, keeps all three private.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -111,13 +116,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class StateStore:
+class StateStore(RetrySetStore, LeaseStore):
     """Everything servefirst remembers between runs, for every connection."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         try:
             self.version = schema.migrate(engine)
+        except schema.SchemaTooNewError as exc:
+            engine.dispose()
+            raise ConfigError(
+                f"the state database {engine.url!r} was written by a newer servefirst (schema "
+                f"version {exc.found}; this one knows up to {exc.known}): upgrade servefirst, "
+                "or point state_url at another database"
+            ) from None
         except SQLAlchemyError as exc:
             raise ConfigError(
                 f"cannot open the state database {engine.url!r}: {exc.__class__.__name__}: "
@@ -264,7 +276,7 @@ class StateStore:
                     table.c.status == RunStatus.RUNNING.value,
                 )
             ).all()
-            dead = [r.id for r in rows if r.host == host and not _pid_alive(r.pid)]
+            dead = [r.id for r in rows if r.host == host and not pid_alive(r.pid)]
             if dead:
                 conn.execute(
                     update(table)
