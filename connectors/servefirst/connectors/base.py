@@ -8,11 +8,12 @@ the engine (in ``servefirst.sync``) decides *what* to write, the connector only 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import RecordError
 from servefirst.playbook.model import DateRange, DesiredTask, Engagement, PluginFields
 
 #: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
@@ -48,6 +49,20 @@ class UnmappableRecord:
 
     record_id: str
     reason: str
+
+
+def mapped(pulled: Iterable[Engagement | UnmappableRecord]) -> list[Engagement]:
+    """Every engagement of a pull, for callers that cannot go on past an unreadable record.
+
+    The engine reports unmappable records and carries on; tools that need the whole set (a
+    seeding script, a test) use this instead, and get a ``RecordError`` naming the record.
+    """
+    engagements = []
+    for item in pulled:
+        if isinstance(item, UnmappableRecord):
+            raise RecordError(item.reason, record_id=item.record_id)
+        engagements.append(item)
+    return engagements
 
 
 @dataclass(frozen=True)
@@ -217,4 +232,5 @@ __all__ = [
     "TaskOpen",
     "UnmappableRecord",
     "WriteResult",
+    "mapped",
 ]

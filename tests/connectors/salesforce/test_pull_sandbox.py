@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from servefirst.connectors.base import Connector, PullWindow
+from servefirst.connectors.base import Connector, PullWindow, mapped
 from servefirst.connectors.salesforce import SalesforceConnector, soql
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.errors import ConfigError
@@ -149,7 +149,7 @@ def test_full_pull_maps_opportunities_roles_owner_account_and_open_tasks(
     sandbox = org["sandbox"]
     connector = connector_for(sandbox)
     before = counted(sandbox, "GET query")
-    pulled = by_id(list(connector.pull(PullWindow())))
+    pulled = by_id(list(mapped(connector.pull(PullWindow()))))
     assert counted(sandbox, "GET query") - before == 1
     assert set(pulled) == {org["discover"], org["design"], org["won"]}
     e = pulled[org["discover"]]
@@ -187,7 +187,7 @@ def test_incremental_pull_returns_only_what_changed_and_costs_two_calls(
     assert list(connector.pull(PullWindow(modified_since=since))) == []
     assert connector.api_calls.read - before <= 2  # no change: at most two data calls
     sf.Opportunity.update(org["design"], {"Amount": 99000})
-    changed = list(connector.pull(PullWindow(modified_since=since)))
+    changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
     assert [(e.id, e.amount) for e in changed] == [(org["design"], 99000.0)]
     connector.close()
 
@@ -197,7 +197,7 @@ def test_overlap_window_rereads_recent_changes(
 ) -> None:
     connector = connector_for(org["sandbox"], incremental_overlap_seconds=None)  # default: 5 min
     since = watermark_after_quiet()
-    assert {e.id for e in connector.pull(PullWindow(modified_since=since))} == {
+    assert {e.id for e in mapped(connector.pull(PullWindow(modified_since=since)))} == {
         org["discover"],
         org["design"],
         org["won"],
@@ -219,7 +219,7 @@ def test_contact_role_change_brings_its_opportunity_without_an_extra_call(
         sf.Opportunity.get(org["design"])["SystemModstamp"] == stamp
     )  # roles leave the deal alone
     before = counted(sandbox, "GET query")
-    changed = list(connector.pull(PullWindow(modified_since=since)))
+    changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
     assert counted(sandbox, "GET query") - before == 2
     assert [e.id for e in changed] == [org["design"]]
     assert [s.contact_id for s in changed[0].sponsors] == [org["lee"]]
@@ -241,9 +241,13 @@ def test_key_date_ranges_are_ored_into_the_window_and_deduplicated(
             ),
         ),
     )
-    assert sorted(e.id for e in connector.pull(window)) == sorted([org["won"], org["discover"]])
+    assert sorted(e.id for e in mapped(connector.pull(window))) == sorted(
+        [org["won"], org["discover"]]
+    )
     sf.Opportunity.update(org["won"], {"Amount": 5})  # changed *and* in a range: yielded once
-    assert sorted(e.id for e in connector.pull(window)) == sorted([org["won"], org["discover"]])
+    assert sorted(e.id for e in mapped(connector.pull(window))) == sorted(
+        [org["won"], org["discover"]]
+    )
     connector.close()
 
 
@@ -264,7 +268,7 @@ def test_unmapped_stage_keeps_the_raw_value(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
     connector = connector_for(org["sandbox"], stage_map={"design": "Solution Design"})
-    pulled = by_id(list(connector.pull(PullWindow())))
+    pulled = by_id(list(mapped(connector.pull(PullWindow()))))
     e = pulled[org["design"]]
     assert (e.stage, e.raw_stage, e.status) == (None, "Design", Status.OPEN)
     connector.close()
@@ -274,7 +278,7 @@ def test_quotes_in_configured_values_cannot_break_the_query(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
     connector = connector_for(org["sandbox"], sponsor_role="Sponsor' OR Role != '")
-    pulled = list(connector.pull(PullWindow()))
+    pulled = list(mapped(connector.pull(PullWindow())))
     assert len(pulled) == 3 and all(e.sponsors == () for e in pulled)
     connector.close()
 

@@ -17,6 +17,7 @@ never yielded twice. A full scan ignores ``ids``: it returns every engagement an
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,8 @@ from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.retry import describe
 from servefirst.playbook.errors import ConfigError, RecordError
 from servefirst.playbook.model import Engagement
+
+log = logging.getLogger(__name__)
 
 #: Child relationships the main query embeds, and how to fetch the rest of one by parent id.
 CHILDREN = ("OpportunityContactRoles", "Tasks")

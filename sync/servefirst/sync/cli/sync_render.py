@@ -108,7 +108,8 @@ def render_retry(console: Console, entries: list[RetryEntry]) -> None:
     if stuck:
         console.print(
             f"[yellow]{stuck} record(s) keep being refused: fix them (or the rule refusing "
-            "them) in the CRM; they are tried again from time to time, and as soon as they change.[/]"
+            "them) in the CRM. They are tried again from time to time, and as soon as they "
+            "change.[/]"
         )
     if len(entries) > _MAX_ERRORS:
         console.print(f"… and {len(entries) - _MAX_ERRORS} more (`--json` lists them all)")
