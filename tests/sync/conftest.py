@@ -269,12 +269,14 @@ def _postgres_reachable() -> bool:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    """A fresh store on each backend; PostgreSQL gets a throwaway schema, dropped afterwards."""
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh state database on each backend, by URL (other processes can open it too).
+
+    PostgreSQL gets a throwaway schema, named in the URL's connection options and dropped
+    afterwards; the test skips, saying why, where PostgreSQL is not reachable.
+    """
     if request.param == "sqlite":
-        state = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
-        yield state
-        state.close()
+        yield f"sqlite:///{tmp_path / 'state.db'}"
         return
     if not _postgres_reachable():
         pytest.skip(
@@ -285,15 +287,20 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateS
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
-    state = StateStore(engine)
     try:
-        yield state
+        yield f"{PG_URL}?options=-csearch_path%3D{name}"
     finally:
-        state.close()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def any_store(state_url: str) -> Iterator[StateStore]:
+    """A fresh store on each backend."""
+    state = StateStore.open(state_url)
+    yield state
+    state.close()
 
 
 @pytest.fixture

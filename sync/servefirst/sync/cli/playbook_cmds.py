@@ -24,6 +24,7 @@ from servefirst.config.loader import (
     playbook_source,
 )
 from servefirst.config.locate import problems_from
+from servefirst.config.private import write_private
 from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
 from servefirst.playbook.checklist import parse_checklist
 from servefirst.playbook.definition import Playbook
@@ -60,8 +61,8 @@ def init(
         fail(f"{names} already exist(s); servefirst init never overwrites files", Exit.USAGE)
     directory.mkdir(parents=True, exist_ok=True)
     template = resources.files("servefirst.config") / "templates" / f"{crm}.toml"
-    config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
-    playbook.write_text(builtin_playbook("prime").read_text(encoding="utf-8"), encoding="utf-8")
+    write_private(config, template.read_text(encoding="utf-8"))
+    write_private(playbook, builtin_playbook("prime").read_text(encoding="utf-8"))
     console.print(f"Wrote {config} and {playbook}.")
     console.print("Next: fill in the connection, then run `servefirst validate`.")
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import IO
 
+from servefirst.config.private import open_private
 from servefirst.connectors.base import Connector, Plan, PullWindow, UnmappableRecord
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import Assessment, Engagement
@@ -123,7 +122,7 @@ class RunSteps:
         with ExitStack() as stack:
             diff: IO[str] | None = None
             if self.options.diff_file is not None:
-                diff = stack.enter_context(_private_text(self.options.diff_file))
+                diff = stack.enter_context(open_private(self.options.diff_file))
             pull = self.connector.pull(window)
             for number, batch in enumerate(_batches(pull, self.options.batch_size), start=1):
                 self.batch(number, batch, diff)
@@ -293,10 +292,3 @@ class RunSteps:
         totals.conflicts_skipped += outcome.conflicts_skipped
         totals.record_errors += len(outcome.problems)
         self.report.errors.extend(outcome.problems)
-
-
-def _private_text(path: Path) -> IO[str]:
-    """Open the ``--diff-file`` for writing, readable by its owner only (it holds CRM data)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: tighten it
-    return os.fdopen(fd, "w", encoding="utf-8")

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from servefirst.config.private import create_private
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
 from servefirst.sync.state.lease import LeaseStore, pid_alive
@@ -72,7 +73,11 @@ def create_state_engine(url: str) -> Engine:
         raise ConfigError(f"state_url is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            _private_file(Path(parsed.database))
+            # SQLite gives its WAL and shared-memory files the database file's mode, so
+            # creating the file first, private, keeps all three private.
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            create_private(path)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -81,19 +86,6 @@ def create_state_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except (ImportError, ArgumentError) as exc:
         raise ConfigError(f"cannot use state_url {parsed!r}: {exc}") from None
-
-
-def _private_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (it holds the CRM's data).
-
-    SQLite gives its WAL and shared-memory files the database file's permissions, so making
-    the file first, with mode 0600, keeps all three private.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        return
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
