@@ -71,9 +71,7 @@ def main() -> None:
     for command in COMMANDS:
         times = _time([*exe, *command], args.runs)
         label = "servefirst " + " ".join(command)
-        print(
-            f"{label:<28} {min(times):>7.3f} {statistics.median(times):>9.3f} {max(times):>7.3f}"
-        )
+        print(f"{label:<28} {min(times):>7.3f} {statistics.median(times):>9.3f} {max(times):>7.3f}")
     baseline = _time([sys.executable, "-c", "pass"], args.runs)
     print(f"{'python -c pass':<28} {min(baseline):>7.3f} {statistics.median(baseline):>9.3f}")
     probe = subprocess.run(
