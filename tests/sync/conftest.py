@@ -200,6 +200,9 @@ class FakeConnector:
             out.results.append(WriteResult("task_close", closed.engagement_id, ok=True))
         return out
 
+    def record_url(self, engagement_id: str) -> str | None:
+        return f"https://crm.example/records/{engagement_id}"
+
     def server_time(self) -> dt.datetime:
         # Before any response a real connector has nothing better than this machine's clock.
         return self.first_response or dt.datetime.now(dt.UTC)

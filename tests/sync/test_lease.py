@@ -173,7 +173,7 @@ def config(tmp_path: Path, fake: FakeConnector, monkeypatch: pytest.MonkeyPatch)
         encoding="utf-8",
     )
     monkeypatch.setattr("servefirst.sync.service.open_connector", lambda *_args: fake)
-    monkeypatch.setattr("servefirst.sync.cli.sync_cmds.today_in", lambda _zone: T0)
+    monkeypatch.setattr("servefirst.sync.clock.today_in", lambda _zone: T0)
     return path
 
 

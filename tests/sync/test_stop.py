@@ -35,7 +35,8 @@ SYNC_CHILD = """
 import sys
 from functools import partial
 from tests.sync.conftest import FakeConnector, T0, engagement
-import servefirst.sync.cli.sync_cmds as cmds
+import servefirst.sync.clock as clock
+import servefirst.sync.engine.run as run
 import servefirst.sync.service as service
 from servefirst.sync.cli import main
 
@@ -52,8 +53,8 @@ def pause_in_batch_two(crm):
 
 fake.before_write = pause_in_batch_two
 service.open_connector = lambda *args: fake
-cmds.today_in = lambda zone: T0
-cmds.SyncOptions = partial(cmds.SyncOptions, batch_size=10)
+clock.today_in = lambda zone: T0
+run.SyncOptions = partial(run.SyncOptions, batch_size=10)
 sys.argv = ["servefirst", "sync", "-c", sys.argv[1], "--json"]
 main()
 """
@@ -144,7 +145,7 @@ def test_state_plans_and_configs_are_private(
     config = tmp_path / "servefirst.toml"
     config.write_text(CONFIG, encoding="utf-8")
     monkeypatch.setattr("servefirst.sync.service.open_connector", lambda *_args: fake)
-    monkeypatch.setattr("servefirst.sync.cli.sync_cmds.today_in", lambda _zone: T0)
+    monkeypatch.setattr("servefirst.sync.clock.today_in", lambda _zone: T0)
     plan = tmp_path / "plan.jsonl"
     plan.write_text("", encoding="utf-8")  # an existing, world-readable file is narrowed too
     args = ["sync", "-c", str(config), "--dry-run", "--diff-file", str(plan)]

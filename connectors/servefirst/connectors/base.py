@@ -196,6 +196,10 @@ class Connector(Protocol):
         """Write the plan with the CRM's batch APIs; per-record failures become results."""
         ...
 
+    def record_url(self, engagement_id: str) -> str | None:
+        """Where a person opens this engagement in the CRM (no request made), if known."""
+        ...
+
     def server_time(self) -> dt.datetime:
         """The CRM's clock (UTC) as of the first response this connector instance received.
 

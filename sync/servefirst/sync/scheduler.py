@@ -53,7 +53,7 @@ def run_scheduled_sync(config_path: str, connection_name: str) -> str:
     """
     try:
         settings = load_settings(Path(config_path))
-        playbook = load_playbook(settings)
+        playbook = load_playbook(settings, connection_name)
         name, conn = settings.connection(connection_name)
         today = today_in(connection_zone(name, conn))
         options = SyncOptions(as_of=today, keep_engagements=False)

@@ -36,9 +36,10 @@ from servefirst.sync.engine.plan import (
 )
 from servefirst.sync.engine.report import EngagementSummary, RunReport
 from servefirst.sync.engine.scope import Scope, fingerprint, incremental, settle
+from servefirst.sync.engine.snapshot import snapshot_of
 from servefirst.sync.engine.stop import RunStopped, StopRequest
 from servefirst.sync.logs import log_event
-from servefirst.sync.state.records import EngagementDates, RunStatus
+from servefirst.sync.state.records import EngagementDates, EngagementSnapshot, RunStatus
 from servefirst.sync.state.store import StateStore
 
 log = logging.getLogger("servefirst.sync.engine")
@@ -134,6 +135,9 @@ class RunSteps:
         if self.options.dry_run:
             self.report.status = RunStatus.DRY_RUN
             return
+        self.store.snapshots.close_run(
+            self.connection, self.report.run_id, self.options.as_of, full_scan=self.report.full_scan
+        )
         now = dt.datetime.now(dt.UTC)
         failed: dict[str, str] = {}
         for problem in self.report.errors:
@@ -200,6 +204,8 @@ class RunSteps:
         plans: list[EngagementPlan] = []
         dates: list[EngagementDates] = []
         dated: dict[str, bool] = {}
+        snapshots: list[EngagementSnapshot] = []
+        names = {e.id: e.name for e in engagements}
         for engagement in engagements:
             if engagement.id in self.seen:
                 # Connectors de-duplicate their overlapping queries; should one slip through,
@@ -226,15 +232,17 @@ class RunSteps:
             dated[engagement.id] = assessment.date_sensitive
             self._tally(engagement, assessment)
             plans.append(plan_engagement(engagement, assessment))
+            snapshots.append(self._snapshot(engagement, assessment, after.slips))
         plan = merge(plans)
         if diff is not None:
-            for line in plan_lines(plan):
+            for line in plan_lines(plan, names):
                 diff.write(json.dumps(line, sort_keys=True, default=str) + "\n")
-        outcome = self._apply(plan)
-        self.store.record_changes(self.report.run_id, outcome.changes)
+        outcome = self._apply(plan, names)
+        self.store.record_changes(self.report.run_id, outcome.changes, names)
         if not self.options.dry_run:
             # After the apply: a crash in between recounts the same slip from the same base.
             self.store.put_engagement_dates(self.connection, dates)
+            self.store.snapshots.put(self.connection, snapshots)
             self.store.set_date_sensitive(
                 self.connection,
                 add=[i for i, yes in dated.items() if yes],
@@ -257,7 +265,20 @@ class RunSteps:
         if self.on_progress is not None:
             self.on_progress(totals)
 
-    def _apply(self, plan: Plan) -> BatchOutcome:
+    def _snapshot(
+        self, engagement: Engagement, assessment: Assessment, slips: int
+    ) -> EngagementSnapshot:
+        return snapshot_of(
+            engagement,
+            assessment,
+            self.playbook,
+            slips=slips,
+            url=self.connector.record_url(engagement.id),
+            run_id=self.report.run_id,
+            as_of=self.options.as_of,
+        )
+
+    def _apply(self, plan: Plan, names: dict[str, str]) -> BatchOutcome:
         if self.options.dry_run:
             return dry_run_outcome(plan)
         if plan.empty:
@@ -268,7 +289,7 @@ class RunSteps:
             # What reached the CRM is unknown: keep the plan in history as unconfirmed. The
             # next run re-reads these records (the watermark did not move) and converges.
             self.store.record_changes(
-                self.report.run_id, unconfirmed_outcome(plan, str(exc) or repr(exc)).changes
+                self.report.run_id, unconfirmed_outcome(plan, str(exc) or repr(exc)).changes, names
             )
             raise
         return applied_outcome(plan, result)
