@@ -202,8 +202,12 @@ class DealReader:
             )
             try:
                 engagement = deal_to_engagement(bundle, mapping, self.fields)
-            except (ValueError, TypeError) as exc:
-                yield UnmappableRecord(deal_id, f"cannot read this deal: {exc}")
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                yield UnmappableRecord(
+                    deal_id,
+                    f"cannot read this deal: {exc}; fix the deal in HubSpot or the field "
+                    "mapping in servefirst.toml",
+                )
                 continue
             if engagement is not None:
                 yield engagement
