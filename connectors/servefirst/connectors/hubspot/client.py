@@ -290,6 +290,11 @@ class HubSpotClient:
         """The portal's clock from the last reply's ``Date`` header, or this machine's UTC now."""
         return self._server_date or dt.datetime.now(dt.UTC)
 
+    @property
+    def server_date(self) -> dt.datetime | None:
+        """The last reply's ``Date`` header (``None`` before any reply)."""
+        return self._server_date
+
     def close(self) -> None:
         """Close every cached API's connections (``ApiClient.close`` only stops its threads)."""
         for api in self._apis.values():
