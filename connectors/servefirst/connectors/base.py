@@ -17,8 +17,13 @@ from servefirst.playbook.model import DateRange, DesiredTask, Engagement, Plugin
 
 #: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
 #: autofill of a rep-owned field.
-PLUGIN_FIELDS = ("health", "findings", "slips")
+PLUGIN_FIELDS = ("health", "findings", "slips", "timetable")
 AUTOFILL_FIELDS = ("operational_date",)
+#: Task text is cut to what the smallest CRM holds (Salesforce: a 255-character Subject, a
+#: 32,000-character Description), so every CRM stores, and reads back, the same words: a text
+#: cut by the CRM would never compare equal to the playbook's and be rewritten on every run.
+TASK_SUBJECT_MAX = 255
+TASK_DESCRIPTION_MAX = 32_000
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,33 @@ class RecordUpdate:
 
 @dataclass(frozen=True)
 class TaskOpen:
-    """Open (create, or reopen) the one task a rule may hold on an engagement, keyed by its key."""
+    """Open (create, or reopen) the one task a rule may hold on an engagement, keyed by its key.
+
+    ``reopen_task_id`` names the completed task with this key when the pull found one (a rep
+    marked it done while its problem persists): the connector puts that same task back to an
+    open status instead of creating another, and may skip looking for it.
+    """
 
     engagement_id: str
     task: DesiredTask
+    reopen_task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """Rewrite an open playbook task's subject and body in place: the playbook's words changed.
+
+    ``before_subject`` and ``before_description`` are what the CRM held when pulled (history).
+    """
+
+    engagement_id: str
+    key: str
+    rule: str
+    task_id: str
+    subject: str
+    description: str
+    before_subject: str | None = None
+    before_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,17 +125,18 @@ class Plan:
     updates: tuple[RecordUpdate, ...] = ()
     task_opens: tuple[TaskOpen, ...] = ()
     task_closes: tuple[TaskClose, ...] = ()
+    task_updates: tuple[TaskUpdate, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.updates or self.task_opens or self.task_closes)
+        return not (self.updates or self.task_opens or self.task_closes or self.task_updates)
 
 
 @dataclass(frozen=True)
 class WriteResult:
     """The outcome of one write in a plan: ``ok`` or the CRM's own error message."""
 
-    kind: str  # "update" | "task_open" | "task_close"
+    kind: str  # "update" | "task_open" | "task_close" | "task_update"
     engagement_id: str
     ok: bool
     crm_id: str | None = None
@@ -175,7 +204,11 @@ class Connector(Protocol):
         ...
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Write the plan with the CRM's batch APIs; per-record failures become results."""
+        """Write the plan with the CRM's batch APIs; per-record failures become results.
+
+        Closes are written before opens: when a problem's task changes key (rules grouped
+        under one task), a crash between the two leaves no task rather than two.
+        """
         ...
 
     def server_time(self) -> dt.datetime:
@@ -195,6 +228,8 @@ class Connector(Protocol):
 __all__ = [
     "AUTOFILL_FIELDS",
     "PLUGIN_FIELDS",
+    "TASK_DESCRIPTION_MAX",
+    "TASK_SUBJECT_MAX",
     "ApiCalls",
     "ApplyResult",
     "Connector",
@@ -208,6 +243,7 @@ __all__ = [
     "RecordUpdate",
     "TaskClose",
     "TaskOpen",
+    "TaskUpdate",
     "UnmappableRecord",
     "WriteResult",
 ]

@@ -27,12 +27,13 @@ class Writer:
         self.tasks = TaskWriter(client, fields, max_retries)
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Updates, then task opens, then task closes; results in plan order."""
+        """Updates, then edits of known tasks (closes, rewordings, reopens), then new tasks."""
         result = ApplyResult()
         result.results.extend(self._updates(plan.updates))
+        result.results.extend(self.tasks.edit(plan))
         owners = self._owners(plan)
-        result.results.extend(self.tasks.open(plan.task_opens, owners))
-        result.results.extend(self.tasks.close(plan.task_closes))
+        opens = [op for op in plan.task_opens if op.reopen_task_id is None]
+        result.results.extend(self.tasks.open(opens, owners))
         return result
 
     def _updates(self, updates: tuple[RecordUpdate, ...]) -> list[WriteResult]:
@@ -94,7 +95,11 @@ class Writer:
 
     def _owners(self, plan: Plan) -> dict[str, str | None]:
         """The owner of each deal that gets a task without one named (one batch read)."""
-        ids = [op.engagement_id for op in plan.task_opens if not op.task.owner_id]
+        ids = [
+            op.engagement_id
+            for op in plan.task_opens
+            if not op.task.owner_id and op.reopen_task_id is None
+        ]
         if not ids:
             return {}
         props = batch_read(self.client, "deals", ids, ("hubspot_owner_id",))

@@ -1,15 +1,18 @@
 """Pulling engagements page by page: full scans and incremental windows.
 
-An incremental pull asks two questions, in two calls when nothing changed:
+An incremental pull asks three questions, in three calls when nothing changed:
   1. which opportunities had a contact role edited since the watermark (editing a role leaves
      the opportunity's ``SystemModstamp`` alone, so the main query alone would miss a new
      sponsor), ids only;
-  2. every opportunity modified since the watermark, or whose key date falls in one of the
-     window's date ranges, or whose roles changed (1.): one query, ordered by
+  2. which opportunities had a playbook task completed since the watermark (completing a task
+     leaves the opportunity alone too, and a task marked done while its problem persists must
+     come back), ids only;
+  3. every opportunity modified since the watermark, or whose key date falls in one of the
+     window's date ranges, or found by 1. or 2.: one query, ordered by
      ``SystemModstamp, Id``, followed page by page through ``nextRecordsUrl``.
-Ids from 1. that do not fit the URI limit of 2. are fetched in further id-chunked queries. The
-pull is a generator, records are mapped as each page arrives, and an id already yielded in this
-pull is never yielded twice.
+Ids from 1. and 2. that do not fit the URI limit of 3. are fetched in further id-chunked
+queries. The pull is a generator, records are mapped as each page arrives, and an id already
+yielded in this pull is never yielded twice.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class Puller:
         seen: set[str] = set()
         condition = soql.where_changed(self.mapping.fields, window, self.overlap)
         start = soql.since(window, self.overlap)
-        role_ids = self._role_changes(start) if start is not None else []
+        role_ids = self._changed_around(start) if start is not None else []
         chunks = list(
             soql.split_by_uri(
                 role_ids, lambda ids: soql.opportunities(self.query, _or_ids(condition, ids))
@@ -77,12 +80,21 @@ class Puller:
                 for record in self._records(soql.by_ids(self.query, pending)):
                     yield from self._emit(record, seen)
 
-    def _role_changes(self, start: dt.datetime) -> list[str]:
-        """Distinct ids of opportunities whose contact roles changed since ``start``."""
+    def _changed_around(self, start: dt.datetime) -> list[str]:
+        """Distinct ids of opportunities changed since ``start`` without their stamp moving.
+
+        Two kinds: a contact role was edited, or a playbook task was completed (one query
+        each, whatever the number of records).
+        """
         ids: dict[str, None] = {}
-        for row in self._records(soql.changed_roles(start), complete_children=False):
-            if row.get("OpportunityId"):
-                ids[str(row["OpportunityId"])] = None
+        asks = (
+            (soql.changed_roles(start), "OpportunityId"),
+            (soql.completed_tasks(self.mapping.fields.task_key, start), "WhatId"),
+        )
+        for query, column in asks:
+            for row in self._records(query, complete_children=False):
+                if row.get(column):
+                    ids[str(row[column])] = None
         return list(ids)
 
     def _emit(self, record: Mapping[str, Any], seen: set[str]) -> Iterator[Engagement]:
