@@ -67,7 +67,22 @@ class Provisioner:
         ]
         items.append(self._label())
         items.extend(self._pipeline(playbook))
+        items.append(self._waiver_access(playbook.waivers.who_may_waive))
         return items
+
+    def _waiver_access(self, who: str) -> _Item:
+        """Who may edit the waiver: HubSpot's property permissions have no public API."""
+        name = f"deals.{self.settings.fields.waiver}"
+        return _Item(
+            ProvisionStep(
+                "permission",
+                name,
+                "manual",
+                "only managers may waive findings: in HubSpot, Settings > Properties > Playbook "
+                f"waiver > Edit property access, let only '{who}' edit it (Enterprise "
+                "field-level permissions; on other tiers agree it as a team rule)",
+            )
+        )
 
     def _call(self, kind: str, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.client.call(
