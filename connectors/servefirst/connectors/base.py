@@ -26,6 +26,15 @@ TASK_SUBJECT_MAX = 255
 TASK_DESCRIPTION_MAX = 32_000
 
 
+#: Who may waive findings when the playbook does not say: the default playbook's approvers.
+DEFAULT_APPROVERS = "Sales Manager"
+
+
+def who_may_waive(playbook: Playbook) -> str:  # noqa: ARG001 - until the playbook names them
+    """The role whose holders may edit the waiver field, as the playbook names it."""
+    return DEFAULT_APPROVERS
+
+
 @dataclass(frozen=True)
 class PullWindow:
     """Which engagements a pull must return.
@@ -153,6 +162,30 @@ class ApplyResult:
     @property
     def errors(self) -> list[WriteResult]:
         return [r for r in self.results if not r.ok and not r.skipped_conflict]
+
+
+#: Why a task was not opened: another task of its engagement could not be closed first.
+HELD_BACK = (
+    "not opened: a task of this engagement could not be closed first (its problem may now be "
+    "this task's); the next run tries again"
+)
+
+
+def held_back(plan: Plan, edits: list[WriteResult]) -> tuple[list[TaskOpen], list[WriteResult]]:
+    """The opens to write after the closes, and results for those held back.
+
+    A task whose key changed (rules now sharing one task) is closed under its old key and
+    opened under the new one; if the close failed, opening would leave two open tasks for one
+    problem, so every open of that engagement waits for the next run.
+    """
+    failed = {r.engagement_id for r in edits if r.kind == "task_close" and not r.ok}
+    go = [o for o in plan.task_opens if o.engagement_id not in failed]
+    wait = [
+        WriteResult("task_open", o.engagement_id, False, message=HELD_BACK)
+        for o in plan.task_opens
+        if o.engagement_id in failed
+    ]
+    return go, wait
 
 
 @dataclass

@@ -22,7 +22,7 @@ import hubspot.crm.pipelines as pipeline_models
 import hubspot.crm.properties as property_models
 
 from servefirst.config.settings import HubSpotConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from servefirst.connectors.hubspot.mapping import PipelineInfo, norm_label
 from servefirst.connectors.hubspot.records import find_pipeline
@@ -67,7 +67,7 @@ class Provisioner:
         ]
         items.append(self._label())
         items.extend(self._pipeline(playbook))
-        items.append(self._waiver_access(playbook.waivers.who_may_waive))
+        items.append(self._waiver_access(who_may_waive(playbook)))
         return items
 
     def _waiver_access(self, who: str) -> _Item:

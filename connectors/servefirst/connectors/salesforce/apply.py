@@ -31,7 +31,9 @@ from servefirst.connectors.base import (
     ApplyResult,
     Plan,
     RecordUpdate,
+    TaskOpen,
     WriteResult,
+    held_back,
 )
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.client import SalesforceClient, restful
@@ -70,8 +72,11 @@ class Writer:
         """Write updates, then task closes and rewordings, then task opens."""
         results: list[WriteResult] = []
         results.extend(self._updates(plan.updates))
-        results.extend(self._edit_tasks(plan))
-        results.extend(self._open_tasks(plan))
+        edits = self._edit_tasks(plan)
+        opens, waiting = held_back(plan, edits)
+        results.extend(edits)
+        results.extend(self._open_tasks(opens))
+        results.extend(waiting)
         return ApplyResult(results)
 
     def _updates(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
@@ -145,8 +150,8 @@ class Writer:
                     filled[str(row["Id"])] = now
         return filled
 
-    def _open_tasks(self, plan: Plan) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(plan.task_opens)
+    def _open_tasks(self, opens: Sequence[TaskOpen]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(opens)
         pending = [
             _Pending(
                 slot,
@@ -155,7 +160,7 @@ class Writer:
                 ),
                 item.engagement_id,
             )
-            for slot, item in enumerate(plan.task_opens)
+            for slot, item in enumerate(opens)
         ]
         path = f"composite/sobjects/Task/{soql.api_name(self.mapping.fields.task_key, 'task key')}"
         self._write("task_open", path, pending, results)

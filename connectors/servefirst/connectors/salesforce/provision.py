@@ -19,7 +19,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedReq
 from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
@@ -70,7 +70,7 @@ class Provisioner:
             steps += waiver_steps(
                 self.client,
                 waiver,
-                playbook.waivers.who_may_waive,
+                who_may_waive(playbook),
                 integration=self.settings.permission_set,
                 dry_run=dry_run,
             )

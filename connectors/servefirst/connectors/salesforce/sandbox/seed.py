@@ -19,11 +19,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from servefirst.config.settings import SalesforceFields
+from servefirst.connectors.base import DEFAULT_APPROVERS
 from servefirst.connectors.salesforce.fields import field_specs
-from servefirst.connectors.salesforce.waiver import permission_set_name
-from servefirst.playbook.definition import WaiverPolicy
 from servefirst.connectors.salesforce.sandbox.org import Org
 from servefirst.connectors.salesforce.sandbox.store import Record
+from servefirst.connectors.salesforce.waiver import permission_set_name
 
 OWNERS = (
     ("Ava", "Martin"),
@@ -132,7 +132,7 @@ class Seeder:
     def _waiver_approvers(self, field: str) -> None:
         """The permission set of the default playbook's waiver approvers, granted edit."""
         org = self.org
-        who = WaiverPolicy().who_may_waive
+        who = DEFAULT_APPROVERS
         name = permission_set_name(who)
         found = org.store.find_by_key("PermissionSet", "Name", name)
         if found:
