@@ -49,7 +49,7 @@ def test_an_open_task_saying_what_the_playbook_says_is_left_alone() -> None:
 def test_a_changed_title_or_wording_is_written_into_the_open_task() -> None:
     engagement = _engagement((_ref("timing", "t1", subject="Fix the timetable", body="Old."),))
     plan = plan_tasks(engagement, (_want("timing", body="New reasons."),))
-    assert plan.opens == plan.closes == ()
+    assert plan.opens == () and plan.closes == ()
     (update,) = plan.updates
     assert (update.task_id, update.subject, update.description) == (
         "t1",

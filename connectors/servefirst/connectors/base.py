@@ -244,6 +244,10 @@ class Connector(Protocol):
         """
         ...
 
+    def record_url(self, engagement_id: str) -> str | None:
+        """Where a person opens this engagement in the CRM (no request made), if known."""
+        ...
+
     def server_time(self) -> dt.datetime:
         """The CRM's notion of now (UTC), read from a response header, for watermarks."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, WriteResult
+from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, TaskOpen, WriteResult
 from servefirst.sync.state.records import ChangeRecord
 
 NO_RESULT = "the connector reported no result for this write; it will be retried next run"
@@ -132,6 +132,17 @@ def _update_outcome(
     return rows, written, conflicts, failed
 
 
+def _text(opened: TaskOpen) -> dict[str, object]:
+    """What an opened task says, kept in history so that a revert can reopen it as it was."""
+    task = opened.task
+    return {
+        "subject": task.subject,
+        "description": task.description,
+        "due": task.due.isoformat(),
+        "owner_id": task.owner_id,
+    }
+
+
 def _outcome(
     plan: Plan, results: _Results | None, *, message: str, would_succeed: bool
 ) -> BatchOutcome:
@@ -150,7 +161,7 @@ def _outcome(
 
     planned = _count_planned([f"{kind}/{eid}" for kind, _, eid, *_ in _task_rows(plan)])
     seen: dict[str, int] = defaultdict(int)
-    for kind, history, eid, rule, key, before, after in _task_rows(plan):
+    for kind, history, eid, rule, key, before, after, detail in _task_rows(plan):
         group = f"{kind}/{eid}"
         res = None if results is None else results.take(kind, eid, seen[group], planned[group])
         seen[group] += 1
@@ -162,6 +173,7 @@ def _outcome(
                 before=before,
                 after=after,
                 task_key=key,
+                detail=detail,
                 ok=None if res is None else res.ok,
                 message=message if res is None else ("" if res.ok else res.message),
             )
@@ -189,11 +201,12 @@ _VERBS = {
     "task_close": "closed",
     "task_update": "updated",
 }
-_TaskRow = tuple[str, str, str, str, str, object, object]
+_TaskRow = tuple[str, str, str, str, str, object, object, dict[str, object] | None]
 
 
 def _task_rows(plan: Plan) -> list[_TaskRow]:
-    """(result kind, history kind, engagement, rule, key, before, after) of each task write.
+    """(result kind, history kind, engagement, rule, key, before, after, detail) of each task
+    write.
 
     A reopen is a ``task_open`` to the connector (the same upsert or status change) and its
     own kind in history and counts; a rewording keeps both texts, before and after.
@@ -207,11 +220,12 @@ def _task_rows(plan: Plan) -> list[_TaskRow]:
             o.task.key,
             o.reopen_task_id,
             o.task.subject,
+            _text(o),
         )
         for o in plan.task_opens
     ]
     rows += [
-        ("task_close", "task_close", c.engagement_id, c.rule, c.key, c.task_id, None)
+        ("task_close", "task_close", c.engagement_id, c.rule, c.key, c.task_id, None, None)
         for c in plan.task_closes
     ]
     rows += [
@@ -223,6 +237,7 @@ def _task_rows(plan: Plan) -> list[_TaskRow]:
             u.key,
             {"subject": u.before_subject, "description": u.before_description},
             {"subject": u.subject, "description": u.description},
+            None,
         )
         for u in plan.task_updates
     ]

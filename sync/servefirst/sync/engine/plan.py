@@ -9,7 +9,7 @@ task.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from servefirst.connectors.base import (
@@ -135,12 +135,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
-    """The plan as reviewable JSON-ready lines (the ``--diff-file`` format)."""
+def plan_lines(plan: Plan, names: Mapping[str, str]) -> Iterator[dict[str, object]]:
+    """The plan as reviewable JSON-ready lines (the ``--diff-file`` format).
+
+    Every line names its engagement next to its id (``names``: id -> name), so a person can
+    review the file without looking ids up in the CRM.
+    """
     for record in plan.updates:
         for change in record.changes:
             line: dict[str, object] = {
                 "record_id": change.engagement_id,
+                "engagement": names.get(change.engagement_id),
                 "field": change.field,
                 "before": _plain(change.before),
                 "after": _plain(change.after),
@@ -153,6 +158,7 @@ def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
         line = {
             "task": "open" if opened.reopen_task_id is None else "reopen",
             "record_id": opened.engagement_id,
+            "engagement": names.get(opened.engagement_id),
             "rule": task.rule,
             "key": task.key,
             "subject": task.subject,
@@ -179,6 +185,7 @@ def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
         yield {
             "task": "close",
             "record_id": closed.engagement_id,
+            "engagement": names.get(closed.engagement_id),
             "rule": closed.rule,
             "key": closed.key,
             "task_id": closed.task_id,
