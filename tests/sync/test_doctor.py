@@ -162,7 +162,8 @@ def test_five_broken_setups_print_one_actionable_line_each_and_exit_1(
     grant = sf.query(
         "SELECT Id FROM FieldPermissions WHERE Field = 'Opportunity.Playbook_Health__c'"
     )["records"][0]["Id"]
-    sf.FieldPermissions.update(grant, {"PermissionsRead": False, "PermissionsEdit": False})
+    path = f"sobjects/FieldPermissions/{grant}"
+    sf.restful(path, method="PATCH", json={"PermissionsRead": False, "PermissionsEdit": False})
     other_ca = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))
     limited = hubspot_sandbox.admin.call(
@@ -185,7 +186,7 @@ def test_five_broken_setups_print_one_actionable_line_each_and_exit_1(
     try:
         code, out = _doctor("-c", str(config), "--all")
     finally:
-        sf.FieldPermissions.update(grant, {"PermissionsRead": True, "PermissionsEdit": True})
+        sf.restful(path, method="PATCH", json={"PermissionsRead": True, "PermissionsEdit": True})
         session.close()
     assert code == 1, out
     sections = _sections(out)
