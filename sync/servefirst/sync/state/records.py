@@ -29,6 +29,8 @@ COUNT_NAMES = (
     "fields_updated",
     "tasks_opened",
     "tasks_closed",
+    "tasks_updated",
+    "tasks_reopened",
     "conflicts_skipped",
     "record_errors",
 )
@@ -46,6 +48,8 @@ class RunTotals:
     fields_updated: int = 0
     tasks_opened: int = 0
     tasks_closed: int = 0
+    tasks_updated: int = 0
+    tasks_reopened: int = 0
     conflicts_skipped: int = 0
     record_errors: int = 0
     on_track: int = 0
@@ -101,6 +105,8 @@ class RunRecord:
     error_message: str | None
     host: str
     pid: int
+    kind: str = "sync"
+    reverts_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,78 @@ class ChangeRecord:
     """One planned or applied write, with what the CRM held before and what was written."""
 
     record_id: str
-    kind: str  # "field" | "task_open" | "task_close"
+    kind: str  # "field" | "task_open" | "task_reopen" | "task_close" | "task_update"
     name: str  # the neutral field name, or the rule of the task
     before: object = None
     after: object = None
     task_key: str | None = None
     ok: bool | None = None
     message: str = ""
+    #: The engagement's name when the change was planned (``None`` in history older than names).
+    engagement_name: str | None = None
+    #: An opened task's text (subject, description, due, owner), so a revert can reopen it.
+    detail: dict[str, object] | None = None
+
+
+class RunKind(StrEnum):
+    """What a run did: a sync, or the revert of an earlier run."""
+
+    SYNC = "sync"
+    REVERT = "revert"
+
+
+@dataclass(frozen=True)
+class FindingSnapshot:
+    """One finding as a snapshot keeps it: the rule, how bad, and the rep's words."""
+
+    rule: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngagementSnapshot:
+    """An engagement as the latest real run evaluated it: what reports are made of.
+
+    Everything a report shows is here, so that a report never asks the CRM anything.
+    """
+
+    engagement_id: str
+    name: str
+    status: str  # "open" | "won" | "lost"
+    stage: str | None
+    stage_label: str
+    stage_rank: int
+    health: str | None
+    findings: tuple[FindingSnapshot, ...] = ()
+    slips: int = 0
+    account: str | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+    amount: float | None = None
+    po_date: dt.date | None = None
+    operational_date: dt.date | None = None
+    timetable: str | None = None
+    waiver: str | None = None
+    url: str | None = None
+    run_id: int = 0
+    as_of: dt.date | None = None
+    connection: str = ""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(f.rule for f in self.findings)
+
+
+@dataclass(frozen=True)
+class PipelinePoint:
+    """The whole pipeline's health after one run: a point of the report's trend charts."""
+
+    run_id: int
+    connection: str
+    as_of: dt.date
+    engagements: int
+    on_track: int
+    at_risk: int
+    off_track: int
+    findings_by_rule: dict[str, int]
