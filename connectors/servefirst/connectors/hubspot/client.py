@@ -305,8 +305,8 @@ class HubSpotClient:
 
     @property
     def server_date(self) -> dt.datetime | None:
-        """The last reply's ``Date`` header (``None`` before any reply)."""
-        return self._server_date
+        """The first reply's ``Date`` header, without a request (``None`` before any reply)."""
+        return self._first_date
 
     def close(self) -> None:
         """Close every cached API's connections (``ApiClient.close`` only stops its threads)."""

@@ -111,7 +111,7 @@ def _with_client(
     _fields(checks, client, settings, describes)
     _stages(checks, client, settings, playbook)
     _budget(checks, client, settings, limits)
-    checks.extend([clock_check(client.meter.last_date, "Salesforce")])
+    checks.extend([clock_check(client.meter.first_date, "Salesforce")])
 
 
 def _versions(client: SalesforceClient, settings: SalesforceConnection) -> list[str]:
