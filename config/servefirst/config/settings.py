@@ -134,6 +134,8 @@ class SalesforceFields(_Strict):
     health: str = "Playbook_Health__c"
     findings: str = "Playbook_Findings__c"
     slips: str = "Operational_Date_Slips__c"
+    timetable: str = "Playbook_Timetable__c"
+    waiver: str = "Playbook_Waiver__c"
     task_key: str = "ServeFirst_Key__c"
 
 
@@ -147,6 +149,8 @@ class HubSpotFields(_Strict):
     health: str = "playbook_health"
     findings: str = "playbook_findings"
     slips: str = "operational_date_slips"
+    timetable: str = "playbook_timetable"
+    waiver: str = "playbook_waiver"
     task_key: str = "servefirst_task_key"
 
 
@@ -161,6 +165,9 @@ class _ConnectionBase(_Strict):
     #: playbook stage key (and ``won`` / ``lost``) -> the CRM's stage value; unset keys use the
     #: playbook's own stage labels.
     stage_map: dict[str, str] = Field(default_factory=dict)
+    #: CRM stages deliberately left out of the playbook (e.g. a "Parked" stage): ``doctor``
+    #: accepts them unmapped instead of asking to map them.
+    unmapped_stages: tuple[str, ...] = ()
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     #: How far before the watermark an incremental pull re-reads, because the CRM may make a
     #: write visible to queries late (HubSpot's search index lags by seconds; Salesforce's

@@ -22,7 +22,7 @@ import hubspot.crm.pipelines as pipeline_models
 import hubspot.crm.properties as property_models
 
 from servefirst.config.settings import HubSpotConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from servefirst.connectors.hubspot.mapping import PipelineInfo, norm_label
 from servefirst.connectors.hubspot.records import find_pipeline
@@ -34,7 +34,9 @@ from servefirst.connectors.hubspot.spec import (
     property_specs,
     stage_specs,
 )
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,22 @@ class Provisioner:
         ]
         items.append(self._label())
         items.extend(self._pipeline(playbook))
+        items.append(self._waiver_access(who_may_waive(playbook)))
         return items
+
+    def _waiver_access(self, who: str) -> _Item:
+        """Who may edit the waiver: HubSpot's property permissions have no public API."""
+        name = f"deals.{self.settings.fields.waiver}"
+        return _Item(
+            ProvisionStep(
+                "permission",
+                name,
+                "manual",
+                "only managers may waive findings: in HubSpot, Settings > Properties > Playbook "
+                f"waiver > Edit property access, let only '{who}' edit it (Enterprise "
+                "field-level permissions; on other tiers agree it as a team rule)",
+            )
+        )
 
     def _call(self, kind: str, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.client.call(
@@ -229,14 +246,15 @@ class Provisioner:
         )
         if spec.mapped:
             if found is None:
-                return _Item(
-                    ProvisionStep(
-                        "stage",
-                        what,
-                        "manual",
-                        f"stage_map maps {spec.key!r} to {spec.label!r}, which this pipeline "
-                        "lacks: add the stage in HubSpot or fix stage_map",
+                # Planning happens before any write: nothing is changed when this refuses.
+                raise ConfigError(
+                    missing_stage_targets(
+                        {spec.key: spec.label},
+                        [s.label for s in pipeline.stages],
+                        f"pipeline '{pipeline.label}'",
                     )
+                    or f"stage_map.{spec.key}: pipeline '{pipeline.label}' has no such stage",
+                    connection=self.client.connection,
                 )
             if found.is_closed != spec.is_closed or (spec.key == "won") != found.is_won:
                 return _Item(

@@ -19,13 +19,20 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedReq
 from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.path import path_spec, provision_path
 from servefirst.connectors.salesforce.retry import describe
-from servefirst.connectors.salesforce.stages import stage_steps, validation_rule
+from servefirst.connectors.salesforce.stages import (
+    STAGES_SOQL,
+    active_stage_names,
+    stage_steps,
+    validation_rule,
+)
+from servefirst.connectors.salesforce.waiver import grant_step, waiver_steps
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 
@@ -61,12 +68,26 @@ class Provisioner:
             ) from None
 
     def _run(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
+        stages = self._query(STAGES_SOQL)
+        refusal = missing_stage_targets(
+            self.settings.stage_map, active_stage_names(stages), "the org"
+        )
+        if refusal is not None:
+            raise ConfigError(refusal, connection=self.client.name)
         specs = field_specs(self.settings.fields)
         steps = self._fields(specs, dry_run)
         steps += self._permissions(specs, dry_run)
+        waiver = next((s for s in specs if s.api_name == self.settings.fields.waiver), None)
+        if waiver is not None:
+            steps += waiver_steps(
+                self.client,
+                waiver,
+                who_may_waive(playbook),
+                integration=self.settings.permission_set,
+                dry_run=dry_run,
+            )
         if self.settings.validation_rule:
             steps += self._validation_rule(playbook, dry_run)
-        stages = self._query(_STAGES_SOQL)
         steps += stage_steps(self.mapping, stages)
         path = path_spec(self.mapping, playbook, stages)
         steps.append(provision_path(self.client, path, dry_run=dry_run))
@@ -188,10 +209,12 @@ class Provisioner:
                     )
                 )
             }
-        fields = [field for spec in specs for field in spec.permission_fields()]
         steps.extend(
-            self._grant(permission_set, field, current.get(field.lower()), dry_run)
-            for field in fields
+            self._grant(
+                permission_set, field, current.get(field.lower()), dry_run, spec.integration_edit
+            )
+            for spec in specs
+            for field in spec.permission_fields()
         )
         return steps
 
@@ -234,21 +257,24 @@ class Provisioner:
         return Step("permission", name, "create", f"assign to user {user}")
 
     def _grant(
-        self, permission_set: str | None, field: str, row: Mapping[str, Any] | None, dry_run: bool
+        self,
+        permission_set: str | None,
+        field: str,
+        row: Mapping[str, Any] | None,
+        dry_run: bool,
+        edit: bool = True,
     ) -> Step:
-        if row is not None and row.get("PermissionsRead") and row.get("PermissionsEdit"):
-            return Step("permission", field, "none", "read and edit granted")
-        values = {"PermissionsRead": True, "PermissionsEdit": True}
+        """Grant read, and edit where servefirst writes the field (read only where it must not)."""
+        steps = grant_step(field, row, edit)
+        if steps.action == "none" or dry_run:
+            return steps
+        values = {"PermissionsRead": True, "PermissionsEdit": edit}
         if row is not None:
-            if not dry_run:
-                self.client.call(
-                    "update",
-                    restful(
-                        f"sobjects/FieldPermissions/{row['Id']}", method="PATCH", payload=values
-                    ),
-                )
-            return Step("permission", field, "update", "grant read and edit")
-        if not dry_run:
+            self.client.call(
+                "update",
+                restful(f"sobjects/FieldPermissions/{row['Id']}", method="PATCH", payload=values),
+            )
+        else:
             self._create(
                 "FieldPermissions",
                 {
@@ -258,7 +284,7 @@ class Provisioner:
                 }
                 | values,
             )
-        return Step("permission", field, "create", "grant read and edit")
+        return steps
 
     def _user_id(self) -> str | None:
         """Who servefirst runs as: from the OAuth identity URL, else the userinfo endpoint."""
@@ -307,9 +333,3 @@ class Provisioner:
                 "tooling update", tooling("PATCH", f"sobjects/ValidationRule/{rule_id}", body)
             )
         return [Step("validation_rule", rule.full_name, "update", f"differs in {', '.join(diffs)}")]
-
-
-_STAGES_SOQL = (
-    "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, SortOrder "
-    "FROM OpportunityStage ORDER BY SortOrder"
-)

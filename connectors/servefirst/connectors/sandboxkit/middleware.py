@@ -4,6 +4,7 @@ The admin API lives under a prefix no CRM uses, so the real client libraries can
 by accident, and its own requests are neither counted nor faulted.
 
 Admin API (JSON):
+    GET    /__sandbox__/               this list, and the CRM's own admin endpoints
     GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...}}
     POST   /__sandbox__/stats/reset    zero the counters
     POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
@@ -11,6 +12,9 @@ Admin API (JSON):
                                         "path_prefix": ""}
     POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
     DELETE /__sandbox__/faults         clear scripted and random faults
+    GET    /__sandbox__/clock          {"offset_seconds": 0.0, "now": "<ISO time>"}
+    POST   /__sandbox__/clock          {"offset_seconds": -600}: run the CRM's clock this far
+                                        from this machine's (Date header, every stamp it writes)
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 
@@ -35,6 +40,16 @@ FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
 EndpointClassifier = Callable[[str, str], str]
 
 ADMIN_PREFIX = "/__sandbox__"
+#: The admin endpoints every sandbox answers, as ``GET /__sandbox__/`` lists them.
+COMMON_ADMIN: tuple[str, ...] = (
+    "GET /__sandbox__/ - this list",
+    "GET /__sandbox__/stats - requests served, by endpoint",
+    "POST /__sandbox__/stats/reset - zero the counters",
+    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency", "count", "status", '
+    '"latency_ms", "policy", "path_prefix"}: fault the next matching requests',
+    'POST /__sandbox__/faults/random - {"rate", "seed", "faults": [...]}: random faults',
+    "DELETE /__sandbox__/faults - clear every fault",
+)
 
 
 class _ConnectionResetError(Exception):
@@ -51,18 +66,28 @@ class SandboxMiddleware:
         classify: EndpointClassifier,
         respond: FaultResponder,
         extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
+        extra_index: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.classify = classify
         self.respond = respond
         self.extra_admin = extra_admin
+        self.index = COMMON_ADMIN + extra_index
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.clock = sandbox_clock.SandboxClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        token = sandbox_clock.serving(self.clock)
+        try:
+            await self._serve(scope, receive, _dated(send, self.clock))
+        finally:
+            sandbox_clock.restore(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(ADMIN_PREFIX):
@@ -106,6 +131,8 @@ class SandboxMiddleware:
     def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Answers one admin call; ``None`` means no such endpoint."""
         sub = path[len(ADMIN_PREFIX) :].rstrip("/")
+        if (method, sub) == ("GET", ""):
+            return {"endpoints": list(self.index)}
         if (method, sub) == ("GET", "/stats"):
             counts = self.counter.snapshot()
             return {"total": sum(counts.values()), "by_endpoint": counts}
@@ -122,9 +149,33 @@ class SandboxMiddleware:
         if (method, sub) == ("DELETE", "/faults"):
             self.faults.clear()
             return {"ok": True}
+        if (method, sub) == ("GET", "/clock"):
+            return self._clock_state()
+        if (method, sub) == ("POST", "/clock"):
+            self.clock.set_offset(float(payload["offset_seconds"]))
+            return self._clock_state()
         if self.extra_admin is not None:
             return self.extra_admin(method, sub, payload)
         return None
+
+    def _clock_state(self) -> dict[str, Any]:
+        return {
+            "offset_seconds": self.clock.offset.total_seconds(),
+            "now": self.clock.now().isoformat(),
+        }
+
+
+def _dated(send: Send, clock: sandbox_clock.SandboxClock) -> Send:
+    """``send`` that stamps each response with the sandbox's own ``Date`` header."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", clock.http_date().encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return dated
 
 
 def _fault(payload: dict[str, Any]) -> Fault:
