@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from servefirst.config.loader import load_settings
 from servefirst.sync.cli.app import Exit, app
 from servefirst.sync.cli.common import (
     ConfigOption,
     ConnectionOption,
     config_errors,
+    connection_names,
     err_console,
     fail,
 )
-from servefirst.sync.report import FORMATS, build, render
-from servefirst.sync.service import opened_store
+from servefirst.sync.cli.output import plain
+
+FORMATS: tuple[Literal["html"], Literal["json"], Literal["csv"]] = ("html", "json", "csv")
 
 
 @app.command()
@@ -42,15 +43,17 @@ def report(
 
     Made from what the syncs recorded: it asks the CRM nothing and costs no API call.
     """
+    from servefirst.config.loader import load_settings  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.sync.report import build, render  # noqa: PLC0415
+    from servefirst.sync.service import opened_store  # noqa: PLC0415
+
     if fmt not in FORMATS:
         fail(f"--format must be html, json or csv, not {fmt!r}", Exit.USAGE)
-    if every and connection is not None:
-        fail("--all and --connection name the connections twice: use one", Exit.USAGE)
     if out is not None and not out.parent.is_dir():
         fail(f"--out {out}: folder {out.parent} does not exist", Exit.USAGE)
     with config_errors():
         settings = load_settings(config)
-        names = sorted(settings.connections) if every else [settings.connection(connection)[0]]
+        names = sorted(connection_names(settings, connection, every))
         with opened_store(settings) as store:
             figures = build(store, names)
     if figures.engagements == 0 and not figures.trend:
@@ -65,4 +68,4 @@ def report(
         return
     target = out or Path("report.html")
     target.write_text(text, encoding="utf-8")
-    err_console.print(f"Report written to {target.resolve()}", highlight=False)
+    err_console.print(plain(f"Report written to {target.resolve()}"))
