@@ -1,0 +1,41 @@
+"""History queries beyond one run's rows: what a revert needs to know about earlier runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, select
+
+from servefirst.sync.state import schema
+
+_CHUNK = 500  # keys per IN (...) query: well under every backend's parameter limit
+
+
+def task_texts(
+    engine: Engine, connection: str, keys: Iterable[str]
+) -> dict[str, dict[str, object]]:
+    """The text each of these tasks was last opened with, by task key.
+
+    Every playbook task is opened by a sync, which keeps the task's subject, description, due
+    date and owner; a task closed later is reopened with exactly that text.
+    """
+    changes, runs = schema.changes, schema.runs
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, dict[str, object]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), _CHUNK):
+            query = (
+                select(changes.c.task_key, changes.c.detail)
+                .join(runs, runs.c.id == changes.c.run_id)
+                .where(
+                    runs.c.connection == connection,
+                    changes.c.kind == "task_open",
+                    changes.c.detail.is_not(None),
+                    changes.c.task_key.in_(wanted[start : start + _CHUNK]),
+                )
+                .order_by(changes.c.id)
+            )
+            for key, detail in conn.execute(query):
+                found[str(key)] = json.loads(detail)  # later rows win: the latest text
+    return found
