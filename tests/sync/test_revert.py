@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
-from servefirst.playbook.model import Engagement, PluginFields
+from servefirst.playbook.model import Engagement, PluginFields, TaskRef
 from servefirst.sync.cli import app
 from servefirst.sync.connectors import ConnectionSettings
+from servefirst.sync.engine.revert import plan_revert
+from servefirst.sync.state import ChangeRecord
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -107,3 +109,90 @@ def test_a_dry_run_revert_is_recorded_and_writes_nothing(config: Path, fake: Fak
     shown = json.loads(out)
     assert shown["dry_run"] and shown["reverts_run_id"] == first["run_id"]
     assert {c["engagement"] for c in shown["changes"]} >= {"Engagement E1", "Engagement E2"}
+
+
+def _with_tasks(
+    e: Engagement, *, open_: tuple[TaskRef, ...], done: tuple[TaskRef, ...]
+) -> Engagement:
+    return e.model_copy(update={"open_tasks": open_, "completed_tasks": done})
+
+
+def test_rewordings_and_reopens_are_undone_by_their_opposites(make: Make) -> None:
+    key = "servefirst:E1:sponsor_missing"
+    run = [
+        ChangeRecord(
+            "E1",
+            "task_update",
+            "sponsor_missing",
+            {"subject": "Old", "description": "d0"},
+            {"subject": "New", "description": "d1"},
+            task_key=key,
+            ok=True,
+        ),
+        ChangeRecord(
+            "E2",
+            "task_reopen",
+            "sponsor_missing",
+            "T9",
+            "Name the sponsor",
+            task_key="servefirst:E2:sponsor_missing",
+            ok=True,
+        ),
+        ChangeRecord(
+            "E3",
+            "task_close",
+            "sponsor_missing",
+            "T7",
+            None,
+            task_key="servefirst:E3:sponsor_missing",
+            ok=True,
+        ),
+    ]
+    current = {
+        "E1": _with_tasks(
+            make("E1"),
+            open_=(
+                TaskRef(
+                    key=key, rule="sponsor_missing", task_id="T1", subject="New", description="d1"
+                ),
+            ),
+            done=(),
+        ),
+        "E2": _with_tasks(
+            make("E2"),
+            open_=(
+                TaskRef(key="servefirst:E2:sponsor_missing", rule="sponsor_missing", task_id="T9"),
+            ),
+            done=(),
+        ),
+        "E3": _with_tasks(
+            make("E3"),
+            open_=(),
+            done=(
+                TaskRef(
+                    key="servefirst:E3:sponsor_missing",
+                    rule="sponsor_missing",
+                    task_id="T7",
+                    subject="Name her",
+                ),
+            ),
+        ),
+    }
+    text = {"servefirst:E3:sponsor_missing": {"subject": "Name him", "due": "2026-03-05"}}
+    planned = plan_revert(run, current, text)
+    (update,) = planned.plan.task_updates
+    assert (update.task_id, update.subject, update.description) == ("T1", "Old", "d0")
+    assert [(c.engagement_id, c.task_id) for c in planned.plan.task_closes] == [("E2", "T9")]
+    (reopen,) = planned.plan.task_opens
+    assert (reopen.reopen_task_id, reopen.task.subject) == ("T7", "Name her")  # as the CRM has it
+    assert reopen.task.due.isoformat() == "2026-03-05"
+    assert planned.left_alone == []
+
+    reworded = current["E1"].open_tasks[0].model_copy(update={"subject": "Rep's own words"})
+    current["E1"] = _with_tasks(current["E1"], open_=(reworded,), done=())
+    again = plan_revert(run, current, {})
+    assert again.plan.task_updates == ()
+    assert {(i.record_id, i.kind) for i in again.left_alone} == {
+        ("E1", "task_update"),
+        ("E3", "task_close"),  # no due date anywhere: cannot reopen it as it was
+    }

@@ -16,7 +16,13 @@ from servefirst.sync.cli.sync_cmds import DryRunOption, exit_code, runs_app
 if TYPE_CHECKING:
     from servefirst.sync.engine.revert import RevertReport
 
-_WHAT = {"field": "", "task_open": "task opened: ", "task_close": "task closed: "}
+_WHAT = {
+    "field": "",
+    "task_open": "task opened: ",
+    "task_reopen": "task reopened: ",
+    "task_close": "task closed: ",
+    "task_update": "task reworded: ",
+}
 
 
 def revert_json(out: RevertReport) -> dict[str, object]:
@@ -46,8 +52,9 @@ def _render(out: RevertReport) -> None:
     console.print(
         plain(
             f"Revert of run {out.reverted_run_id} · run {run.run_id} · {run.status.value} · "
-            f"{verb} {totals.fields_updated} field(s) on {totals.records_updated} engagement(s), "
-            f"closed {totals.tasks_closed} task(s), reopened {totals.tasks_opened}"
+            f"{verb} {totals.fields_updated} field(s) on {totals.records_updated} engagement(s); "
+            f"tasks: {totals.tasks_closed} closed, {totals.tasks_reopened + totals.tasks_opened} "
+            f"reopened, {totals.tasks_updated} reworded back"
         )
     )
     if out.left_alone:

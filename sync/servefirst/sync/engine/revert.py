@@ -7,8 +7,9 @@ writes that restore the run's own work:
 * a plugin-owned field goes back to its value before the run, but only while the CRM still
   holds the value the run wrote; a later change (a rep's, a later sync's) is left alone and
   reported;
-* a task the run opened is closed if it is still open; a task the run closed is reopened, with
-  the text it was opened with, unless it is open again already.
+* a task the run opened (or reopened) is closed if it is still open; a task the run closed is
+  reopened, with the text it was opened with, unless it is open again already; a task the run
+  reworded gets its earlier words back while it still says what the run wrote.
 
 The plan goes through the connector's ordinary ``apply``, and the revert is recorded as a run
 of its own with every change before and after, so a revert can itself be reverted.
@@ -31,10 +32,12 @@ from servefirst.connectors.base import (
     RecordUpdate,
     TaskClose,
     TaskOpen,
+    TaskUpdate,
 )
-from servefirst.playbook.model import DesiredTask, Engagement, Health
+from servefirst.playbook.model import DesiredTask, Engagement, Health, TaskRef
 from servefirst.sync.engine.outcome import (
     BatchOutcome,
+    add_outcome,
     applied_outcome,
     dry_run_outcome,
     unconfirmed_outcome,
@@ -147,37 +150,96 @@ def plan_revert(
         updates.setdefault(record_id, []).append(
             FieldChange(record_id, name, have, _value(name, before))
         )
-    opens: list[TaskOpen] = []
-    closes: list[TaskClose] = []
+    tasks = _TaskPlan(current, task_text, out.left_alone)
     for c in changes:
-        if c.kind not in ("task_open", "task_close") or not c.ok or c.task_key is None:
-            continue
-        engagement = current.get(c.record_id)
-        if engagement is None:
-            out.left_alone.append(LeftAlone(c.record_id, c.kind, c.name, _GONE))
-            continue
-        open_now = next((t for t in engagement.open_tasks if t.key == c.task_key), None)
-        if c.kind == "task_open":
-            if open_now is None:
-                out.left_alone.append(LeftAlone(c.record_id, c.kind, c.name, "already closed"))
-            else:
-                closes.append(TaskClose(c.record_id, c.task_key, c.name, open_now.task_id))
-            continue
-        if open_now is not None:
-            out.left_alone.append(LeftAlone(c.record_id, c.kind, c.name, "open again already"))
-            continue
-        task = _task(c, task_text.get(c.task_key))
-        if task is None:
-            reason = "its text is not in the history, so it cannot be reopened as it was"
-            out.left_alone.append(LeftAlone(c.record_id, c.kind, c.name, reason))
-            continue
-        opens.append(TaskOpen(c.record_id, task))
+        if c.ok and c.task_key is not None and c.kind in _TASK_KINDS:
+            tasks.undo(c)
     out.plan = Plan(
         updates=tuple(RecordUpdate(rid, tuple(fcs)) for rid, fcs in updates.items()),
-        task_opens=tuple(opens),
-        task_closes=tuple(closes),
+        task_opens=tuple(tasks.opens),
+        task_closes=tuple(tasks.closes),
+        task_updates=tuple(tasks.updates),
     )
     return out
+
+
+#: Task writes a run can make, in history: each is undone by its opposite.
+_TASK_KINDS = ("task_open", "task_reopen", "task_close", "task_update")
+
+
+@dataclass
+class _TaskPlan:
+    """The task writes that undo a run's task writes, given the tasks the CRM holds now."""
+
+    current: Mapping[str, Engagement]
+    text: Mapping[str, Mapping[str, object]]
+    left_alone: list[LeftAlone]
+    opens: list[TaskOpen] = field(default_factory=list)
+    closes: list[TaskClose] = field(default_factory=list)
+    updates: list[TaskUpdate] = field(default_factory=list)
+
+    def _leave(self, c: ChangeRecord, reason: str) -> None:
+        self.left_alone.append(LeftAlone(c.record_id, c.kind, c.name, reason))
+
+    def undo(self, c: ChangeRecord) -> None:
+        key = c.task_key or ""
+        engagement = self.current.get(c.record_id)
+        if engagement is None:
+            self._leave(c, _GONE)
+            return
+        open_now = next((t for t in engagement.open_tasks if t.key == key), None)
+        if c.kind in ("task_open", "task_reopen"):
+            if open_now is None:
+                self._leave(c, "already closed")
+            else:
+                self.closes.append(TaskClose(c.record_id, key, c.name, open_now.task_id))
+        elif c.kind == "task_update":
+            self._reword(c, open_now)
+        elif open_now is not None:
+            self._leave(c, "open again already")
+        else:
+            self._reopen(c, engagement)
+
+    def _reopen(self, c: ChangeRecord, engagement: Engagement) -> None:
+        """Reopen a task the run closed, with the text it had."""
+        done = next((t for t in engagement.completed_tasks if t.key == c.task_key), None)
+        text = dict(self.text.get(c.task_key or "", {}))
+        if done is not None:
+            text.update({k: v for k, v in done.model_dump().items() if k in _WORDS and v})
+        task = _task(c, text if "subject" in text and "due" in text else None)
+        if task is None:
+            self._leave(c, "its text is not in the history, so it cannot be reopened as it was")
+            return
+        task_id = c.before if isinstance(c.before, str) else None
+        self.opens.append(TaskOpen(c.record_id, task, reopen_task_id=task_id))
+
+    def _reword(self, c: ChangeRecord, open_now: TaskRef | None) -> None:
+        """Put back the words a run rewrote, while the task still says what the run wrote."""
+        before, after = c.before, c.after
+        if open_now is None or not isinstance(before, dict) or not isinstance(after, dict):
+            self._leave(c, "no longer open")
+            return
+        if not (
+            same_value(open_now.subject, after.get("subject"))
+            and same_value(open_now.description, after.get("description"))
+        ):
+            self._leave(c, "reworded in the CRM since that run; the later words are kept")
+            return
+        self.updates.append(
+            TaskUpdate(
+                c.record_id,
+                open_now.key,
+                c.name,
+                open_now.task_id,
+                subject=str(before.get("subject") or ""),
+                description=str(before.get("description") or ""),
+                before_subject=open_now.subject,
+                before_description=open_now.description,
+            )
+        )
+
+
+_WORDS = ("subject", "description")
 
 
 _GONE = "no longer in the CRM (deleted, or moved out of the managed pipeline)"
@@ -267,15 +329,9 @@ def _execute(connector: Connector, store: StateStore, target: RunRecord, out: Re
         for item in planned.left_alone
     ]
     store.record_changes(report.run_id, [*outcome.changes, *kept], planned.names)
-    totals = report.totals
-    totals.engagements_read = len(current)
-    totals.records_updated = outcome.records_updated
-    totals.fields_updated = outcome.fields_updated
-    totals.tasks_opened = outcome.tasks_opened
-    totals.tasks_closed = outcome.tasks_closed
-    totals.conflicts_skipped = len(planned.left_alone)
-    totals.record_errors = len(outcome.problems)
-    report.errors.extend(outcome.problems)
+    report.totals.engagements_read = len(current)
+    add_outcome(report, outcome)
+    report.totals.conflicts_skipped += len(planned.left_alone)
     if report.dry_run:
         report.status = RunStatus.DRY_RUN
     else:
