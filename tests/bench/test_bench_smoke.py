@@ -77,7 +77,7 @@ def test_bench_table_has_every_phase_with_sane_figures(tmp_path: Path) -> None:
 
     # Whether the speed target is met depends on the machine's load: the bench reports it,
     # a test must not time it. Here: the target is there and says met or not.
-    speed = results["targets"][3]
-    assert speed["target"].startswith("evaluation >=") and isinstance(speed["met"], bool)
+    (speed,) = [t for t in results["targets"] if t["target"].startswith("evaluation >=")]
+    assert isinstance(speed["met"], bool)
     assert "| salesforce | 200 | full |" in stdout
     assert "## Targets" in stdout
