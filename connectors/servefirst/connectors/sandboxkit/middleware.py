@@ -4,13 +4,18 @@ The admin API lives under a prefix no CRM uses, so the real client libraries can
 by accident, and its own requests are neither counted nor faulted.
 
 Admin API (JSON):
-    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...}}
+    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...},
+                                        "faults_fired": n}
     POST   /__sandbox__/stats/reset    zero the counters
     POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
                                         "status": 503, "latency_ms": 0, "policy": "",
                                         "path_prefix": ""}
     POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
     DELETE /__sandbox__/faults         clear scripted and random faults
+    POST   /__sandbox__/gate           {"after": 1, "path_prefix": "", "timeout_seconds": 10}:
+                                       hold that request until released (see ``gate``)
+    GET    /__sandbox__/gate           {"holding": bool, "armed": bool, "seen": n}
+    DELETE /__sandbox__/gate           release a held request and disarm
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
+from servefirst.connectors.sandboxkit.gate import RequestGate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,6 +64,7 @@ class SandboxMiddleware:
         self.extra_admin = extra_admin
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.gate = RequestGate()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,6 +76,7 @@ class SandboxMiddleware:
             await self._admin(scope, receive, send)
             return
         self.counter.add(method, self.classify(method, path))
+        await self.gate.passage(path)
         fault = self.faults.take(path)
         if fault is None:
             await self.app(scope, receive, send)
@@ -108,7 +116,11 @@ class SandboxMiddleware:
         sub = path[len(ADMIN_PREFIX) :].rstrip("/")
         if (method, sub) == ("GET", "/stats"):
             counts = self.counter.snapshot()
-            return {"total": sum(counts.values()), "by_endpoint": counts}
+            return {
+                "total": sum(counts.values()),
+                "by_endpoint": counts,
+                "faults_fired": self.faults.fired,
+            }
         if (method, sub) == ("POST", "/stats/reset"):
             self.counter.reset()
             return {"ok": True}
@@ -122,9 +134,24 @@ class SandboxMiddleware:
         if (method, sub) == ("DELETE", "/faults"):
             self.faults.clear()
             return {"ok": True}
+        if sub == "/gate":
+            return self._gate(method, payload)
         if self.extra_admin is not None:
             return self.extra_admin(method, sub, payload)
         return None
+
+    def _gate(self, method: str, payload: dict[str, Any]) -> Any:
+        if method == "POST":
+            self.gate.arm(
+                int(payload.get("after", 1)),
+                str(payload.get("path_prefix", "")),
+                float(payload.get("timeout_seconds", 10.0)),
+            )
+        elif method == "DELETE":
+            self.gate.release()
+        elif method != "GET":
+            return None
+        return self.gate.status()
 
 
 def _fault(payload: dict[str, Any]) -> Fault:
