@@ -1,365 +1,47 @@
-"""Both sandboxes behind one rep's desk: edits as a rep makes them, reads as a full scan would.
+"""The proof's machine and its CRMs: each sandbox provisioned once per module, a desk on it.
 
-A ``Desk`` talks to its CRM only through the real client library (simple-salesforce,
-hubspot-api-client), never through servefirst's connectors, and maps what it reads onto the
-neutral model with its own few lines, so the proof's expected state shares no code with the
-sync it checks except the playbook itself.
+``Proof`` is a hypothesis state machine that plays a sales team and the operations around
+servefirst on one sandbox, through the real client libraries: reps create, edit, delete and move
+engagements, name and drop sponsors, move Operational Dates both ways and complete tasks; days
+pass; runs meet injected faults, crash between batches, race each other and have the CRM changed
+under them while they page. After every clean run the CRM must hold exactly what a full scan on
+that day computes from the CRM's own data (read back by the desk and evaluated with the playbook,
+sharing nothing with the engine's diff), and no engagement may ever hold two open tasks for one
+rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+import importlib.util
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hubspot
 import pytest
-from hubspot.crm.associations.v4 import AssociationSpec
-from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest as Fetch
-from hubspot.crm.associations.v4 import PublicFetchAssociationsBatchRequest as FetchOne
-from hubspot.crm.objects import BatchInputSimplePublicObjectId as Ids
-from hubspot.crm.objects import SimplePublicObjectId as OneId
-from hubspot.crm.objects import SimplePublicObjectInput as Props
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
 from servefirst.connectors.base import PLUGIN_FIELDS
-from servefirst.connectors.salesforce.sandbox.testing import connect as salesforce_client
+from servefirst.connectors.hubspot.sandbox.desk import HubSpotDesk
+from servefirst.connectors.salesforce.sandbox.desk import SalesforceDesk
 from servefirst.connectors.sandboxkit import RunningSandbox
-from servefirst.playbook.checklist import parse_checklist
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.model import Engagement, Health, PluginFields, Sponsor, Status, TaskRef
-from servefirst.sync.service import provision_connection
-
-STAGES = ("discover", "diagnose", "design", "deliver", "won", "lost")
-_LABELS = {"won": "Closed Won", "lost": "Closed Lost"}
-_STATUS = {"won": Status.WON, "lost": Status.LOST}
-_SF_HEALTH = {"On track": Health.ON_TRACK, "At risk": Health.AT_RISK, "Off track": Health.OFF_TRACK}
-_names = itertools.count(1)
-#: Plugin-owned text fields beyond the three every connector has had (e.g. a timetable).
-EXTRA_FIELDS = tuple(n for n in PLUGIN_FIELDS if n not in ("health", "findings", "slips"))
-
-
-def stage_label(stage: str) -> str:
-    return _LABELS.get(stage, stage.capitalize())
-
-
-def _key_parts(key: str) -> tuple[str, str] | None:
-    parts = key.split(":")
-    return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == "servefirst" else None
-
-
-@dataclass(frozen=True)
-class OpenTask:
-    engagement_id: str
-    key: str
-    task_id: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a full scan reads: engagements (with what they hold now) and open tasks."""
-
-    engagements: dict[str, Engagement]
-    open_tasks: list[OpenTask]
-
-
-def _engagement(crm: str, eid: str, stage_raw: str, values: dict[str, Any]) -> Engagement:
-    stage = next((s for s in STAGES if stage_label(s) == stage_raw), None)
-    sponsor = f"Sponsor of {values.get('name')}"
-    return Engagement(
-        id=eid,
-        crm=crm,
-        name=str(values.get("name") or ""),
-        owner_id=values.get("owner_id"),
-        stage=stage,
-        raw_stage=stage_raw,
-        status=_STATUS.get(stage or "", Status.OPEN),
-        po_date=values.get("po_date"),
-        operational_date=values.get("operational_date"),
-        success_criteria=parse_checklist(str(values.get("criteria") or "")),
-        success_confirmed=bool(values.get("confirmed")),
-        sponsors=tuple(Sponsor(contact_id=c, name=sponsor) for c in values.get("sponsors", ())),
-        current=PluginFields(
-            health=values.get("health"),
-            findings=values.get("findings") or None,
-            slips=values.get("slips"),
-            **{name: values.get(name) or None for name in EXTRA_FIELDS},
-        ),
-        open_tasks=tuple(values.get("tasks", ())),
-    )
-
-
-def _day(raw: object) -> dt.date | None:
-    return dt.date.fromisoformat(str(raw)[:10]) if raw else None
-
-
-def _whole(raw: object) -> int | None:
-    return None if raw in (None, "") else int(float(str(raw)))
-
-
-class SalesforceDesk:
-    """Opportunities, contact roles and tasks through simple-salesforce."""
-
-    crm = "salesforce"
-
-    def __init__(self, sandbox: RunningSandbox, settings: Settings) -> None:
-        self.sf: Any = salesforce_client(sandbox)
-        conn = next(iter(settings.connections.values()))
-        self.f: Any = conn.fields
-        self.role = str(getattr(conn, "sponsor_role", "Executive Sponsor"))
-
-    def close(self) -> None:
-        self.sf.session.close()
-
-    def create(self, stage: str, po: dt.date, op: dt.date | None, criteria: str | None) -> str:
-        record = {
-            "Name": f"Engagement {next(_names)}",
-            "StageName": stage_label(stage),
-            self.f.po_date: po.isoformat(),
-            self.f.operational_date: op.isoformat() if op else None,
-            self.f.success_criteria: criteria,
-        }
-        return str(self.sf.Opportunity.create(record)["id"])
-
-    def delete(self, eid: str) -> None:
-        self.sf.Opportunity.delete(eid)
-
-    def update(self, eid: str, **values: Any) -> None:
-        names = {
-            "stage": "StageName",
-            "po": self.f.po_date,
-            "op": self.f.operational_date,
-            "criteria": self.f.success_criteria,
-            "confirmed": self.f.success_confirmed,
-        }
-        record = {names[k]: _wire(k, v) for k, v in values.items()}
-        self.sf.Opportunity.update(eid, record)
-
-    def add_sponsor(self, eid: str) -> None:
-        name = self.sf.Opportunity.get(eid)["Name"]
-        contact = self.sf.Contact.create({"LastName": f"Sponsor of {name}"})
-        role = {"OpportunityId": eid, "ContactId": contact["id"], "Role": self.role}
-        self.sf.OpportunityContactRole.create(role)
-
-    def remove_sponsor(self, eid: str) -> bool:
-        rows = self._query(
-            f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{eid}'"  # noqa: S608
-        )
-        for row in rows[:1]:
-            self.sf.OpportunityContactRole.delete(row["Id"])
-        return bool(rows)
-
-    def complete_task(self, task_id: str) -> None:
-        self.sf.Task.update(task_id, {"Status": "Completed"})
-
-    def _query(self, soql: str) -> list[dict[str, Any]]:
-        return list(self.sf.query_all(soql)["records"])
-
-    def snapshot(self) -> Snapshot:
-        f = self.f
-        fields = [f.po_date, f.operational_date, f.success_criteria, f.success_confirmed]
-        fields += [f.health, f.findings, f.slips, *(getattr(f, n) for n in EXTRA_FIELDS)]
-        rows = self._query(
-            f"SELECT Id, Name, OwnerId, StageName, {', '.join(fields)},"  # noqa: S608
-            " (SELECT ContactId, Role FROM OpportunityContactRoles) FROM Opportunity"
-        )
-        tasks = self._query(
-            f"SELECT Id, {f.task_key} FROM Task WHERE IsClosed = false"  # noqa: S608
-            f" AND {f.task_key} != null"
-        )
-        open_tasks = []
-        for task in tasks:
-            parts = _key_parts(task[f.task_key])
-            if parts is not None:
-                open_tasks.append(OpenTask(parts[0], task[f.task_key], task["Id"]))
-        engagements = {}
-        for row in rows:
-            roles = (row.get("OpportunityContactRoles") or {}).get("records") or []
-            values = {
-                "name": row["Name"],
-                "owner_id": row.get("OwnerId"),
-                "po_date": _day(row.get(f.po_date)),
-                "operational_date": _day(row.get(f.operational_date)),
-                "criteria": row.get(f.success_criteria),
-                "confirmed": row.get(f.success_confirmed),
-                "sponsors": [r["ContactId"] for r in roles if r.get("Role") == self.role],
-                "health": _SF_HEALTH.get(row.get(f.health) or ""),
-                "findings": row.get(f.findings),
-                "slips": _whole(row.get(f.slips)),
-                "tasks": _refs(row["Id"], open_tasks),
-                **{n: row.get(getattr(f, n)) for n in EXTRA_FIELDS},
-            }
-            engagements[row["Id"]] = _engagement(self.crm, row["Id"], row["StageName"], values)
-        return Snapshot(engagements, open_tasks)
-
-    def wipe(self) -> None:
-        f = self.f
-        ids = [r["Id"] for r in self._query(f"SELECT Id FROM Task WHERE {f.task_key} != null")]  # noqa: S608
-        ids += [r["Id"] for r in self._query("SELECT Id FROM Opportunity")]
-        for start in range(0, len(ids), 200):
-            chunk = ",".join(ids[start : start + 200])
-            self.sf.restful(f"composite/sobjects?ids={chunk}", method="DELETE")
-
-
-def _wire(name: str, value: Any) -> Any:
-    if name == "stage":
-        return stage_label(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _refs(eid: str, tasks: list[OpenTask]) -> list[TaskRef]:
-    out = []
-    for task in tasks:
-        parts = _key_parts(task.key)
-        if task.engagement_id == eid and parts is not None:
-            out.append(TaskRef(key=task.key, rule=parts[1], task_id=task.task_id))
-    return out
-
-
-class HubSpotDesk:
-    """Deals, labelled contact associations and tasks through hubspot-api-client."""
-
-    crm = "hubspot"
-
-    def __init__(self, sandbox: RunningSandbox, settings: Settings) -> None:
-        self.client: Any = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url)
-        conn: Any = next(iter(settings.connections.values()))
-        self.f: Any = conn.fields
-        self.deals = self.client.crm.deals.basic_api
-        self.tasks = self.client.crm.objects.tasks
-        self.assoc = self.client.crm.associations.v4
-        pipelines = self.client.crm.pipelines.pipelines_api.get_all("deals").results
-        pipeline = next(p for p in pipelines if p.label == "Serve-first")
-        self.pipeline_id = pipeline.id
-        self.stage_ids = {s.label: s.id for s in pipeline.stages}
-        self.stage_labels = {s.id: s.label for s in pipeline.stages}
-        labels = self.assoc.schema.definitions_api.get_all("deals", "contacts").results
-        self.sponsor = next(x for x in labels if x.label == conn.sponsor_label)
-
-    def close(self) -> None:
-        """hubspot-api-client pools close with the client; nothing is held open here."""
-
-    def create(self, stage: str, po: dt.date, op: dt.date | None, criteria: str | None) -> str:
-        props = {
-            "dealname": f"Engagement {next(_names)}",
-            "pipeline": self.pipeline_id,
-            "dealstage": self.stage_ids[stage_label(stage)],
-            self.f.po_date: f"{po.isoformat()}T00:00:00.000Z",
-            self.f.operational_date: op.isoformat() if op else "",
-            self.f.success_criteria: criteria or "",
-        }
-        return str(self.deals.create(Props(properties=props)).id)
-
-    def delete(self, eid: str) -> None:
-        self.deals.archive(eid)
-
-    def update(self, eid: str, **values: Any) -> None:
-        props: dict[str, str] = {}
-        for name, value in values.items():
-            if name == "stage":
-                props["dealstage"] = self.stage_ids[stage_label(value)]
-            elif name == "po":
-                props[self.f.po_date] = f"{value.isoformat()}T00:00:00.000Z"
-            elif name == "op":
-                props[self.f.operational_date] = value.isoformat() if value else ""
-            elif name == "criteria":
-                props[self.f.success_criteria] = value or ""
-            elif name == "confirmed":
-                props[self.f.success_confirmed] = "true" if value else "false"
-        self.deals.update(eid, Props(properties=props))
-
-    def add_sponsor(self, eid: str) -> None:
-        name = self.deals.get_by_id(eid, properties=["dealname"]).properties["dealname"]
-        contact = self.client.crm.contacts.basic_api.create(
-            Props(properties={"lastname": f"Sponsor of {name}"})
-        )
-        spec = AssociationSpec(
-            association_category=self.sponsor.category, association_type_id=self.sponsor.type_id
-        )
-        self.assoc.basic_api.create("deals", eid, "contacts", contact.id, [spec])
-
-    def remove_sponsor(self, eid: str) -> bool:
-        """Remove a sponsor's contact from the deal (a change HubSpot stamps on the deal)."""
-        sponsors = self._sponsors([eid]).get(eid, [])
-        if sponsors:
-            self.assoc.basic_api.archive("deals", eid, "contacts", sponsors[0])
-        return bool(sponsors)
-
-    def complete_task(self, task_id: str) -> None:
-        self.tasks.basic_api.update(task_id, Props(properties={"hs_task_status": "COMPLETED"}))
-
-    def _sponsors(self, deal_ids: list[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for start in range(0, len(deal_ids), 100):
-            inputs = [FetchOne(id=i) for i in deal_ids[start : start + 100]]
-            reply = self.assoc.batch_api.get_page(
-                "deals", "contacts", batch_input_public_fetch_associations_batch_request=Fetch(inputs)
-            )
-            for result in reply.results:
-                for to in result.to:
-                    if any(t.type_id == self.sponsor.type_id for t in to.association_types):
-                        found.setdefault(str(result._from.id), []).append(str(to.to_object_id))
-        return found
-
-    def _all(self, api: Any, properties: list[str]) -> list[Any]:
-        rows: list[Any] = []
-        after = None
-        while True:
-            page = api.get_page(limit=100, after=after, properties=properties)
-            rows.extend(page.results)
-            if page.paging is None or page.paging.next is None:
-                return rows
-            after = page.paging.next.after
-
-    def snapshot(self) -> Snapshot:
-        f = self.f
-        names = [f.po_date, f.operational_date, f.success_criteria, f.success_confirmed]
-        names += [f.health, f.findings, f.slips, "dealstage", "dealname", "hubspot_owner_id"]
-        names += [getattr(f, n) for n in EXTRA_FIELDS]
-        deals = self._all(self.deals, names)
-        tasks = self._all(self.tasks.basic_api, [f.task_key, "hs_task_status"])
-        open_tasks = []
-        for task in tasks:
-            key = task.properties.get(f.task_key)
-            parts = _key_parts(key) if key else None
-            if parts is not None and task.properties.get("hs_task_status") != "COMPLETED":
-                open_tasks.append(OpenTask(parts[0], str(key), str(task.id)))
-        sponsors = self._sponsors([str(d.id) for d in deals])
-        engagements = {}
-        for deal in deals:
-            eid, p = str(deal.id), deal.properties
-            values = {
-                "name": p.get("dealname"),
-                "owner_id": p.get("hubspot_owner_id") or None,
-                "po_date": _day(p.get(f.po_date)),
-                "operational_date": _day(p.get(f.operational_date)),
-                "criteria": p.get(f.success_criteria),
-                "confirmed": p.get(f.success_confirmed) == "true",
-                "sponsors": sponsors.get(eid, []),
-                "health": Health(p[f.health]) if p.get(f.health) else None,
-                "findings": p.get(f.findings),
-                "slips": _whole(p.get(f.slips)),
-                "tasks": _refs(eid, open_tasks),
-                **{n: p.get(getattr(f, n)) for n in EXTRA_FIELDS},
-            }
-            raw = self.stage_labels.get(p.get("dealstage") or "", p.get("dealstage") or "")
-            engagements[eid] = _engagement(self.crm, eid, raw, values)
-        return Snapshot(engagements, open_tasks)
-
-    def wipe(self) -> None:
-        for api, rows in (
-            (self.tasks.batch_api, self._all(self.tasks.basic_api, [])),
-            (self.client.crm.deals.batch_api, self._all(self.deals, [])),
-        ):
-            for start in range(0, len(rows), 100):
-                ids = [OneId(id=str(r.id)) for r in rows[start : start + 100]]
-                api.archive(Ids(inputs=ids))
+from servefirst.playbook.evaluate import evaluate
+from servefirst.playbook.model import Engagement
+from servefirst.sync.engine.report import RunReport
+from servefirst.sync.engine.run import SyncOptions
+from servefirst.sync.service import provision_connection, sync_connection
+from servefirst.sync.state import RunStatus, StateStore
 
 
 @dataclass
@@ -385,7 +67,9 @@ def _start(crm: str, workdir: Path) -> RunningSandbox:
 
 
 @pytest.fixture(scope="module", params=["salesforce", "hubspot"])
-def proof_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CRM]:
+def proof_crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CRM]:
     """A provisioned sandbox per CRM, shared by every example (each one wipes it first)."""
     workdir = tmp_path_factory.mktemp(f"proof-{request.param}")
     sandbox = _start(request.param, workdir / "sandbox")
@@ -404,3 +88,343 @@ def proof_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             desk.close()
     finally:
         sandbox.stop()
+
+
+SOAK = int(os.environ.get("SOAK_EXAMPLES", "0"))
+MAX_ENGAGEMENTS = 10
+#: Leases (one run per connection) exist: concurrent triggers are part of the machine then.
+LEASES = importlib.util.find_spec("servefirst.sync.lease") is not None
+CRITERIA = (None, "- [ ] Setup from 40 to 10 minutes", "- [x] Zero missed shipments")
+#: Faults a run may meet: server errors, a connection reset, a rate limit.
+FAULTS: tuple[dict[str, Any], ...] = (
+    {"kind": "status", "status": 503},
+    {"kind": "status", "status": 500},
+    {"kind": "reset"},
+    {"kind": "limit", "policy": "secondly"},
+)
+#: The first path segment of every CRM API request, where a held request may park.
+API_PREFIX = {"salesforce": "/services/data", "hubspot": "/crm"}
+
+
+class Crash(Exception):  # noqa: N818 - it is the thing that happens, not an error in the test
+    """A process dying between batches, as seen by the engine (the batch is applied)."""
+
+
+class Kill(BaseException):
+    """A harder death: not an ``Exception``, so it propagates out of the run after recording."""
+
+
+@dataclass
+class Figures:
+    """What a soak did, per CRM: the closing note quotes these."""
+
+    examples: int = 0
+    steps: int = 0
+    runs: int = 0
+    incremental_runs: int = 0
+    checks: int = 0
+    faults: int = 0
+    crashes: int = 0
+    held_pulls: int = 0
+    concurrent: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self, crm: str) -> str:
+        minutes = (time.monotonic() - self.started) / 60
+        return (
+            f"proof {crm}: {self.examples} examples, {self.steps} steps, {self.runs} runs "
+            f"({self.incremental_runs} incremental), {self.checks} invariant checks, "
+            f"{self.faults} faults injected, {self.crashes} crashes, {self.held_pulls} runs "
+            f"changed mid-pull, {self.concurrent} concurrent attempts, {minutes:.1f} min"
+        )
+
+
+def expected_slips(engagement: Engagement, last: dt.date | None, slips: int | None) -> int:
+    """The slip count a full scan would hold, from the state's memory of the last date seen."""
+    if slips is None:
+        return max(engagement.current.slips or 0, 0)
+    date = engagement.operational_date
+    return slips + 1 if date is not None and last is not None and date > last else slips
+
+
+def same(have: object, want: object) -> bool:
+    if isinstance(have, str | None) and isinstance(want, str | None):
+        return (have or None) == (want or None)
+    return have == want
+
+
+class Proof(RuleBasedStateMachine):
+    """One sales team, one connection, one sequence of days, on one sandbox."""
+
+    crm: Any = None
+    figures: Figures = Figures()
+
+    def __init__(self) -> None:
+        super().__init__()
+        crm = self.crm
+        self.desk = crm.desk
+        self.admin = crm.sandbox.admin
+        self.admin.clear_faults()
+        self.admin.release()
+        self.desk.wipe()
+        self.figures.examples += 1
+        state = crm.workdir / f"state-{self.figures.examples}.sqlite"
+        self.connection = next(iter(crm.settings.connections))
+        # Two retries: enough for a run to ride out most faults, few enough that some fail.
+        conn = crm.settings.connections[self.connection].model_copy(update={"max_retries": 2})
+        self.settings = crm.settings.model_copy(
+            update={"state_url": f"sqlite:///{state}", "connections": {self.connection: conn}}
+        )
+        self.as_of = dt.datetime.now(dt.UTC).date()
+        self.ids: list[str] = []
+        self.runs = 0
+        if SOAK and self.figures.examples % 25 == 0:
+            print(self.figures.line(crm.name), file=sys.stderr, flush=True)
+
+    def pick(self, index: int) -> str:
+        return self.ids[index % len(self.ids)]
+
+    @rule(
+        stage=st.sampled_from(["discover", "diagnose", "design", "deliver", "won", "lost"]),
+        po=st.integers(-90, 240),
+        op=st.none() | st.integers(-60, 400),
+        criteria=st.sampled_from(CRITERIA),
+        sponsor=st.booleans(),
+    )
+    @precondition(lambda self: len(self.ids) < MAX_ENGAGEMENTS)
+    def create(
+        self, stage: str, po: int, op: int | None, criteria: str | None, sponsor: bool
+    ) -> None:
+        day = self.as_of + dt.timedelta(days=po)
+        operational = None if op is None else self.as_of + dt.timedelta(days=op)
+        eid = self.desk.create(stage, day, operational, criteria)
+        self.ids.append(eid)
+        if sponsor:
+            self.desk.add_sponsor(eid)
+
+    @rule(index=st.integers(0, 99))
+    @precondition(lambda self: self.ids)
+    def delete(self, index: int) -> None:
+        eid = self.pick(index)
+        self.desk.delete(eid)
+        self.ids.remove(eid)
+
+    @rule(
+        index=st.integers(0, 99),
+        stage=st.sampled_from(["discover", "diagnose", "design", "deliver", "won", "lost"]),
+    )
+    @precondition(lambda self: self.ids)
+    def move_stage(self, index: int, stage: str) -> None:
+        self.desk.update(self.pick(index), stage=stage)
+
+    @rule(index=st.integers(0, 99), days=st.integers(-90, 90) | st.none())
+    @precondition(lambda self: self.ids)
+    def move_operational_date(self, index: int, days: int | None) -> None:
+        when = None if days is None else self.as_of + dt.timedelta(days=days)
+        self.desk.update(self.pick(index), op=when)
+
+    @rule(index=st.integers(0, 99), criteria=st.sampled_from(CRITERIA), confirmed=st.booleans())
+    @precondition(lambda self: self.ids)
+    def edit_criteria(self, index: int, criteria: str | None, confirmed: bool) -> None:
+        self.desk.update(self.pick(index), criteria=criteria, confirmed=confirmed)
+
+    @rule(index=st.integers(0, 99))
+    @precondition(lambda self: self.ids)
+    def add_sponsor(self, index: int) -> None:
+        self.desk.add_sponsor(self.pick(index))
+
+    @rule(index=st.integers(0, 99))
+    @precondition(lambda self: self.ids)
+    def remove_sponsor(self, index: int) -> None:
+        self.desk.remove_sponsor(self.pick(index))
+
+    @rule(index=st.integers(0, 99))
+    @precondition(lambda self: self.runs)
+    def complete_a_task(self, index: int) -> None:
+        """A rep ticks a playbook task done, whether or not the problem is fixed."""
+        tasks = self.desk.snapshot().open_tasks
+        if tasks:
+            self.desk.complete_task(tasks[index % len(tasks)].task_id)
+
+    @rule(days=st.integers(1, 45))
+    def days_pass(self, days: int) -> None:
+        self.as_of += dt.timedelta(days=days)
+
+    @rule()
+    def sync(self) -> None:
+        report = self.run()
+        assert report.status is RunStatus.OK, (report.status, report.error_message, report.errors)
+        self.check()
+
+    @rule(
+        rate=st.sampled_from([0.05, 0.1, 0.2]), seed=st.integers(0, 2**16), batch=st.integers(1, 4)
+    )
+    def sync_with_faults(self, rate: float, seed: int, batch: int) -> None:
+        before = self.admin.stats()["faults_fired"]
+        self.admin.random_faults(rate, seed, list(FAULTS))
+        try:
+            self.run(batch_size=batch)
+        finally:
+            self.admin.clear_faults()
+        self.figures.faults += self.admin.stats()["faults_fired"] - before
+        self.no_duplicates()
+
+    @rule(batch=st.integers(1, 3), after=st.integers(1, 3), hard=st.booleans())
+    def sync_crashing_between_batches(self, batch: int, after: int, hard: bool) -> None:
+        done = 0
+
+        def crash(_totals: object) -> None:
+            nonlocal done
+            done += 1
+            if done >= after:
+                raise Kill if hard else Crash
+
+        with contextlib.suppress(Kill):
+            self.run(batch_size=batch, on_progress=crash)
+        self.figures.crashes += 1 if done >= after else 0
+        self.no_duplicates()
+
+    @rule(
+        after=st.integers(1, 8),
+        index=st.integers(0, 99),
+        change=st.sampled_from(["op_later", "op_earlier", "stage", "sponsor", "delete", "create"]),
+    )
+    def sync_while_a_rep_edits(self, after: int, index: int, change: str) -> None:
+        """A rep's edit lands while the run is between two of its requests."""
+        edit = self._edit(index, change)
+        self.admin.hold(after, API_PREFIX[self.crm.name], timeout_seconds=20)
+        finished = threading.Event()
+        failures: list[BaseException] = []
+
+        def rep() -> None:
+            try:
+                while not finished.is_set() and not self.admin.holding():
+                    time.sleep(0.02)
+                edit()
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                self.admin.release()
+
+        thread = threading.Thread(target=rep, name="rep")
+        thread.start()
+        try:
+            self.run()
+        finally:
+            finished.set()
+            thread.join(timeout=30)
+        assert not failures, failures
+        self.figures.held_pulls += 1
+        self.no_duplicates()
+
+    @rule()
+    @precondition(lambda _: LEASES)
+    def two_runs_at_once(self) -> None:
+        """Two triggers of one connection race: at most one runs, and no task opens twice."""
+        outcomes: list[BaseException | None] = []
+
+        def attempt() -> None:
+            try:
+                self.run()
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+
+        other = threading.Thread(target=attempt, name="second trigger")
+        other.start()
+        attempt()
+        other.join(timeout=60)
+        refused = [e for e in outcomes if e is not None]
+        assert all(type(e).__name__ == "LeaseHeldError" for e in refused), refused
+        self.figures.concurrent += 1
+        self.no_duplicates()
+
+    def _edit(self, index: int, change: str) -> Callable[[], None]:
+        if change == "create" or not self.ids:
+            return lambda: self.create("design", 30, None, None, sponsor=False)
+        eid = self.pick(index)
+        if change == "delete":
+            self.ids.remove(eid)
+            return lambda: self.desk.delete(eid)
+        if change == "stage":
+            return lambda: self.desk.update(eid, stage="deliver")
+        if change == "sponsor":
+            return lambda: self.desk.add_sponsor(eid)
+        shift = 30 if change == "op_later" else -30
+        return lambda: self.desk.update(eid, op=self.as_of + dt.timedelta(days=200 + shift))
+
+    def run(self, **options: Any) -> RunReport:
+        on_progress = options.pop("on_progress", None)
+        report = sync_connection(
+            self.settings,
+            self.crm.playbook,
+            None,
+            SyncOptions(as_of=self.as_of, keep_engagements=False, **options),
+            on_progress=on_progress,
+        )
+        self.runs += 1
+        self.figures.runs += 1
+        self.figures.incremental_runs += 0 if report.full_scan else 1
+        return report
+
+    @invariant()
+    def count_step(self) -> None:
+        self.figures.steps += 1
+
+    def teardown(self) -> None:
+        if self.runs:
+            self.sync()
+
+    def no_duplicates(self) -> None:
+        counts = Counter(t.key for t in self.desk.snapshot().open_tasks)
+        twice = sorted(key for key, n in counts.items() if n > 1)
+        assert not twice, f"two open tasks for one rule: {twice}"
+
+    def check(self) -> None:
+        """The CRM now holds exactly what a full scan on ``as_of`` computes from its data."""
+        snapshot = self.desk.snapshot()
+        store = StateStore.open(self.settings.resolve_state_url())
+        try:
+            dates = store.get_engagement_dates(self.connection, list(snapshot.engagements))
+        finally:
+            store.close()
+        wrong: list[str] = []
+        for eid, engagement in snapshot.engagements.items():
+            remembered = dates.get(eid)
+            slips = expected_slips(
+                engagement,
+                remembered.last_operational_date if remembered else None,
+                remembered.slips if remembered else None,
+            )
+            assessment = evaluate(engagement, self.crm.playbook, self.as_of, slips=slips)
+            if assessment.desired is not None:
+                for name in PLUGIN_FIELDS:
+                    have = getattr(engagement.current, name)
+                    want = getattr(assessment.desired, name)
+                    if not same(have, want):
+                        wrong.append(f"{eid} {name}: CRM has {have!r}, a full scan wants {want!r}")
+            want_tasks = sorted(t.key for t in assessment.tasks)
+            have_tasks = sorted(t.key for t in engagement.open_tasks)
+            if want_tasks != have_tasks:
+                wrong.append(
+                    f"{eid} open tasks: CRM has {have_tasks}, a full scan wants {want_tasks}"
+                )
+        counts = Counter(t.key for t in snapshot.open_tasks)
+        wrong += [f"two open tasks for {key}" for key, n in counts.items() if n > 1]
+        self.figures.checks += 1
+        assert not wrong, "\n".join(wrong)
+
+
+@pytest.fixture
+def proof_machine(proof_crm: CRM) -> type[Proof]:
+    """The machine bound to one CRM, its figures kept across the module's tests."""
+
+    class OnCRM(Proof):
+        pass
+
+    OnCRM.crm = proof_crm
+    OnCRM.figures = FIGURES.setdefault(proof_crm.name, Figures())
+    return OnCRM
+
+
+FIGURES: dict[str, Figures] = {}
