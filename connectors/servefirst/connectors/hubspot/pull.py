@@ -7,8 +7,9 @@ per call). Sponsors are the contacts associated with the configured label; open 
 are the associated tasks carrying servefirst's key property and not completed. Association
 reads are consistent (unlike search), which is what makes the task list trustworthy.
 
-An incremental pull of a portal where nothing changed costs one search call (an empty page)
-on top of the pipeline lookup the connector makes once.
+An incremental pull of a portal where nothing changed costs two search calls (an empty page
+of deals, and an empty page of tasks completed since the watermark) on top of the pipeline
+lookup the connector makes once.
 
 What an incremental pull cannot see: HubSpot stamps a deal's ``hs_lastmodifieddate`` when a
 contact is associated or removed (the contact count changes), but not when only the *label* of
@@ -24,13 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import PullWindow
 from servefirst.connectors.hubspot.client import HubSpotClient
+from servefirst.connectors.hubspot.completed import completed_task_deals
 from servefirst.connectors.hubspot.mapping import (
     CONTACT_PROPERTIES,
+    TASK_PROPERTIES,
     DealBundle,
     StageMapping,
     deal_properties,
@@ -48,8 +52,6 @@ from servefirst.connectors.hubspot.records import (
 )
 from servefirst.connectors.hubspot.search import (
     INDEX_LAG_OVERLAP,
-    PAGE_SIZE,
-    RESULT_CAP,
     Group,
     page_groups,
     queries,
@@ -88,7 +90,16 @@ class DealReader:
         self.overlap = overlap
 
     def pull(self, window: PullWindow, mapping: StageMapping) -> Iterator[Engagement]:
-        """Yield the window's engagements, each deal once, one search page at a time."""
+        """Yield the window's engagements, each deal once, one search page at a time.
+
+        An incremental window also asks for the deals whose playbook task a rep completed since
+        the watermark (see ``completed``): they ride along as ids.
+        """
+        if window.modified_since is not None:
+            since = window.modified_since - self.overlap
+            done = completed_task_deals(self.client, self.fields.task_key, since)
+            if done:
+                window = replace(window, ids=tuple(dict.fromkeys((*window.ids, *done))))
         seen: set[str] = set()
         properties = deal_properties(self.fields)
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
@@ -101,21 +112,18 @@ class DealReader:
         mapping: StageMapping,
         seen: set[str],
     ) -> Iterator[Engagement]:
-        """Page through one query: ``after`` offsets inside a window, a new window at the cap.
+        """Page through one query by keyset: sorted on the id, each page after the last id read.
 
-        A window is the query restricted to ids above the last one read. Offsets are cheap for
-        HubSpot (the same query, its next slice) but shift when a record leaves or joins the
-        result set mid-pull, which could skip a record; so a window also ends, early, as soon
-        as the reply's ``total`` differs from the window's first page. Restarting after the
-        last id can never skip: the sort is on the unique id.
+        Every page is the query restricted to ``hs_object_id > last id read`` (none on the
+        first). ``after`` offsets would be cheaper for nobody (still one call per page) but
+        shift when a deal leaves or joins the result set mid-pull and can skip one; a keyset
+        never skips, since the sort is on the unique id, and it never meets the 10,000-result
+        cap of one query.
         """
         config = self.client.api(SEARCH_API).api_client.configuration
         last_id: str | None = None
-        offset: str | None = None
-        total: object = None
         while True:
             request = search_request(page_groups(query, last_id), properties, config)
-            request.after = offset
             reply = self.client.call(
                 "read",
                 SEARCH_API,
@@ -129,17 +137,9 @@ class DealReader:
             fresh = [r for r in page if str(r["id"]) not in seen]
             seen.update(str(r["id"]) for r in fresh)
             yield from self.engagements(fresh, mapping)
-            following = next_after(reply)
-            if not page or following is None:
+            if not page or next_after(reply) is None:
                 return
-            if offset is None:
-                total = reply.get("total")
-            moved = reply.get("total") != total
-            if moved or not following.isdigit() or int(following) + PAGE_SIZE > RESULT_CAP:
-                last_id = max((str(r["id"]) for r in page), key=_id_order)
-                offset = None
-            else:
-                offset = following
+            last_id = max((str(r["id"]) for r in page), key=_id_order)
 
     def engagements(
         self, deals: Sequence[dict[str, Any]], mapping: StageMapping
@@ -169,7 +169,7 @@ class DealReader:
         tasks = associations(self.client, "deals", "tasks", ids)
         task_ids = [a.to_id for links in tasks.values() for a in links]
         task_props = (
-            batch_read(self.client, "tasks", task_ids, (self.fields.task_key, "hs_task_status"))
+            batch_read(self.client, "tasks", task_ids, (self.fields.task_key, *TASK_PROPERTIES))
             if task_ids
             else {}
         )

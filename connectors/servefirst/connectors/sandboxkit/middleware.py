@@ -16,6 +16,9 @@ Admin API (JSON):
                                        hold that request until released (see ``gate``)
     GET    /__sandbox__/gate           {"holding": bool, "armed": bool, "seen": n}
     DELETE /__sandbox__/gate           release a held request and disarm
+    GET    /__sandbox__/clock          {"offset_seconds": 0.0, "now": "<ISO time>"}
+    POST   /__sandbox__/clock          {"offset_seconds": -600}: run the CRM's clock this far
+                                        from this machine's (Date header, every stamp it writes)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 from servefirst.connectors.sandboxkit.gate import RequestGate
@@ -65,11 +69,19 @@ class SandboxMiddleware:
         self.faults = FaultInjector()
         self.counter = RequestCounter()
         self.gate = RequestGate()
+        self.clock = sandbox_clock.SandboxClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        token = sandbox_clock.serving(self.clock)
+        try:
+            await self._serve(scope, receive, _dated(send, self.clock))
+        finally:
+            sandbox_clock.restore(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(ADMIN_PREFIX):
@@ -136,6 +148,11 @@ class SandboxMiddleware:
             return {"ok": True}
         if sub == "/gate":
             return self._gate(method, payload)
+        if (method, sub) == ("GET", "/clock"):
+            return self._clock_state()
+        if (method, sub) == ("POST", "/clock"):
+            self.clock.set_offset(float(payload["offset_seconds"]))
+            return self._clock_state()
         if self.extra_admin is not None:
             return self.extra_admin(method, sub, payload)
         return None
@@ -152,6 +169,25 @@ class SandboxMiddleware:
         elif method != "GET":
             return None
         return self.gate.status()
+
+    def _clock_state(self) -> dict[str, Any]:
+        return {
+            "offset_seconds": self.clock.offset.total_seconds(),
+            "now": self.clock.now().isoformat(),
+        }
+
+
+def _dated(send: Send, clock: sandbox_clock.SandboxClock) -> Send:
+    """``send`` that stamps each response with the sandbox's own ``Date`` header."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", clock.http_date().encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return dated
 
 
 def _fault(payload: dict[str, Any]) -> Fault:
