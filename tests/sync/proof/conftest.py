@@ -166,6 +166,7 @@ class Proof(RuleBasedStateMachine):
         self.admin = crm.sandbox.admin
         self.admin.clear_faults()
         self.admin.release()
+        self.admin.set_clock_offset(0)
         self.desk.wipe()
         self.figures.examples += 1
         state = crm.workdir / f"state-{self.figures.examples}.sqlite"
@@ -245,6 +246,12 @@ class Proof(RuleBasedStateMachine):
         tasks = self.desk.snapshot().open_tasks
         if tasks:
             self.desk.complete_task(tasks[index % len(tasks)].task_id)
+
+    @rule(offset=st.sampled_from([-600, 600, -3600]))
+    @precondition(lambda self: not self.runs)
+    def crm_clock_differs(self, offset: int) -> None:
+        """The CRM's clock runs minutes away from this machine's, for the whole example."""
+        self.admin.set_clock_offset(offset)
 
     @rule(days=st.integers(1, 45))
     def days_pass(self, days: int) -> None:
