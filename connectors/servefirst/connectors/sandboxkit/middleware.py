@@ -4,6 +4,7 @@ The admin API lives under a prefix no CRM uses, so the real client libraries can
 by accident, and its own requests are neither counted nor faulted.
 
 Admin API (JSON):
+    GET    /__sandbox__/               this list, and the CRM's own admin endpoints
     GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...},
                                         "faults_fired": n}
     POST   /__sandbox__/stats/reset    zero the counters
@@ -45,6 +46,19 @@ FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
 EndpointClassifier = Callable[[str, str], str]
 
 ADMIN_PREFIX = "/__sandbox__"
+#: The admin endpoints every sandbox answers, as ``GET /__sandbox__/`` lists them.
+COMMON_ADMIN: tuple[str, ...] = (
+    "GET /__sandbox__/ - this list",
+    "GET /__sandbox__/stats - requests served, by endpoint",
+    "POST /__sandbox__/stats/reset - zero the counters",
+    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency", "count", "status", '
+    '"latency_ms", "policy", "path_prefix"}: fault the next matching requests',
+    'POST /__sandbox__/faults/random - {"rate", "seed", "faults": [...]}: random faults',
+    "DELETE /__sandbox__/faults - clear every fault",
+    'POST /__sandbox__/gate - {"after", "path_prefix", "timeout_seconds"}: hold that request',
+    "GET /__sandbox__/gate - whether a request is held now",
+    "DELETE /__sandbox__/gate - release a held request and disarm",
+)
 
 
 class _ConnectionResetError(Exception):
@@ -61,11 +75,13 @@ class SandboxMiddleware:
         classify: EndpointClassifier,
         respond: FaultResponder,
         extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
+        extra_index: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.classify = classify
         self.respond = respond
         self.extra_admin = extra_admin
+        self.index = COMMON_ADMIN + extra_index
         self.faults = FaultInjector()
         self.counter = RequestCounter()
         self.gate = RequestGate()
@@ -126,6 +142,8 @@ class SandboxMiddleware:
     def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Answers one admin call; ``None`` means no such endpoint."""
         sub = path[len(ADMIN_PREFIX) :].rstrip("/")
+        if (method, sub) == ("GET", ""):
+            return {"endpoints": list(self.index)}
         if (method, sub) == ("GET", "/stats"):
             counts = self.counter.snapshot()
             return {
