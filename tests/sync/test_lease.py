@@ -218,3 +218,20 @@ def test_wait_runs_once_the_holder_is_done(
         releaser.join()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["tasks_opened"] == 1
+
+
+def test_a_revert_takes_the_lease_too(
+    config: Path, fake: FakeConnector, make: Callable[..., Engagement]
+) -> None:
+    fake.add(make("E1", sponsor=False))
+    done = CliRunner().invoke(app, ["sync", "-c", str(config), "--json"])
+    run_id = json.loads(done.stdout)["run_id"]
+    store = StateStore.open(load_settings(config).resolve_state_url())
+    try:
+        with held_lease(store, "acme"):
+            result = CliRunner().invoke(app, ["runs", "revert", str(run_id), "-c", str(config)])
+    finally:
+        store.close()
+    assert result.exit_code == 3, result.output
+    assert "already being synced by process" in result.stderr
+    assert len(fake.plans) == 1  # the revert wrote nothing
