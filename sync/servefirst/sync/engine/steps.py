@@ -135,6 +135,7 @@ class RunSteps:
         self._check_skew(pulled_from, local_start)
         if self.options.dry_run:
             self.report.status = RunStatus.DRY_RUN
+            self.report.retry = self.store.retry_entries(self.connection, self.options.retry)
             return
         self.store.snapshots.close_run(
             self.connection, self.report.run_id, self.options.as_of, full_scan=self.report.full_scan
