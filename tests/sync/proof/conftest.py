@@ -257,7 +257,7 @@ class Proof(RuleBasedStateMachine):
         """The CRM's clock runs minutes away from this machine's, for the whole example."""
         self.admin.set_clock_offset(offset)
 
-    @rule(cap=st.sampled_from([1, 2, 3, None]))
+    @rule(cap=st.sampled_from([2, 4, None]))
     def pages_hold(self, cap: int | None) -> None:
         """The CRM serves the pull's pages this small (a handful of records still pages)."""
         self.admin.call("POST", "/page-cap", {"max": cap})
