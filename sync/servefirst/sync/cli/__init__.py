@@ -2,8 +2,8 @@
 
 Each command group lives in its own module and registers itself on ``app`` when imported, so
 the groups stay small and independent: ``playbook_cmds`` (init, validate, playbook show/check),
-``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs), ``demo_cmds``
-(demo), ``doctor_cmds`` (doctor).
+``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs), ``revert_cmds``
+(runs revert), ``report_cmds`` (report), ``demo_cmds`` (demo), ``doctor_cmds`` (doctor).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from servefirst.sync.cli import (  # noqa: F401  (each module registers its comm
     demo_cmds,
     doctor_cmds,
     playbook_cmds,
+    report_cmds,
+    revert_cmds,
     sandbox_cmds,
     sync_cmds,
 )
