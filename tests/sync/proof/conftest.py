@@ -102,8 +102,11 @@ FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "reset"},
     {"kind": "limit", "policy": "secondly"},
 )
-#: The first path segment of every CRM API request, where a held request may park.
-API_PREFIX = {"salesforce": "/services/data", "hubspot": "/crm"}
+#: Where a held request may park: any CRM API request, or only the pull's pages.
+HOLD_AT = {
+    "salesforce": {"any": "/services/data", "page": "/services/data/v59.0/query"},
+    "hubspot": {"any": "/crm", "page": "/crm/v3/objects/deals/search"},
+}
 
 
 class Crash(Exception):  # noqa: N818 - it is the thing that happens, not an error in the test
@@ -167,6 +170,7 @@ class Proof(RuleBasedStateMachine):
         self.admin.clear_faults()
         self.admin.release()
         self.admin.set_clock_offset(0)
+        self.admin.call("POST", "/page-cap", {"max": None})
         self.desk.wipe()
         self.figures.examples += 1
         state = crm.workdir / f"state-{self.figures.examples}.sqlite"
@@ -253,6 +257,11 @@ class Proof(RuleBasedStateMachine):
         """The CRM's clock runs minutes away from this machine's, for the whole example."""
         self.admin.set_clock_offset(offset)
 
+    @rule(cap=st.sampled_from([2, 4, None]))
+    def pages_hold(self, cap: int | None) -> None:
+        """The CRM serves the pull's pages this small (a handful of records still pages)."""
+        self.admin.call("POST", "/page-cap", {"max": cap})
+
     @rule(days=st.integers(1, 45))
     def days_pass(self, days: int) -> None:
         self.as_of += dt.timedelta(days=days)
@@ -294,12 +303,15 @@ class Proof(RuleBasedStateMachine):
     @rule(
         after=st.integers(1, 8),
         index=st.integers(0, 99),
-        change=st.sampled_from(["op_later", "op_earlier", "stage", "sponsor", "delete", "create"]),
+        change=st.sampled_from(
+            ["op_later", "op_earlier", "stage", "sponsor", "delete", "create", "swap"]
+        ),
+        where=st.sampled_from(["any", "page"]),
     )
-    def sync_while_a_rep_edits(self, after: int, index: int, change: str) -> None:
-        """A rep's edit lands while the run is between two of its requests."""
+    def sync_while_a_rep_edits(self, after: int, index: int, change: str, where: str) -> None:
+        """A rep's edit lands while the run is between two of its requests (or pages)."""
         edit = self._edit(index, change)
-        self.admin.hold(after, API_PREFIX[self.crm.name], timeout_seconds=20)
+        self.admin.hold(after, HOLD_AT[self.crm.name][where], timeout_seconds=20)
         finished = threading.Event()
         failures: list[BaseException] = []
 
@@ -350,9 +362,15 @@ class Proof(RuleBasedStateMachine):
         if change == "create" or not self.ids:
             return lambda: self.create("design", 30, None, None, sponsor=False)
         eid = self.pick(index)
-        if change == "delete":
+        if change in ("delete", "swap"):
+            # A swap keeps the result set's size: one engagement leaves, another joins.
             self.ids.remove(eid)
-            return lambda: self.desk.delete(eid)
+
+            def swap() -> None:
+                self.desk.delete(eid)
+                self.create("design", 30, None, None, sponsor=False)
+
+            return swap if change == "swap" else lambda: self.desk.delete(eid)
         if change == "stage":
             return lambda: self.desk.update(eid, stage="deliver")
         if change == "sponsor":
