@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import importlib.util
 import os
 import sys
@@ -94,6 +95,12 @@ SOAK = int(os.environ.get("SOAK_EXAMPLES", "0"))
 MAX_ENGAGEMENTS = 10
 #: Leases (one run per connection) exist: concurrent triggers are part of the machine then.
 LEASES = importlib.util.find_spec("servefirst.sync.lease") is not None
+#: Runs can be asked to stop between batches (SIGTERM): the crash rule asks as well as kills.
+STOP = (
+    importlib.import_module("servefirst.sync.engine.stop")
+    if importlib.util.find_spec("servefirst.sync.engine.stop") is not None
+    else None
+)
 CRITERIA = (None, "- [ ] Setup from 40 to 10 minutes", "- [x] Zero missed shipments")
 #: Faults a run may meet: server errors, a connection reset, a rate limit.
 FAULTS: tuple[dict[str, Any], ...] = (
@@ -285,18 +292,29 @@ class Proof(RuleBasedStateMachine):
         self.figures.faults += self.admin.stats()["faults_fired"] - before
         self.no_duplicates()
 
-    @rule(batch=st.integers(1, 3), after=st.integers(1, 3), hard=st.booleans())
-    def sync_crashing_between_batches(self, batch: int, after: int, hard: bool) -> None:
+    @rule(
+        batch=st.integers(1, 3),
+        after=st.integers(1, 3),
+        how=st.sampled_from(["crash", "kill", "stop"]),
+    )
+    def sync_crashing_between_batches(self, batch: int, after: int, how: str) -> None:
+        """The run dies (or is asked to stop, as by SIGTERM) after its ``after``-th batch."""
         done = 0
+        stop = STOP.StopRequest() if STOP is not None and how == "stop" else None
 
         def crash(_totals: object) -> None:
             nonlocal done
             done += 1
-            if done >= after:
-                raise Kill if hard else Crash
+            if done < after:
+                return
+            if stop is not None:
+                stop.request("SIGTERM")
+                return
+            raise Kill if how == "kill" else Crash
 
+        extra = {"stop": stop} if stop is not None else {}
         with contextlib.suppress(Kill):
-            self.run(batch_size=batch, on_progress=crash)
+            self.run(batch_size=batch, on_progress=crash, **extra)
         self.figures.crashes += 1 if done >= after else 0
         self.no_duplicates()
 
@@ -379,13 +397,14 @@ class Proof(RuleBasedStateMachine):
         return lambda: self.desk.update(eid, op=self.as_of + dt.timedelta(days=200 + shift))
 
     def run(self, **options: Any) -> RunReport:
-        on_progress = options.pop("on_progress", None)
+        """One sync as the CLI starts it; ``on_progress`` and ``stop`` go to the service."""
+        service = {k: options.pop(k) for k in ("on_progress", "stop") if k in options}
         report = sync_connection(
             self.settings,
             self.crm.playbook,
             None,
             SyncOptions(as_of=self.as_of, keep_engagements=False, **options),
-            on_progress=on_progress,
+            **service,
         )
         self.runs += 1
         self.figures.runs += 1
