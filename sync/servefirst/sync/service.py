@@ -19,6 +19,7 @@ from dataclasses import replace
 from servefirst.config.settings import Settings
 from servefirst.connectors.base import Connector, ProvisionReport
 from servefirst.playbook.definition import Playbook
+from servefirst.sync.alerts import send_alert
 from servefirst.sync.connectors import ConnectionSettings, open_connector
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.run import (
@@ -104,6 +105,22 @@ def sync_connection(
     """
     name, conn = settings.connection(connection)
     options = connection_options(options, conn)
+    report = _recorded_run(settings, playbook, name, options, on_progress, wait=wait, stop=stop)
+    send_alert(report, conn, settings.base_dir)
+    return report
+
+
+def _recorded_run(
+    settings: Settings,
+    playbook: Playbook,
+    name: str,
+    options: SyncOptions,
+    on_progress: ProgressCallback | None,
+    *,
+    wait: dt.timedelta | None,
+    stop: StopRequest | None,
+) -> RunReport:
+    conn = settings.connections[name]
     with opened_store(settings) as store, held_lease(store, name, wait=wait, stop=stop) as held:
         report = start_report(store, name, conn.crm, options)
         held.attach_run(report.run_id)
