@@ -33,8 +33,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from servefirst.config.private import create_private
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
-from servefirst.sync.state.lease import LeaseStore, pid_alive
 from servefirst.sync.state.history import HistoryStore
+from servefirst.sync.state.lease import LeaseStore, pid_alive
 from servefirst.sync.state.records import (
     TOTAL_NAMES,
     EngagementDates,
@@ -57,8 +57,6 @@ def _now() -> dt.datetime:
 def _utc(value: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; everything stored is UTC, so say so."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 
 
 def create_state_engine(url: str) -> Engine:
