@@ -331,3 +331,24 @@ def test_an_unknown_host_is_named_with_the_setting_to_fix() -> None:
     check = probe("https://no-such-crm.invalid", setting="instance_url", ca_bundle=None, timeout=5)
     assert check.status is Status.FAIL
     assert check.line().startswith("cannot resolve no-such-crm.invalid (DNS): check instance_url")
+
+
+def test_a_missing_secret_fails_its_connection_and_doctor_all_goes_on(
+    hubspot_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
+    token = tmp_path / "token.txt"
+    token.write_text(hubspot_sandbox.token, encoding="utf-8")
+    config = tmp_path / "servefirst.toml"
+    config.write_text(
+        '[connections.broken]\ncrm = "hubspot"\n'
+        f"base_url = {_q(hubspot_sandbox.url)}\n"
+        'token = { env = "NO_SUCH_TOKEN" }\n' + _hubspot("fine", hubspot_sandbox.url, token),
+        encoding="utf-8",
+    )
+    code, out = _doctor("-c", str(config), "--all")
+    assert code == 1, out
+    sections = _sections(out)
+    (line,) = [ln for ln in sections["broken"] if ln.startswith("fail")]
+    assert "NO_SUCH_TOKEN is not set" in line
+    assert not [ln for ln in sections["fine"] if ln.startswith("fail")]
