@@ -161,6 +161,7 @@ class Proof(RuleBasedStateMachine):
         self.admin = crm.sandbox.admin
         self.admin.clear_faults()
         self.admin.release()
+        self.clock_offset = 0.0
         self.admin.set_clock_offset(0)
         self.admin.call("POST", "/page-cap", {"max": None})
         self.desk.wipe()
@@ -250,7 +251,7 @@ class Proof(RuleBasedStateMachine):
     @precondition(lambda self: not self.runs)
     def crm_clock_differs(self, offset: int) -> None:
         """The CRM's clock runs minutes away from this machine's, for the whole example."""
-        self.admin.set_clock_offset(offset)
+        self.tick(offset)
 
     @rule(cap=st.sampled_from([2, 4, None]))
     def pages_hold(self, cap: int | None) -> None:
@@ -266,7 +267,17 @@ class Proof(RuleBasedStateMachine):
 
     @rule(days=st.integers(1, 45))
     def days_pass(self, days: int) -> None:
+        """The calendar moves on, for the playbook and for the CRM's clock alike."""
         self.as_of += dt.timedelta(days=days)
+        self.tick(days * 86_400)
+
+    def tick(self, seconds: float) -> None:
+        """Move the CRM's clock on. Every run first moves it a few seconds, so what happened
+        before the run is never in the same second as its watermark: a run re-reads only what
+        it must, and an incremental pull that misses an edit cannot hide behind a re-read.
+        """
+        self.clock_offset += seconds
+        self.admin.set_clock_offset(self.clock_offset)
 
     @rule()
     def sync(self) -> None:
@@ -378,6 +389,7 @@ class Proof(RuleBasedStateMachine):
     def run(self, **options: Any) -> RunReport:
         """One sync as the CLI starts it; ``on_progress`` and ``stop`` go to the service."""
         service = {k: options.pop(k) for k in ("on_progress", "stop") if k in options}
+        self.tick(5)
         report = sync_connection(
             self.settings,
             self.playbook,

@@ -47,6 +47,9 @@ def test_incremental_run_equals_a_full_scan(proof_crm: Any, proof_machine: Any) 
         logging.disable(logging.CRITICAL)  # retries and refusals are expected; figures tell
     try:
         run_state_machine_as_test(proof_machine, settings=PROFILE)
+    except KeyboardInterrupt:
+        print(f"proof {proof_crm.name}: soak stopped by hand", file=sys.stderr)
+        raise
     except BaseException:
         if SOAK:
             print(
