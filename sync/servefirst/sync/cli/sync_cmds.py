@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,9 @@ def _stop_on_sigterm() -> Iterator[StopRequest]:
     from servefirst.sync.engine.stop import StopRequest  # noqa: PLC0415
 
     stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only: whoever runs this thread handles them
+        return
 
     def handle(_signum: int, _frame: object) -> None:
         stop.request("stopped by SIGTERM")
