@@ -148,7 +148,7 @@ def render_runs(console: Console, rows: list[RunRecord]) -> None:
             _status(r.status),
             str(t.engagements_read),
             str(t.fields_updated),
-            f"+{t.tasks_opened}/-{t.tasks_closed}",
+            f"+{t.tasks_opened + t.tasks_reopened}/-{t.tasks_closed}",
             str(t.record_errors),
             str(t.api_calls_read + t.api_calls_write),
         )
