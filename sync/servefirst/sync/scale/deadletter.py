@@ -13,6 +13,8 @@ from typing import Any
 
 import dramatiq
 
+from servefirst.sync.alerts import send_alert
+from servefirst.sync.engine.report import RunReport
 from servefirst.sync.logs import log_event
 from servefirst.sync.state import RunStatus, RunTotals
 
@@ -57,13 +59,12 @@ def record_dead_letter(actor: str, connection: str | None, attempts: int, error:
     if connection is None or connection not in settings.connections:
         log_event(log, logging.ERROR, "dead_letter", actor=actor, attempts=attempts, error=error)
         return
-    crm = settings.connections[connection].crm
+    conn = settings.connections[connection]
     what = actor.rsplit(".", 1)[-1]
     message = f"{what} gave up after {attempts} attempts (dead-letter queue): {error}"
+    today = dt.datetime.now(dt.UTC).date()
     with opened_store(settings) as store:
-        run_id = store.start_run(
-            connection, crm, dt.datetime.now(dt.UTC).date(), dry_run=False, full_scan=False
-        )
+        run_id = store.start_run(connection, conn.crm, today, dry_run=False, full_scan=False)
         store.finish_run(
             run_id,
             status=RunStatus.DEAD_LETTER,
@@ -72,3 +73,14 @@ def record_dead_letter(actor: str, connection: str | None, attempts: int, error:
             error_message=message,
         )
     log_event(log, logging.ERROR, "dead_letter", connection=connection, run_id=run_id, error=error)
+    report = RunReport(
+        run_id=run_id,
+        connection=connection,
+        crm=conn.crm,
+        dry_run=False,
+        full_scan=False,
+        as_of=today,
+        status=RunStatus.DEAD_LETTER,
+        error_message=message,
+    )
+    send_alert(report, conn, settings.base_dir)
