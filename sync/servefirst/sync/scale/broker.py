@@ -45,7 +45,7 @@ def make_broker(scale: ScaleSettings) -> dramatiq.Broker:
 
         broker = RabbitmqBroker(url=scale.broker_url)
     else:
-        broker = RedisBroker(
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
             url=scale.broker_url,
             namespace=scale.namespace,
             heartbeat_timeout=scale.redelivery_seconds * 1000,
@@ -77,11 +77,15 @@ def declare_actors(broker: dramatiq.Broker, scale: ScaleSettings) -> Actors:
         # A sync of a large org can take long; the lease, not a time limit, guards it.
         "time_limit": 6 * 3600 * 1000,
     }
+
+    def declare(fn: Any, name: str) -> dramatiq.Actor[Any, Any]:
+        return dramatiq.actor(actor_name=name, **options)(fn)
+
     return Actors(
         broker=broker,
-        sync=dramatiq.actor(sync_job, actor_name="servefirst.sync", **options),
-        provision=dramatiq.actor(provision_job, actor_name="servefirst.provision", **options),
-        revert=dramatiq.actor(revert_job, actor_name="servefirst.revert", **options),
+        sync=declare(sync_job, "servefirst.sync"),
+        provision=declare(provision_job, "servefirst.provision"),
+        revert=declare(revert_job, "servefirst.revert"),
     )
 
 

@@ -29,7 +29,15 @@ def _connection_of(message: dramatiq.MessageProxy) -> str | None:
 
 
 class DeadLetterRecorder(dramatiq.Middleware):
-    """Records each message that failed for good as a ``dead_letter`` run of its connection."""
+    """Records each message that failed for good as a ``dead_letter`` run of its connection.
+
+    Dramatiq calls ``after_process_message`` hooks in reverse order of installation, so this
+    one runs before the retry middleware has decided: it only keeps the error. The decision
+    shows in ``after_nack``, which the worker calls for a message given up on.
+    """
+
+    def __init__(self) -> None:
+        self._errors: dict[str, str] = {}
 
     def after_process_message(
         self,
@@ -40,10 +48,15 @@ class DeadLetterRecorder(dramatiq.Middleware):
         exception: BaseException | None = None,
     ) -> None:
         del broker, result
-        if exception is None or not message.failed:
-            return
+        if exception is None:
+            self._errors.pop(message.message_id, None)
+        else:
+            self._errors[message.message_id] = str(exception) or exception.__class__.__name__
+
+    def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        del broker
+        error = self._errors.pop(message.message_id, "rejected")
         attempts = int(message.options.get("retries", 0))
-        error = str(exception) or exception.__class__.__name__
         try:
             record_dead_letter(message.actor_name, _connection_of(message), attempts, error)
         except Exception:  # the broker's own dead-letter queue still holds the message
