@@ -135,13 +135,13 @@ def test_a_worker_killed_mid_sync_leaves_nothing_lost_and_nothing_twice(
     logs.mkdir()
 
     def worker(name: str) -> subprocess.Popen[bytes]:
-        out = (logs / f"{name}.log").open("wb")
-        return subprocess.Popen(
-            [SERVEFIRST, "worker", "-c", config, "--threads", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        with (logs / f"{name}.log").open("wb") as out:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [SERVEFIRST, "worker", "-c", config, "--threads", "1"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     # Hold the second batch of task creates: worker A dies while the CRM is writing them.
     sandbox.admin.hold(

@@ -9,17 +9,20 @@ PostgreSQL side (a worker killed mid-sync) is in ``test_worker_crash``.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
+from typer.testing import CliRunner
 
 from servefirst.config.loader import load_settings
 from servefirst.config.settings import ScaleSettings
 from servefirst.connectors.hubspot.sandbox.launch import start_sandbox
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.sync.cli import app
 from servefirst.sync.scale.broker import Actors, declare_actors
 from servefirst.sync.scale.deadletter import DeadLetterRecorder
 from servefirst.sync.scale.jobs import use_config
@@ -138,6 +141,11 @@ def test_a_message_that_keeps_failing_lands_in_the_dead_letters_and_the_history(
     sandbox.admin.inject("status", count=1000, status=503)  # the CRM is down all along
     actors.sync.send(name, dt.datetime.now(dt.UTC).isoformat())
     _drain(actors)
+    # The worker records the dead letter right after rejecting the message, which is what
+    # lets the queue's join() return: give that last write a moment.
+    deadline = time.monotonic() + 10
+    while len(_runs(sandbox)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
     sandbox.admin.clear_faults()
 
     runs = _runs(sandbox)
@@ -145,3 +153,7 @@ def test_a_message_that_keeps_failing_lands_in_the_dead_letters_and_the_history(
     assert "gave up after 3 attempts (dead-letter queue)" in runs[-1][1]
     assert isinstance(actors.broker, StubBroker)
     assert len(actors.broker.dead_letters) == 1
+    listed = CliRunner().invoke(app, ["runs", "list", "-c", str(sandbox.config_path)])
+    assert listed.exit_code == 0
+    assert "dead_letter" in listed.output
+    assert "gave up after 3 attempts" in " ".join(listed.output.split())
