@@ -1,16 +1,9 @@
 """ASGI middleware that counts requests, injects faults and serves the ``/__sandbox__/`` API.
 
 The admin API lives under a prefix no CRM uses, so the real client libraries can never hit it
-by accident, and its own requests are neither counted nor faulted.
-
-Admin API (JSON):
-    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...}}
-    POST   /__sandbox__/stats/reset    zero the counters
-    POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
-                                        "status": 503, "latency_ms": 0, "policy": "",
-                                        "path_prefix": ""}
-    POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
-    DELETE /__sandbox__/faults         clear scripted and random faults
+by accident, and its own requests are neither counted nor faulted. Its endpoints live in an
+:class:`AdminRegistry`: the shared ones below are registered here, each CRM sandbox registers
+its own, and ``GET /__sandbox__/`` lists them all (``docs/sandbox-admin.md`` explains them).
 """
 
 from __future__ import annotations
@@ -22,6 +15,7 @@ from typing import Any
 
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
+from servefirst.connectors.sandboxkit.registry import AdminRegistry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,14 +44,15 @@ class SandboxMiddleware:
         *,
         classify: EndpointClassifier,
         respond: FaultResponder,
-        extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
+        admin: AdminRegistry | None = None,
     ) -> None:
         self.app = app
         self.classify = classify
         self.respond = respond
-        self.extra_admin = extra_admin
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.admin = admin or AdminRegistry()
+        self._register_shared()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,26 +100,57 @@ class SandboxMiddleware:
 
     def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Answers one admin call; ``None`` means no such endpoint."""
-        sub = path[len(ADMIN_PREFIX) :].rstrip("/")
-        if (method, sub) == ("GET", "/stats"):
-            counts = self.counter.snapshot()
-            return {"total": sum(counts.values()), "by_endpoint": counts}
-        if (method, sub) == ("POST", "/stats/reset"):
-            self.counter.reset()
-            return {"ok": True}
-        if (method, sub) == ("POST", "/faults"):
-            self.faults.inject(_fault(payload), int(payload.get("count", 1)))
-            return {"ok": True}
-        if (method, sub) == ("POST", "/faults/random"):
-            kinds = tuple(_fault(f) for f in payload["faults"])
-            self.faults.set_random(float(payload["rate"]), int(payload.get("seed", 0)), kinds)
-            return {"ok": True}
-        if (method, sub) == ("DELETE", "/faults"):
-            self.faults.clear()
-            return {"ok": True}
-        if self.extra_admin is not None:
-            return self.extra_admin(method, sub, payload)
-        return None
+        endpoint = self.admin.find(method, path[len(ADMIN_PREFIX) :])
+        return None if endpoint is None else endpoint.handler(payload)
+
+    def _register_shared(self) -> None:
+        """The endpoints every sandbox has: the listing, counters and faults."""
+        add = self.admin.add
+        add("GET", "/", "This list of admin endpoints.", self._listing)
+        add("GET", "/stats", "Requests counted per endpoint since start or reset.", self._stats)
+        add("POST", "/stats/reset", "Zero the request counters.", self._reset_stats)
+        add(
+            "POST",
+            "/faults",
+            "The next `count` matching requests suffer a fault: an error status with the "
+            "CRM's error body, the CRM's limit reply, a connection reset mid-response, or "
+            "latency.",
+            self._inject,
+            body='{"kind": "status|limit|reset|latency", "count": 1, "status": 503, '
+            '"latency_ms": 0, "policy": "", "path_prefix": ""}',
+        )
+        add(
+            "POST",
+            "/faults/random",
+            "Each request suffers one of `faults` with probability `rate` (seeded).",
+            self._random,
+            body='{"rate": 0.1, "seed": 7, "faults": [{"kind": ...}, ...]}',
+        )
+        add("DELETE", "/faults", "Clear scripted and random faults.", self._clear)
+
+    def _listing(self, _payload: dict[str, Any]) -> Any:
+        return {"endpoints": self.admin.describe(ADMIN_PREFIX)}
+
+    def _stats(self, _payload: dict[str, Any]) -> Any:
+        counts = self.counter.snapshot()
+        return {"total": sum(counts.values()), "by_endpoint": counts}
+
+    def _reset_stats(self, _payload: dict[str, Any]) -> Any:
+        self.counter.reset()
+        return {"ok": True}
+
+    def _inject(self, payload: dict[str, Any]) -> Any:
+        self.faults.inject(_fault(payload), int(payload.get("count", 1)))
+        return {"ok": True}
+
+    def _random(self, payload: dict[str, Any]) -> Any:
+        kinds = tuple(_fault(f) for f in payload["faults"])
+        self.faults.set_random(float(payload["rate"]), int(payload.get("seed", 0)), kinds)
+        return {"ok": True}
+
+    def _clear(self, _payload: dict[str, Any]) -> Any:
+        self.faults.clear()
+        return {"ok": True}
 
 
 def _fault(payload: dict[str, Any]) -> Fault:

@@ -36,12 +36,21 @@ def start_sandbox(crm: str, workdir: Path, engagements: int) -> RunningSandbox:
             start_sandbox as start_salesforce,
         )
 
-        return start_salesforce(workdir=workdir, seed="none", engagements=engagements)
+        return start_salesforce(
+            workdir=workdir, seed="none", stages="servefirst", engagements=engagements
+        )
     from servefirst.connectors.hubspot.sandbox import (  # noqa: PLC0415
         start_sandbox as start_hubspot,
     )
 
-    return start_hubspot(workdir=workdir, seed="none", engagements=engagements)
+    # The demo's rep fixes are read by the very next sync: no search lag, no rate limits.
+    return start_hubspot(
+        workdir=workdir,
+        seed="none",
+        engagements=engagements,
+        rate_limits=False,
+        search_lag_seconds=0.0,
+    )
 
 
 def run_demo(
