@@ -17,6 +17,7 @@ from servefirst.connectors.salesforce.sandbox import (
     routes_bulk,
     routes_changes,
     routes_composite,
+    routes_identity,
     routes_misc,
     routes_query,
     routes_sobjects,
@@ -164,6 +165,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
     org, after = state.org, state.after_write
     routes = [
         *oauth.routes(org),
+        *routes_identity.routes(org),
         *routes_misc.routes(org, after),
         *routes_query.routes(org, after),
         *routes_changes.routes(org, after),
