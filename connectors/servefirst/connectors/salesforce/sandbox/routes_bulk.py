@@ -172,7 +172,12 @@ class BulkApi:
             raise bad_request("INVALIDJOB", f"Unknown operation {operation!r}")
         text = str(body.get("query") or "")
         catalog = self.org.catalog(include_deleted=operation == "queryAll")
-        compiled = Compiler(text, catalog).compile(parse(text))
+        parsed = parse(text)
+        if parsed.aggregate:
+            raise bad_request(
+                "INVALIDJOB", "Bulk API 2.0 query jobs do not support aggregate functions"
+            )
+        compiled = Compiler(text, catalog).compile(parsed)
         header, row = flatten(compiled)
         records = compiled.rows(self.org.store.tables[compiled.obj.name].values())
         job = QueryJob(

@@ -4,7 +4,8 @@ The token reply's ``id`` is the identity URL; clients (jsforce's ``identity()``,
 CLI's ``org login access-token``, servefirst's own provisioning) GET it, or the OpenID Connect
 ``/services/oauth2/userinfo``, with the bearer token to learn the user and org. Both answer
 403 ``Bad_OAuth_Token`` for an unknown or expired token; the identity URL of another user of
-the org answers too, with ``asserted_user`` false, and 404 for an unknown user or org. Neither is charged against the daily API budget.
+the org answers too, with ``asserted_user`` false, and 404 for an unknown user or org.
+Neither is charged against the daily API budget.
 """
 
 from __future__ import annotations
