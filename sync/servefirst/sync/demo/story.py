@@ -117,6 +117,12 @@ def run_demo(
         console.print(f"{len(again.changes)} change(s) would be made.")
     finally:
         sandbox.stop()
+    if crm == "salesforce":
+        _step(
+            console,
+            "8. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
+        )
+        show_standard_org(console, workdir / "salesforce-standard", today)
     seconds = time.monotonic() - started
     console.print(Rule())
     console.print(
@@ -125,6 +131,36 @@ def run_demo(
     )
     failed = any(r.status is RunStatus.FAILED for r in (first, second, quiet))
     return 3 if failed else 0
+
+
+def show_standard_org(console: Console, workdir: Path, today: dt.date) -> RunReport:
+    """Provision and sync a fresh org whose pipeline has the standard stages, through the
+    ``stage_map`` its config carries: no stage is added, engagements map onto the existing ones.
+    """
+    from servefirst.connectors.salesforce.sandbox import (  # noqa: PLC0415
+        start_sandbox as start_salesforce,
+    )
+
+    sandbox = start_salesforce(workdir=workdir, seed="none", stages="standard")
+    try:
+        settings = load_settings(sandbox.config_path)
+        playbook = load_playbook(settings)
+        _, connection = settings.connection(None)
+        for stage in playbook.stages:
+            mapped = connection.stage_map.get(stage.key, stage.label)
+            console.print(f"  {escape(stage.label)} is the org's {escape(mapped)} stage.")
+        _, report = provision_connection(settings, playbook, None, dry_run=False)
+        added = [s for s in report.changes if s.kind == "stage"]
+        console.print(f"Provisioning added {len(added)} stage(s) to the org's pipeline.")
+        sandbox.seed("demo", 0)
+        run = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        console.print(
+            f"The first sync read {run.totals.engagements_read} engagements in the standard "
+            f"stages and opened {run.totals.tasks_opened} tasks."
+        )
+        return run
+    finally:
+        sandbox.stop()
 
 
 def _step(console: Console, title: str) -> None:

@@ -98,10 +98,23 @@ def _limits(call: Call) -> tuple[int, Any]:
     return 200, dict(sorted({**static, **live}.items()))
 
 
+def _tooling(call: Call) -> tuple[int, Any]:
+    """The Tooling API's own resources that the sandbox serves."""
+    base = f"/services/data/v{call.version}/tooling"
+    return 200, {name: f"{base}/{name}" for name in ("query", "sobjects")}
+
+
+def _composite(call: Call) -> tuple[int, Any]:
+    """The composite resources the sandbox serves: sObject Collections."""
+    return 200, {"sobjects": f"/services/data/v{call.version}/composite/sobjects"}
+
+
 def routes(org: Org, after_write: AfterWrite) -> list[Route]:
     return [
         Route("/services/data", _versions, methods=["GET"]),
         Route("/services/data/", _versions, methods=["GET"]),
         *api_route(org, "", ["GET"], _resources, after_write),
         *api_route(org, "/limits", ["GET"], _limits, after_write),
+        *api_route(org, "/tooling", ["GET"], _tooling, after_write),
+        *api_route(org, "/composite", ["GET"], _composite, after_write),
     ]
