@@ -95,9 +95,14 @@ def _apply_env_overrides(data: dict[str, Any]) -> None:
             node[path[-1]] = value
 
 
-def playbook_source(settings: Settings) -> Path:
-    """The file the settings' playbook comes from (bundled ones live in this package)."""
-    ref = settings.playbook
+def playbook_source(settings: Settings, connection: str | None = None) -> Path:
+    """The file a connection's playbook comes from (bundled ones live in this package).
+
+    A connection with its own ``playbook`` key uses it; otherwise, and when ``connection`` is
+    ``None``, the top-level ``playbook``.
+    """
+    conn = settings.connections.get(connection) if connection is not None else None
+    ref = conn.playbook if conn is not None and conn.playbook else settings.playbook
     if ref.startswith(BUILTIN_PREFIX):
         return builtin_playbook(ref[len(BUILTIN_PREFIX) :])
     path = Path(ref)
@@ -113,9 +118,9 @@ def builtin_playbook(name: str) -> Path:
     return path
 
 
-def load_playbook(settings: Settings) -> Playbook:
-    """The playbook the settings point at, validated."""
-    return load_playbook_file(playbook_source(settings))
+def load_playbook(settings: Settings, connection: str | None = None) -> Playbook:
+    """The playbook the settings point at (for ``connection``, its own if it has one)."""
+    return load_playbook_file(playbook_source(settings, connection))
 
 
 def load_playbook_file(path: Path) -> Playbook:

@@ -28,10 +28,24 @@ class Secret(_Strict):
     env: Annotated[str | None, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = None
     file: Path | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_inline(cls, data: object) -> object:
+        # The value itself is never repeated: it is the secret.
+        if isinstance(data, str | int | float):
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+                "secrets are never written in the config file: remove the value (and rotate "
+                'it if this file was shared) and name where to read it: { env = "VARIABLE" } '
+                'or { file = "path/to/secret" }'
+            )
+        return data
+
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.env is None) == (self.file is None):
-            raise ValueError("a secret needs exactly one of `env` or `file`")
+            raise ValueError(
+                'a secret needs exactly one of { env = "VARIABLE" } or { file = "path" }'
+            )
         return self
 
     def reveal(self, base_dir: Path, what: str) -> SecretStr:
@@ -39,14 +53,20 @@ class Secret(_Strict):
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
-                raise ConfigError(f"{what}: environment variable {self.env} is not set")
+                raise ConfigError(
+                    f"{what}: environment variable {self.env} is not set: set it where "
+                    'servefirst runs, or read the secret from a file with { file = "path" }'
+                )
             return SecretStr(value)
         assert self.file is not None  # noqa: S101 - guaranteed by _one_source
         path = self.file if self.file.is_absolute() else base_dir / self.file
         try:
             return SecretStr(path.read_text(encoding="utf-8").strip())
         except OSError as exc:
-            raise ConfigError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"{what}: cannot read secret file {path}: {exc.strerror}: create it (readable "
+                'by servefirst only), or read the secret from the environment with { env = "VAR" }'
+            ) from None
 
 
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
@@ -130,6 +150,9 @@ class HubSpotFields(_Strict):
 
 
 class _ConnectionBase(_Strict):
+    #: This connection's own playbook (a file, or ``builtin:NAME``), for a team whose sales
+    #: motion differs; ``None`` uses the top-level ``playbook``.
+    playbook: str | None = None
     schedule: Schedule = Field(default_factory=lambda: Schedule(interval_minutes=15))
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     api_budget_share: Annotated[float, Field(gt=0, le=1)] = 0.5
@@ -174,6 +197,11 @@ class HubSpotConnection(_ConnectionBase):
     fields: HubSpotFields = Field(default_factory=HubSpotFields)
     sponsor_label: str = "Sponsor"
     tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
+    #: The portal (account) id, shown in HubSpot's own addresses: reports link each deal to its
+    #: page only when it is set.
+    portal_id: Annotated[int | None, Field(ge=1)] = None
+    #: HubSpot's web app for this portal (``https://app-eu1.hubspot.com`` for EU portals).
+    app_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://app.hubspot.com"
 
 
 Connection = Annotated[SalesforceConnection | HubSpotConnection, Field(discriminator="crm")]
