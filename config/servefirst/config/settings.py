@@ -133,6 +133,8 @@ class SalesforceFields(_Strict):
     health: str = "Playbook_Health__c"
     findings: str = "Playbook_Findings__c"
     slips: str = "Operational_Date_Slips__c"
+    timetable: str = "Playbook_Timetable__c"
+    waiver: str = "Playbook_Waiver__c"
     task_key: str = "ServeFirst_Key__c"
 
 
@@ -146,6 +148,8 @@ class HubSpotFields(_Strict):
     health: str = "playbook_health"
     findings: str = "playbook_findings"
     slips: str = "operational_date_slips"
+    timetable: str = "playbook_timetable"
+    waiver: str = "playbook_waiver"
     task_key: str = "servefirst_task_key"
 
 
