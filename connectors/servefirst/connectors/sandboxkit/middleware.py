@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 from servefirst.connectors.sandboxkit.registry import AdminRegistry
@@ -51,6 +52,7 @@ class SandboxMiddleware:
         self.respond = respond
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.clock = sandbox_clock.SandboxClock()
         self.admin = admin or AdminRegistry()
         self._register_shared()
 
@@ -58,6 +60,13 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        token = sandbox_clock.serving(self.clock)
+        try:
+            await self._serve(scope, receive, _dated(send, self.clock))
+        finally:
+            sandbox_clock.restore(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(ADMIN_PREFIX):
@@ -127,6 +136,20 @@ class SandboxMiddleware:
             body='{"rate": 0.1, "seed": 7, "faults": [{"kind": ...}, ...]}',
         )
         add("DELETE", "/faults", "Clear scripted and random faults.", self._clear)
+        add(
+            "GET",
+            "/clock",
+            "The sandbox's clock: its offset from this machine's and its time now.",
+            lambda _p: self._clock_state(),
+        )
+        add(
+            "POST",
+            "/clock",
+            "Run the CRM's clock this far from this machine's (the Date header and every "
+            "stamp it writes).",
+            self._set_clock,
+            body='{"offset_seconds": -600}',
+        )
 
     def _listing(self, _payload: dict[str, Any]) -> Any:
         return {"endpoints": self.admin.describe(ADMIN_PREFIX)}
@@ -151,6 +174,29 @@ class SandboxMiddleware:
     def _clear(self, _payload: dict[str, Any]) -> Any:
         self.faults.clear()
         return {"ok": True}
+
+    def _set_clock(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.clock.set_offset(float(payload["offset_seconds"]))
+        return self._clock_state()
+
+    def _clock_state(self) -> dict[str, Any]:
+        return {
+            "offset_seconds": self.clock.offset.total_seconds(),
+            "now": self.clock.now().isoformat(),
+        }
+
+
+def _dated(send: Send, clock: sandbox_clock.SandboxClock) -> Send:
+    """``send`` that stamps each response with the sandbox's own ``Date`` header."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", clock.http_date().encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return dated
 
 
 def _fault(payload: dict[str, Any]) -> Fault:
