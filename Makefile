@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 NPM_DIR := tests/connectors/fidelity/npm
 
-.PHONY: install demo test lint typecheck unit bench fidelity clean
+.PHONY: install demo test lint typecheck unit bench fidelity soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,14 @@ fidelity: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The proof of "incremental equals full" at length: SOAK_EXAMPLES per CRM, SOAK_SEED to replay.
+SOAK_EXAMPLES ?= 2000
+SOAK_SEED ?= $(shell date +%s)
+soak: $(STAMP)
+	SOAK_EXAMPLES=$(SOAK_EXAMPLES) SOAK_SEED=$(SOAK_SEED) $(BIN)/pytest -q -s -p no:logging \
+		-p no:cacheprovider --timeout=0 --hypothesis-seed=$(SOAK_SEED) \
+		tests/sync/proof/test_incremental_equals_full.py -k incremental_run_equals_a_full_scan
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(NPM_DIR)/node_modules

@@ -16,6 +16,7 @@ from typing import Any
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
+from servefirst.connectors.sandboxkit.gate import RequestGate
 from servefirst.connectors.sandboxkit.registry import AdminRegistry
 
 Scope = MutableMapping[str, Any]
@@ -52,6 +53,7 @@ class SandboxMiddleware:
         self.respond = respond
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.gate = RequestGate()
         self.clock = sandbox_clock.SandboxClock()
         self.admin = admin or AdminRegistry()
         self._register_shared()
@@ -73,6 +75,7 @@ class SandboxMiddleware:
             await self._admin(scope, receive, send)
             return
         self.counter.add(method, self.classify(method, path))
+        await self.gate.passage(path)
         fault = self.faults.take(path)
         if fault is None:
             await self.app(scope, receive, send)
@@ -137,6 +140,16 @@ class SandboxMiddleware:
         )
         add("DELETE", "/faults", "Clear scripted and random faults.", self._clear)
         add(
+            "POST",
+            "/gate",
+            "Hold the `after`-th request under `path_prefix` until released (or the timeout), "
+            "to test what happens while a run is in flight.",
+            self._arm_gate,
+            body='{"after": 1, "path_prefix": "", "timeout_seconds": 10}',
+        )
+        add("GET", "/gate", "Whether a request is held now.", lambda _p: self.gate.status())
+        add("DELETE", "/gate", "Release a held request and disarm.", self._release_gate)
+        add(
             "GET",
             "/clock",
             "The sandbox's clock: its offset from this machine's and its time now.",
@@ -156,7 +169,11 @@ class SandboxMiddleware:
 
     def _stats(self, _payload: dict[str, Any]) -> Any:
         counts = self.counter.snapshot()
-        return {"total": sum(counts.values()), "by_endpoint": counts}
+        return {
+            "total": sum(counts.values()),
+            "by_endpoint": counts,
+            "faults_fired": self.faults.fired,
+        }
 
     def _reset_stats(self, _payload: dict[str, Any]) -> Any:
         self.counter.reset()
@@ -178,6 +195,18 @@ class SandboxMiddleware:
     def _set_clock(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.clock.set_offset(float(payload["offset_seconds"]))
         return self._clock_state()
+
+    def _arm_gate(self, payload: dict[str, Any]) -> Any:
+        self.gate.arm(
+            int(payload.get("after", 1)),
+            str(payload.get("path_prefix", "")),
+            float(payload.get("timeout_seconds", 10.0)),
+        )
+        return self.gate.status()
+
+    def _release_gate(self, _payload: dict[str, Any]) -> Any:
+        self.gate.release()
+        return self.gate.status()
 
     def _clock_state(self) -> dict[str, Any]:
         return {

@@ -94,6 +94,14 @@ class SandboxAdminApi:
             self._set_lag,
             body='{"seconds": 2.0}',
         )
+        admin.add(
+            "POST",
+            "/page-cap",
+            "Serve search pages of at most `max` records (null: what `limit` asks for), so "
+            "paging code meets pages shorter than it asked for.",
+            self._page_cap,
+            body='{"max": 50}',
+        )
         admin.add("GET", "/ratelimits", "The rate-limit tier and usage.", lambda _p: self._limits())
         admin.add(
             "POST",
@@ -131,6 +139,12 @@ class SandboxAdminApi:
         with self.portal.lock:
             self.portal.search_lag = seconds
         return self._lag()
+
+    def _page_cap(self, payload: dict[str, Any]) -> dict[str, int | None]:
+        cap = payload.get("max")
+        with self.portal.lock:
+            self.portal.page_cap = None if cap is None else max(1, int(cap))
+        return {"max": self.portal.page_cap}
 
     def _limits(self) -> dict[str, Any]:
         limiter = self.limiter

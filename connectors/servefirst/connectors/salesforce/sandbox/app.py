@@ -97,6 +97,14 @@ class SandboxState:
         admin.add(
             "GET", "/org", "The org's instance URL, user, permission set and stages.", self._org
         )
+        admin.add(
+            "POST",
+            "/page-cap",
+            "Serve query pages of at most `max` records (null: the usual 2,000), so paging "
+            "code meets pages shorter than it asked for.",
+            self._page_cap,
+            body='{"max": 200}',
+        )
         admin.add("GET", "/bulk", "How long Bulk API 2.0 jobs take.", lambda _p: self._bulk())
         admin.add(
             "POST",
@@ -126,6 +134,11 @@ class SandboxState:
             "permission_set_id": org.permission_set_id,
             "stages": org.options.stages,
         }
+
+    def _page_cap(self, payload: dict[str, Any]) -> dict[str, int | None]:
+        cap = payload.get("max")
+        self.org.queries.page_cap = None if cap is None else max(1, int(cap))
+        return {"max": self.org.queries.page_cap}
 
     def _bulk(self) -> dict[str, float]:
         return {"job_seconds": self.org.bulk_job_seconds}
