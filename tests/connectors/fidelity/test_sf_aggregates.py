@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ def demo_sf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     client = connect(sandbox)
     yield client
     client.session.close()
+    gc.collect()  # responses still referenced hold keep-alive connections the stop would wait on
     sandbox.stop()
 
 
