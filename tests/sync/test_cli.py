@@ -171,7 +171,7 @@ def test_runs_list_and_show(config: Path, monkeypatch: pytest.MonkeyPatch) -> No
     code, out, _ = invoke("runs", "show", str(row["run_id"]))
     assert code == 0
     assert "sponsor_missing" in out
-    assert "[ERROR]" in out  # findings text is shown as text, not eaten as markup
+    assert "Needs action now:" in out
 
 
 def test_provision_dry_run(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -65,7 +65,7 @@ def test_first_run_writes_only_plugin_fields_and_opens_tasks(
     assert fake.records["E1"].current.health is Health.ON_TRACK
     assert fake.records["E2"].current.health is Health.OFF_TRACK
     assert fake.records["E4"].current.health is Health.AT_RISK
-    assert "stage_unmapped" in (fake.records["E4"].current.findings or "")
+    assert "is not part of the serve-first playbook" in (fake.records["E4"].current.findings or "")
     assert sorted(t.rule for t in fake.open_tasks()) == [
         "operational_date_missing",
         "sponsor_missing",
@@ -236,7 +236,7 @@ def test_time_passing_pulls_untouched_records_whose_date_went_past(
     assert window.modified_since is not None
     assert window.date_ranges, "the pull must include the key dates between the two runs"
     assert [e.id for e in report.engagements] == ["OD"]
-    assert [t.rule for t in fake.open_tasks("OD")] == ["operational_date_past"]
+    assert [t.rule for t in fake.open_tasks("OD")] == ["timetable"]
     assert fake.records["OD"].current.health is Health.OFF_TRACK
 
 
@@ -271,7 +271,7 @@ def test_dry_run_writes_nothing_and_keeps_the_watermark(
     assert {"record_id": "E2", "field": "health", "before": None, "after": "off_track"} in fields
     assert {(t["task"], t["record_id"], t["rule"]) for t in tasks} == {
         ("open", "E2", "sponsor_missing"),
-        ("open", "E3", "operational_date_missing"),
+        ("open", "E3", "timetable"),
     }
     assert all(t["key"].startswith("servefirst:") for t in tasks)
     (row,) = store.list_runs("acme")
