@@ -190,6 +190,9 @@ class FakeConnector:
             out.results.append(WriteResult("task_close", closed.engagement_id, ok=True))
         return out
 
+    def record_url(self, engagement_id: str) -> str | None:
+        return f"https://crm.example/records/{engagement_id}"
+
     def server_time(self) -> dt.datetime:
         return self.tick()  # time moves on between a write and the next read of the clock
 

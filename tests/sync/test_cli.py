@@ -187,3 +187,55 @@ def test_the_progress_line_follows_the_run_totals() -> None:
     with _progress(True) as on:
         assert on is not None
         on(RunTotals(engagements_read=500, fields_updated=12, tasks_opened=3))
+
+
+def test_history_names_engagements_in_show_json_and_the_diff_file(
+    config: Path, fake: FakeConnector
+) -> None:
+    fake.edit("E2", name="Kestrel line 4 retrofit")
+    diff = config.parent / "plan.jsonl"
+    code, _, _ = invoke(
+        "sync", "-c", str(config), "--as-of", "2026-03-02", "--diff-file", str(diff)
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in diff.read_text(encoding="utf-8").splitlines()]
+    assert {(line["record_id"], line["engagement"]) for line in lines} == {
+        ("E1", "Engagement E1"),
+        ("E2", "Kestrel line 4 retrofit"),
+    }
+    code, out, _ = invoke("runs", "show", "1", "-c", str(config), "--json")
+    changes = json.loads(out)["changes"]
+    assert {(c["record_id"], c["engagement"]) for c in changes} == {
+        ("E1", "Engagement E1"),
+        ("E2", "Kestrel line 4 retrofit"),
+    }
+    code, out, _ = invoke("runs", "show", "1", "-c", str(config))
+    assert "Kestrel" in out
+
+
+def test_runs_show_filters_by_engagement_name_or_id(config: Path) -> None:
+    assert invoke("sync", "-c", str(config), "--as-of", "2026-03-02")[0] == 0
+    for needle in ("E2", "engagement e2"):
+        code, out, _ = invoke("runs", "show", "1", "-c", str(config), "--engagement", needle)
+        assert code == 0
+        assert "Engagement E2" in out
+        assert "Engagement E1" not in out
+        shown = json.loads(
+            invoke("runs", "show", "1", "-c", str(config), "--engagement", needle, "--json")[1]
+        )
+        assert shown["changes"]
+        assert {c["record_id"] for c in shown["changes"]} == {"E2"}
+    code, _, err = invoke("runs", "show", "1", "-c", str(config), "--engagement", "Nobody")
+    assert code == 2
+    assert "Nobody" in err
+
+
+def test_a_failed_run_shows_its_error_not_empty_health(config: Path, fake: FakeConnector) -> None:
+    fake.pull_error = AuthError("the token was refused", connection="acme")
+    assert invoke("sync", "-c", str(config))[0] == 3
+    code, out, _ = invoke("runs", "list", "-c", str(config))
+    assert code == 0
+    assert "the token was refused" in out.replace("\n", "")
+    code, out, _ = invoke("runs", "show", "1", "-c", str(config))
+    assert "the token was refused" in out.replace("\n", "")
+    assert "on track" not in out

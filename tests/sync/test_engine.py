@@ -268,11 +268,18 @@ def test_dry_run_writes_nothing_and_keeps_the_watermark(
     lines = [json.loads(line) for line in diff.read_text().splitlines()]
     fields = [line for line in lines if "field" in line]
     tasks = [line for line in lines if "task" in line]
-    assert {"record_id": "E2", "field": "health", "before": None, "after": "off_track"} in fields
-    assert {(t["task"], t["record_id"], t["rule"]) for t in tasks} == {
-        ("open", "E2", "sponsor_missing"),
-        ("open", "E3", "timetable"),
+    assert {
+        "record_id": "E2",
+        "engagement": "Engagement E2",
+        "field": "health",
+        "before": None,
+        "after": "off_track",
+    } in fields
+    assert {(t["task"], t["record_id"], t["engagement"], t["rule"]) for t in tasks} == {
+        ("open", "E2", "Engagement E2", "sponsor_missing"),
+        ("open", "E3", "Engagement E3", "timetable"),
     }
+    assert store.snapshots.all() == [], "a dry run leaves no snapshot: reports show real runs"
     assert all(t["key"].startswith("servefirst:") for t in tasks)
     (row,) = store.list_runs("acme")
     assert row.status is RunStatus.DRY_RUN

@@ -174,6 +174,11 @@ class HubSpotConnection(_ConnectionBase):
     fields: HubSpotFields = Field(default_factory=HubSpotFields)
     sponsor_label: str = "Sponsor"
     tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
+    #: The portal (account) id, shown in HubSpot's own addresses: reports link each deal to its
+    #: page only when it is set.
+    portal_id: Annotated[int | None, Field(ge=1)] = None
+    #: HubSpot's web app for this portal (``https://app-eu1.hubspot.com`` for EU portals).
+    app_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://app.hubspot.com"
 
 
 Connection = Annotated[SalesforceConnection | HubSpotConnection, Field(discriminator="crm")]

@@ -178,6 +178,10 @@ class Connector(Protocol):
         """Write the plan with the CRM's batch APIs; per-record failures become results."""
         ...
 
+    def record_url(self, engagement_id: str) -> str | None:
+        """Where a person opens this engagement in the CRM (no request made), if known."""
+        ...
+
     def server_time(self) -> dt.datetime:
         """The CRM's notion of now (UTC), read from a response header, for watermarks."""
         ...

@@ -22,7 +22,14 @@ from servefirst.connectors.hubspot.mapping import (
     update_properties,
 )
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.model import DesiredTask, Health, Sponsor, Status, SuccessCriterion
+from servefirst.playbook.model import (
+    DesiredTask,
+    Health,
+    PluginFields,
+    Sponsor,
+    Status,
+    SuccessCriterion,
+)
 
 FIELDS = HubSpotFields()
 PIPELINE = PipelineInfo(
@@ -177,7 +184,7 @@ def test_empty_and_foreign_values_read_as_empty(mapping: StageMapping) -> None:
     assert engagement.amount is None
     assert (engagement.po_date, engagement.operational_date) == (None, None)
     assert engagement.success_criteria == ()
-    assert engagement.current.model_dump() == {"health": None, "findings": None, "slips": None}
+    assert engagement.current == PluginFields()
     assert engagement.success_confirmed is True
 
 

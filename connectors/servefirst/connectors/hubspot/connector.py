@@ -23,7 +23,7 @@ from servefirst.connectors.base import (
 from servefirst.connectors.hubspot.apply import Writer
 from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.limits import Pacer
-from servefirst.connectors.hubspot.mapping import CRM, StageMapping
+from servefirst.connectors.hubspot.mapping import CRM, StageMapping, record_url
 from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
 from servefirst.connectors.hubspot.records import OwnerDirectory, find_pipeline
@@ -104,6 +104,10 @@ class HubSpotConnector:
                     ", ".join(missing),
                 )
         return self._mapping
+
+    def record_url(self, engagement_id: str) -> str | None:
+        """The deal's page in HubSpot, when the connection names its portal id."""
+        return record_url(self.settings.app_url, self.settings.portal_id, engagement_id)
 
     def server_time(self) -> dt.datetime:
         """HubSpot's clock from the last reply's ``Date`` header, or UTC now."""

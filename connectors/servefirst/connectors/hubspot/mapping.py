@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from servefirst.config.settings import HubSpotFields
 from servefirst.playbook.checklist import parse_checklist
@@ -161,6 +162,21 @@ def _float(value: str | None) -> float | None:
 
 def _text(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
+
+
+#: HubSpot's object type id of deals, as its record pages' addresses spell it.
+DEAL_OBJECT_TYPE = "0-3"
+
+
+def record_url(app_url: str, portal_id: int | None, deal_id: str) -> str | None:
+    """Where a person opens the deal in HubSpot; ``None`` when the portal id is not configured.
+
+    HubSpot's record pages are addressed by portal (account) id, which no API reply servefirst
+    already makes carries, so it comes from the connection's ``portal_id`` setting.
+    """
+    if portal_id is None:
+        return None
+    return f"{app_url.rstrip('/')}/contacts/{portal_id}/record/{DEAL_OBJECT_TYPE}/{quote(deal_id)}"
 
 
 def deal_properties(fields: HubSpotFields) -> list[str]:

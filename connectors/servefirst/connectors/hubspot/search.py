@@ -4,7 +4,9 @@ HubSpot's search ORs filter groups and ANDs the filters inside a group (at most 
 filters per group and 18 filters per query), so a pull window "modified since *S* OR PO date
 in [a, b) OR Operational Date in [c, d)" becomes one group per criterion, each also restricted
 to the pipeline. Windows with more criteria than one query can hold are split into several
-queries; the pull de-duplicates across them.
+queries; the pull de-duplicates across them. Engagements asked for by id (``PullWindow.ids``)
+ride along as further groups, "pipeline AND ``hs_object_id`` IN (up to 100 ids)", so they cost
+no call of their own while the query has room.
 
 Every query is sorted ascending on ``hs_object_id``, the unique id. HubSpot answers 400 to any
 page past the 10,000th result of a query, so the pull reads in windows: ``after`` offsets
@@ -15,6 +17,7 @@ the cap. Windowing costs nothing extra: still one call per page of 200.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,8 @@ from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
 from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import PullWindow
 from servefirst.playbook.model import DateRange
+
+log = logging.getLogger(__name__)
 
 MAX_GROUPS = 5
 MAX_FILTERS = 18
@@ -35,6 +40,8 @@ RESULT_CAP = 10_000
 #: A connection's ``incremental_overlap_seconds`` overrides it.
 INDEX_LAG_OVERLAP = dt.timedelta(minutes=5)
 ID_PROPERTY = "hs_object_id"
+#: Ids one ``IN`` filter carries.
+IN_VALUES = 100
 MODIFIED_PROPERTY = "hs_lastmodifieddate"
 
 
@@ -46,6 +53,7 @@ class SearchFilter:
     operator: str
     value: str | None = None
     high_value: str | None = None
+    values: tuple[str, ...] | None = None
 
 
 Group = tuple[SearchFilter, ...]
@@ -75,7 +83,8 @@ def criteria_groups(
 ) -> list[Group]:
     """The ORed criteria of a window, before the pipeline and paging filters are added.
 
-    A window without ``modified_since`` is a full scan: one empty group (everything).
+    A window without ``modified_since`` is a full scan: one empty group (everything), which
+    already holds every id the window names.
     """
     if window.modified_since is None:
         return [()]
@@ -83,6 +92,12 @@ def criteria_groups(
         (SearchFilter(MODIFIED_PROPERTY, "GTE", epoch_ms(window.modified_since - overlap)),)
     ]
     groups += [_range_group(r, fields) for r in window.date_ranges]
+    ids = sorted(dict.fromkeys(i for i in window.ids if i.isdigit()), key=int)
+    for odd in (i for i in window.ids if not i.isdigit()):
+        log.warning("not a HubSpot record id, not pulled: %r", odd)
+    for start in range(0, len(ids), IN_VALUES):
+        chunk = tuple(ids[start : start + IN_VALUES])
+        groups.append((SearchFilter(ID_PROPERTY, "IN", values=chunk),))
     return list(dict.fromkeys(groups))
 
 
@@ -134,6 +149,7 @@ def search_request(groups: list[Group], properties: list[str], configuration: An
                         operator=f.operator,
                         value=f.value,
                         high_value=f.high_value,
+                        values=list(f.values) if f.values is not None else None,
                         **cfg,
                     )
                     for f in group

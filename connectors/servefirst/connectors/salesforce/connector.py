@@ -11,7 +11,7 @@ from servefirst.connectors.base import ApiCalls, ApplyResult, Plan, ProvisionRep
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.apply import Writer
 from servefirst.connectors.salesforce.client import SalesforceClient
-from servefirst.connectors.salesforce.mapping import SalesforceMapping
+from servefirst.connectors.salesforce.mapping import SalesforceMapping, record_url
 from servefirst.connectors.salesforce.provision import Provisioner
 from servefirst.connectors.salesforce.pull import Puller
 from servefirst.connectors.salesforce.retry import RetryPolicy
@@ -74,6 +74,10 @@ class SalesforceConnector:
         if plan.empty:
             return ApplyResult()
         return self._writer.apply(plan)
+
+    def record_url(self, engagement_id: str) -> str | None:
+        """The opportunity's page in Lightning Experience."""
+        return record_url(self.settings.instance_url, engagement_id)
 
     def server_time(self) -> dt.datetime:
         """Salesforce's clock from the last response's ``Date`` header (UTC)."""

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from servefirst.config.settings import SalesforceConnection, SalesforceFields
 from servefirst.playbook.checklist import parse_checklist
@@ -188,6 +189,11 @@ class SalesforceMapping:
         if task.owner_id:
             record["OwnerId"] = task.owner_id
         return record
+
+
+def record_url(instance_url: str, opportunity_id: str) -> str:
+    """Where a person opens the opportunity in Lightning Experience (reports link to it)."""
+    return f"{instance_url.rstrip('/')}/lightning/r/Opportunity/{quote(opportunity_id)}/view"
 
 
 def child_records(record: Mapping[str, Any], relationship: str) -> list[Mapping[str, Any]]:

@@ -7,9 +7,11 @@ An incremental pull asks two questions, in two calls when nothing changed:
   2. every opportunity modified since the watermark, or whose key date falls in one of the
      window's date ranges, or whose roles changed (1.): one query, ordered by
      ``SystemModstamp, Id``, followed page by page through ``nextRecordsUrl``.
-Ids from 1. that do not fit the URI limit of 2. are fetched in further id-chunked queries. The
-pull is a generator, records are mapped as each page arrives, and an id already yielded in this
-pull is never yielded twice.
+The window's own ``ids`` (engagements asked for by id whether or not they changed) ride along
+with the ids from 1. in the same ``Id IN (...)`` test, so they cost no call of their own. Ids
+that do not fit the URI limit of 2. are fetched in further id-chunked queries. The pull is a
+generator, records are mapped as each page arrives, and an id already yielded in this pull is
+never yielded twice. A full scan ignores ``ids``: it returns every engagement anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from servefirst.connectors.base import PullWindow
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.client import SalesforceClient
+from servefirst.connectors.salesforce.ids import to18
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.retry import describe
 from servefirst.playbook.errors import ConfigError, RecordError
@@ -61,10 +64,12 @@ class Puller:
         seen: set[str] = set()
         condition = soql.where_changed(self.mapping.fields, window, self.overlap)
         start = soql.since(window, self.overlap)
-        role_ids = self._role_changes(start) if start is not None else []
+        extra: list[str] = []
+        if start is not None:
+            extra = list(dict.fromkeys([*self._role_changes(start), *_valid_ids(window.ids)]))
         chunks = list(
             soql.split_by_uri(
-                role_ids, lambda ids: soql.opportunities(self.query, _or_ids(condition, ids))
+                extra, lambda ids: soql.opportunities(self.query, _or_ids(condition, ids))
             )
         )
         first = chunks[0] if chunks else []
@@ -149,6 +154,21 @@ def _more(url: str, headers: Mapping[str, str]) -> Any:
         return sf.query_more(url, identifier_is_url=True, headers=dict(headers))
 
     return op
+
+
+def _valid_ids(ids: Sequence[str]) -> list[str]:
+    """The 18-character form of each valid id; others are logged and left out.
+
+    One malformed id in ``Id IN (...)`` fails the whole query, and such an id names no record.
+    """
+    valid: list[str] = []
+    for record_id in ids:
+        full = to18(record_id)
+        if full is None:
+            log.warning("not a Salesforce record id, not pulled: %r", record_id)
+        else:
+            valid.append(full)
+    return valid
 
 
 def _or_ids(condition: str, ids: Sequence[str]) -> str:

@@ -178,6 +178,13 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="The run id (see `servefirst runs list`).")],
     config: ConfigOption = None,
     changes: Annotated[int, typer.Option(min=0, help="How many changes to list.")] = 200,
+    engagement: Annotated[
+        str | None,
+        typer.Option(
+            "--engagement",
+            help="Only the changes of this engagement (its id, or part of its name).",
+        ),
+    ] = None,
     json_output: TablesJsonOption = False,
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
@@ -185,14 +192,24 @@ def runs_show(
         settings = load_settings(config)
         with opened_store(settings) as store:
             row = store.get_run(run_id)
-            listed = store.get_changes(run_id, limit=changes) if row is not None else []
-    if row is None:
-        fail(f"no run {run_id} in the history; see `servefirst runs list`", Exit.USAGE)
+            if row is None:
+                fail(f"no run {run_id} in the history; see `servefirst runs list`", Exit.USAGE)
+            ids = None
+            if engagement is not None:
+                ids = store.snapshots.find(row.connection, engagement)
+                if not ids:
+                    fail(
+                        f"no engagement of connection {row.connection!r} has the id or a name "
+                        f"containing {engagement!r}",
+                        Exit.USAGE,
+                    )
+            listed = store.get_changes(run_id, limit=changes, record_ids=ids)
     if json_output:
         data = _run_json(row)
         data["changes"] = [
             {
                 "record_id": c.record_id,
+                "engagement": c.engagement_name,
                 "kind": c.kind,
                 "name": c.name,
                 "task_key": c.task_key,
@@ -229,6 +246,8 @@ def _run_json(row: RunRecord) -> dict[str, object]:
             "write": row.totals.api_calls_write,
         },
         "error": row.error_message,
+        "kind": row.kind,
+        "reverts_run_id": row.reverts_run_id,
     }
 
 

@@ -30,17 +30,18 @@ def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _totals_table(totals: RunTotals) -> Table:
+def _totals_table(totals: RunTotals, *, health: bool = True) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name in COUNT_NAMES:
         table.add_row(_label(name), str(getattr(totals, name)))
-    table.add_row(
-        "Health",
-        f"[green]{totals.on_track} on track[/] · [yellow]{totals.at_risk} at risk[/] · "
-        f"[red]{totals.off_track} off track[/]",
-    )
+    if health:
+        table.add_row(
+            "Health",
+            f"[green]{totals.on_track} on track[/] · [yellow]{totals.at_risk} at risk[/] · "
+            f"[red]{totals.off_track} off track[/]",
+        )
     calls = totals.api_calls_read + totals.api_calls_write
     table.add_row(
         "API calls", f"{calls} ({totals.api_calls_read} read, {totals.api_calls_write} write)"
@@ -104,8 +105,28 @@ def render_provision(
     console.print(f"{changes} change(s) {verb}; {manual} step(s) need an administrator.")
 
 
+def _note(row: RunRecord) -> str:
+    """What a person needs to know about a run beyond its counts: its error, or what it undid."""
+    if row.error_message and row.status is not RunStatus.OK:
+        return f"[red]{escape(row.error_message)}[/]"
+    if row.reverts_run_id is not None:
+        return f"revert of run {row.reverts_run_id}"
+    return ""
+
+
+def _assessed(row: RunRecord) -> bool:
+    """Whether a run got as far as evaluating engagements (a failed start did not)."""
+    return row.status not in _STOPPED or row.totals.engagements_read > 0
+
+
+_STOPPED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.RUNNING)
+
+
 def render_runs(console: Console, rows: list[RunRecord]) -> None:
-    """Run history, one line per run, narrow enough for an 80-column terminal."""
+    """Run history, one line per run, narrow enough for an 80-column terminal.
+
+    Below the table, each failed run says why and each revert says what it undid.
+    """
     table = Table(title="Sync runs", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     columns = ("Run", "Connection", "Started UTC", "Status", "Read", "Fields", "Tasks")
     for column in (*columns, "Err", "API"):
@@ -124,14 +145,27 @@ def render_runs(console: Console, rows: list[RunRecord]) -> None:
             str(t.api_calls_read + t.api_calls_write),
         )
     console.print(table)
+    for r in rows:
+        note = _note(r)
+        if note:
+            console.print(f"Run {r.id}: {note}", highlight=False)
 
 
 def _value(value: object) -> str:
     return "" if value is None else escape(str(value))
 
 
+def engagement_label(change: ChangeRecord) -> str:
+    """The engagement a change touched, by name with its id, or by id where no name is known."""
+    if change.engagement_name:
+        return f"{escape(change.engagement_name)}\n[dim]{escape(change.record_id)}[/]"
+    return escape(change.record_id)
+
+
 def render_run(console: Console, row: RunRecord, changes: list[ChangeRecord]) -> None:
     kind = "dry run" if row.dry_run else ("full scan" if row.full_scan else "incremental")
+    if row.reverts_run_id is not None:
+        kind = f"revert of run {row.reverts_run_id}" + (" (dry run)" if row.dry_run else "")
     console.print(
         f"[bold]Run {row.id}[/] · {row.connection} ({row.crm}) · as of {row.as_of.isoformat()} · "
         f"{kind} · {_status(row.status)}",
@@ -141,17 +175,17 @@ def render_run(console: Console, row: RunRecord, changes: list[ChangeRecord]) ->
     console.print(f"Started {row.started_at.isoformat(timespec='seconds')}, finished {finished}")
     if row.error_message:
         console.print(f"[red]{escape(row.error_message)}[/]", highlight=False)
-    console.print(_totals_table(row.totals))
+    console.print(_totals_table(row.totals, health=_assessed(row) and row.reverts_run_id is None))
     if row.totals.findings_by_rule:
         console.print(_findings_table(row.totals.findings_by_rule))
     if not changes:
         return
     table = Table(title="Changes", title_justify="left")
-    for column in ("Record", "Change", "Before", "After", "Result"):
+    for column in ("Engagement", "Change", "Before", "After", "Result"):
         table.add_column(column, overflow="fold")
     for c in changes:
         what = c.name if c.kind == "field" else f"{c.kind.replace('_', ' ')}: {c.name}"
         message = escape(c.message)
         result = {True: "[green]ok[/]", False: f"[red]{message}[/]", None: message}[c.ok]
-        table.add_row(escape(c.record_id), what, _value(c.before), _value(c.after), result)
+        table.add_row(engagement_label(c), what, _value(c.before), _value(c.after), result)
     console.print(table)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, WriteResult
+from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, TaskOpen, WriteResult
 from servefirst.sync.state.records import ChangeRecord
 
 NO_RESULT = "the connector reported no result for this write; it will be retried next run"
@@ -130,6 +130,17 @@ def _update_outcome(
     return rows, written, conflicts, failed
 
 
+def _text(opened: TaskOpen) -> dict[str, object]:
+    """What an opened task says, kept in history so that a revert can reopen it as it was."""
+    task = opened.task
+    return {
+        "subject": task.subject,
+        "description": task.description,
+        "due": task.due.isoformat(),
+        "owner_id": task.owner_id,
+    }
+
+
 def _outcome(
     plan: Plan, results: _Results | None, *, message: str, would_succeed: bool
 ) -> BatchOutcome:
@@ -147,12 +158,15 @@ def _outcome(
         out.conflicts_skipped += conflicts
 
     tasks = [
-        ("task_open", o.engagement_id, o.task.rule, o.task.key, None, o.task.subject)
+        ("task_open", o.engagement_id, o.task.rule, o.task.key, None, o.task.subject, _text(o))
         for o in plan.task_opens
-    ] + [("task_close", c.engagement_id, c.rule, c.key, c.task_id, None) for c in plan.task_closes]
+    ] + [
+        ("task_close", c.engagement_id, c.rule, c.key, c.task_id, None, None)
+        for c in plan.task_closes
+    ]
     planned = _count_planned([f"{kind}/{eid}" for kind, eid, *_ in tasks])
     seen: dict[str, int] = defaultdict(int)
-    for kind, eid, rule, key, before, after in tasks:
+    for kind, eid, rule, key, before, after, detail in tasks:
         group = f"{kind}/{eid}"
         res = None if results is None else results.take(kind, eid, seen[group], planned[group])
         seen[group] += 1
@@ -164,6 +178,7 @@ def _outcome(
                 before=before,
                 after=after,
                 task_key=key,
+                detail=detail,
                 ok=None if res is None else res.ok,
                 message=message if res is None else ("" if res.ok else res.message),
             )

@@ -8,7 +8,7 @@ field is only ever autofilled while empty, and a rule holds at most one open tas
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from servefirst.connectors.base import (
@@ -140,12 +140,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
-    """The plan as reviewable JSON-ready lines (the ``--diff-file`` format)."""
+def plan_lines(plan: Plan, names: Mapping[str, str]) -> Iterator[dict[str, object]]:
+    """The plan as reviewable JSON-ready lines (the ``--diff-file`` format).
+
+    Every line names its engagement next to its id (``names``: id -> name), so a person can
+    review the file without looking ids up in the CRM.
+    """
     for record in plan.updates:
         for change in record.changes:
             line: dict[str, object] = {
                 "record_id": change.engagement_id,
+                "engagement": names.get(change.engagement_id),
                 "field": change.field,
                 "before": _plain(change.before),
                 "after": _plain(change.after),
@@ -158,6 +163,7 @@ def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
         yield {
             "task": "open",
             "record_id": opened.engagement_id,
+            "engagement": names.get(opened.engagement_id),
             "rule": task.rule,
             "key": task.key,
             "subject": task.subject,
@@ -168,6 +174,7 @@ def plan_lines(plan: Plan) -> Iterator[dict[str, object]]:
         yield {
             "task": "close",
             "record_id": closed.engagement_id,
+            "engagement": names.get(closed.engagement_id),
             "rule": closed.rule,
             "key": closed.key,
             "task_id": closed.task_id,

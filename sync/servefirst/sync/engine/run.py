@@ -41,8 +41,14 @@ from servefirst.sync.engine.plan import (
     plan_lines,
 )
 from servefirst.sync.engine.report import EngagementSummary, FailureKind, RunReport, failure_kind
+from servefirst.sync.engine.snapshot import snapshot_of
 from servefirst.sync.logs import log_event
-from servefirst.sync.state.records import EngagementDates, RunStatus, RunTotals
+from servefirst.sync.state.records import (
+    EngagementDates,
+    EngagementSnapshot,
+    RunStatus,
+    RunTotals,
+)
 from servefirst.sync.state.store import StateStore
 
 log = logging.getLogger("servefirst.sync.engine")
@@ -291,6 +297,9 @@ class _Run:
             self.report.status = RunStatus.DRY_RUN
             return
         self.report.status = RunStatus.PARTIAL if self.report.errors else RunStatus.OK
+        self.store.snapshots.close_run(
+            self.connection, self.report.run_id, self.options.as_of, full_scan=self.report.full_scan
+        )
         if self.report.status is RunStatus.OK:
             self.store.set_watermark(
                 self.connection,
@@ -306,6 +315,8 @@ class _Run:
         totals = self.report.totals
         plans: list[EngagementPlan] = []
         dates: list[EngagementDates] = []
+        snapshots: list[EngagementSnapshot] = []
+        names = {e.id: e.name for e in engagements}
         for engagement in engagements:
             if engagement.id in self.seen:
                 # Connectors de-duplicate their overlapping queries; should one slip through,
@@ -331,15 +342,17 @@ class _Run:
                 dates.append(after)
             self._tally(engagement, assessment)
             plans.append(plan_engagement(engagement, assessment))
+            snapshots.append(self._snapshot(engagement, assessment, after.slips))
         plan = merge(plans)
         if diff is not None:
-            for line in plan_lines(plan):
+            for line in plan_lines(plan, names):
                 diff.write(json.dumps(line, sort_keys=True, default=str) + "\n")
-        outcome = self._apply(plan)
-        self.store.record_changes(self.report.run_id, outcome.changes)
+        outcome = self._apply(plan, names)
+        self.store.record_changes(self.report.run_id, outcome.changes, names)
         if not self.options.dry_run:
             # After the apply: a crash in between recounts the same slip from the same base.
             self.store.put_engagement_dates(self.connection, dates)
+            self.store.snapshots.put(self.connection, snapshots)
         self._add(outcome)
         log_event(
             log,
@@ -357,7 +370,20 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(totals)
 
-    def _apply(self, plan: Plan) -> BatchOutcome:
+    def _snapshot(
+        self, engagement: Engagement, assessment: Assessment, slips: int
+    ) -> EngagementSnapshot:
+        return snapshot_of(
+            engagement,
+            assessment,
+            self.playbook,
+            slips=slips,
+            url=self.connector.record_url(engagement.id),
+            run_id=self.report.run_id,
+            as_of=self.options.as_of,
+        )
+
+    def _apply(self, plan: Plan, names: dict[str, str]) -> BatchOutcome:
         if self.options.dry_run:
             return dry_run_outcome(plan)
         if plan.empty:
@@ -368,7 +394,7 @@ class _Run:
             # What reached the CRM is unknown: keep the plan in history as unconfirmed. The
             # next run re-reads these records (the watermark did not move) and converges.
             self.store.record_changes(
-                self.report.run_id, unconfirmed_outcome(plan, str(exc) or repr(exc)).changes
+                self.report.run_id, unconfirmed_outcome(plan, str(exc) or repr(exc)).changes, names
             )
             raise
         return applied_outcome(plan, result)

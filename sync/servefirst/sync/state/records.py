@@ -101,6 +101,8 @@ class RunRecord:
     error_message: str | None
     host: str
     pid: int
+    kind: str = "sync"
+    reverts_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,71 @@ class ChangeRecord:
     task_key: str | None = None
     ok: bool | None = None
     message: str = ""
+    #: The engagement's name when the change was planned (``None`` in history older than names).
+    engagement_name: str | None = None
+    #: An opened task's text (subject, description, due, owner), so a revert can reopen it.
+    detail: dict[str, object] | None = None
+
+
+class RunKind(StrEnum):
+    """What a run did: a sync, or the revert of an earlier run."""
+
+    SYNC = "sync"
+    REVERT = "revert"
+
+
+@dataclass(frozen=True)
+class FindingSnapshot:
+    """One finding as a snapshot keeps it: the rule, how bad, and the rep's words."""
+
+    rule: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngagementSnapshot:
+    """An engagement as the latest real run evaluated it: what reports are made of.
+
+    Everything a report shows is here, so that a report never asks the CRM anything.
+    """
+
+    engagement_id: str
+    name: str
+    status: str  # "open" | "won" | "lost"
+    stage: str | None
+    stage_label: str
+    stage_rank: int
+    health: str | None
+    findings: tuple[FindingSnapshot, ...] = ()
+    slips: int = 0
+    account: str | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+    amount: float | None = None
+    po_date: dt.date | None = None
+    operational_date: dt.date | None = None
+    timetable: str | None = None
+    waiver: str | None = None
+    url: str | None = None
+    run_id: int = 0
+    as_of: dt.date | None = None
+    connection: str = ""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(f.rule for f in self.findings)
+
+
+@dataclass(frozen=True)
+class PipelinePoint:
+    """The whole pipeline's health after one run: a point of the report's trend charts."""
+
+    run_id: int
+    connection: str
+    as_of: dt.date
+    engagements: int
+    on_track: int
+    at_risk: int
+    off_track: int
+    findings_by_rule: dict[str, int]

@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateColumn
 
 metadata = MetaData()
 
@@ -103,6 +104,9 @@ runs = Table(
     # Who runs it, so that a later start can tell a crashed run from a live one elsewhere.
     Column("host", String(255), nullable=False, default=""),
     Column("pid", Integer, nullable=False, default=0),
+    # "sync", or "revert" for a run that undid another (``reverts_run_id``): added by step 2.
+    Column("kind", String(20), nullable=False, server_default="sync"),
+    Column("reverts_run_id", Integer, nullable=True),
 )
 Index("ix_runs_connection_started", runs.c.connection, runs.c.started_at)
 
@@ -122,9 +126,69 @@ changes = Table(
     # run, or the run stopped before the CRM confirmed it).
     Column("ok", Boolean, nullable=True),
     Column("message", Text, nullable=False, default=""),
+    # Step 2: the engagement's name when the change was planned, so history reads without the
+    # CRM; and for an opened task its text (JSON), so that a revert can reopen it as it was.
+    Column("engagement_name", String(255), nullable=True),
+    Column("detail", Text, nullable=True),
 )
 Index("ix_changes_run", changes.c.run_id)
 Index("ix_changes_record", changes.c.record_id)
+
+#: Columns step 2 adds to tables step 1 created (a database created fresh has them already,
+#: because step 1 creates tables from these same definitions).
+_V2_COLUMNS = (
+    runs.c.kind,
+    runs.c.reverts_run_id,
+    changes.c.engagement_name,
+    changes.c.detail,
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    Column("engagement_id", String(64), primary_key=True),
+    # The run that last evaluated the engagement, and on which date.
+    Column("run_id", Integer, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("account", String(255), nullable=True),
+    Column("owner_id", String(64), nullable=True),
+    Column("owner_name", String(255), nullable=True),
+    Column("status", String(10), nullable=False),
+    # The playbook stage key (NULL when the CRM stage maps to none), its label for people, and
+    # its place in the playbook's order so reports sort stages as reps walk them.
+    Column("stage", String(40), nullable=True),
+    Column("stage_label", String(255), nullable=False),
+    Column("stage_rank", Integer, nullable=False),
+    Column("amount", Float, nullable=True),
+    Column("po_date", Date, nullable=True),
+    Column("operational_date", Date, nullable=True),
+    Column("timetable", Text, nullable=True),
+    Column("health", String(20), nullable=True),
+    Column("findings", Text, nullable=False, default="[]"),  # JSON [{rule, severity, message}]
+    Column("slips", Integer, nullable=False, default=0),
+    Column("waiver", Text, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_snapshots_run", snapshots.c.run_id)
+
+pipeline_history = Table(
+    "pipeline_history",
+    metadata,
+    # One row per real run: the whole pipeline's health as the snapshots stood after it.
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("connection", String(100), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("engagements", Integer, nullable=False),
+    Column("on_track", Integer, nullable=False),
+    Column("at_risk", Integer, nullable=False),
+    Column("off_track", Integer, nullable=False),
+    Column("findings_by_rule", Text, nullable=False, default="{}"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_pipeline_history_connection", pipeline_history.c.connection, pipeline_history.c.run_id)
 
 
 @dataclass(frozen=True)
@@ -140,8 +204,22 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[watermarks, engagement_dates, runs, changes], checkfirst=True)
 
 
+def _snapshots_v2(conn: Connection) -> None:
+    """Add snapshots, pipeline history and the readable-history columns; keep every row."""
+    for column in _V2_COLUMNS:
+        table = column.table
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if column.name not in present:
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+    metadata.create_all(conn, tables=[snapshots, pipeline_history], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "watermarks, engagement dates, runs and changes", _create_v1),
+    Migration(
+        2, "engagement snapshots, pipeline history, names in history, revert runs", _snapshots_v2
+    ),
 )
 
 

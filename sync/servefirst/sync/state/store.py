@@ -12,7 +12,8 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,13 @@ from servefirst.sync.state.records import (
     TOTAL_NAMES,
     ChangeRecord,
     EngagementDates,
+    RunKind,
     RunRecord,
     RunStatus,
     RunTotals,
     Watermark,
 )
+from servefirst.sync.state.snapshots import SnapshotTable
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 
@@ -116,6 +119,7 @@ class StateStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.snapshots = SnapshotTable(engine)
         try:
             self.version = schema.migrate(engine)
         except SQLAlchemyError as exc:
@@ -227,13 +231,21 @@ class StateStore:
             )
 
     def start_run(
-        self, connection: str, crm: str, as_of: dt.date, *, dry_run: bool, full_scan: bool
+        self,
+        connection: str,
+        crm: str,
+        as_of: dt.date,
+        *,
+        dry_run: bool,
+        full_scan: bool,
+        reverts_run_id: int | None = None,
     ) -> int:
         """Record a run as ``running`` before it touches the CRM, so a killed run stays visible.
 
         Earlier ``running`` rows of this connection whose process (on this host) is gone are
-        marked ``interrupted`` first.
+        marked ``interrupted`` first. ``reverts_run_id`` makes it the revert of that run.
         """
+        kind = RunKind.SYNC if reverts_run_id is None else RunKind.REVERT
         self.mark_interrupted(connection)
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -247,6 +259,8 @@ class StateStore:
                     full_scan=full_scan,
                     host=socket.gethostname(),
                     pid=os.getpid(),
+                    kind=kind.value,
+                    reverts_run_id=reverts_run_id,
                 )
             )
             key = result.inserted_primary_key
@@ -300,9 +314,16 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
 
-    def record_changes(self, run_id: int, rows: Sequence[ChangeRecord]) -> None:
+    def record_changes(
+        self,
+        run_id: int,
+        rows: Sequence[ChangeRecord],
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep these changes of a run; ``names`` (engagement id -> name) fills in their names."""
         if not rows:
             return
+        names = names or {}
         with self.engine.begin() as conn:
             conn.execute(
                 insert(schema.changes),
@@ -317,6 +338,8 @@ class StateStore:
                         "after": _json(r.after),
                         "ok": r.ok,
                         "message": r.message,
+                        "engagement_name": r.engagement_name or names.get(r.record_id),
+                        "detail": _json(r.detail),
                     }
                     for r in rows
                 ],
@@ -358,13 +381,25 @@ class StateStore:
             )
         return None if row is None else _run(row)
 
-    def get_changes(self, run_id: int, limit: int | None = None) -> list[ChangeRecord]:
+    def get_changes(
+        self,
+        run_id: int,
+        limit: int | None = None,
+        record_ids: Collection[str] | None = None,
+    ) -> list[ChangeRecord]:
+        """A run's changes in the order it made them, each with its engagement's name.
+
+        History written before names were kept takes the name from the engagement's snapshot.
+        ``record_ids`` keeps only the changes of those engagements.
+        """
         table = schema.changes
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+        if record_ids is not None:
+            query = query.where(table.c.record_id.in_(list(record_ids)))
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [
+            rows = [
                 ChangeRecord(
                     record_id=row["record_id"],
                     kind=row["kind"],
@@ -374,9 +409,22 @@ class StateStore:
                     task_key=row["task_key"],
                     ok=row["ok"],
                     message=row["message"],
+                    engagement_name=row["engagement_name"],
+                    detail=_unjson(row["detail"]),  # type: ignore[arg-type]
                 )
                 for row in conn.execute(query).mappings()
             ]
+        unnamed = [r.record_id for r in rows if r.engagement_name is None]
+        run = self.get_run(run_id) if unnamed else None
+        if run is None:
+            return rows
+        names = self.snapshots.names(run.connection, unnamed)
+        return [
+            r
+            if r.engagement_name is not None
+            else replace(r, engagement_name=names.get(r.record_id))
+            for r in rows
+        ]
 
 
 def _run(row: RowMapping) -> RunRecord:
@@ -398,4 +446,6 @@ def _run(row: RowMapping) -> RunRecord:
         error_message=row["error_message"],
         host=row["host"],
         pid=row["pid"],
+        kind=row["kind"],
+        reverts_run_id=row["reverts_run_id"],
     )

@@ -23,6 +23,8 @@ from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, 
 from servefirst.connectors.sandboxkit.files import check_seed, toml_string, write_private
 from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
+#: The portal id the sandbox's config names, so reports built on it link deals as on a real one.
+SANDBOX_PORTAL_ID = 1000001
 TOKEN_FILE = "hubspot-token.txt"  # noqa: S105 - a file name, not a secret
 
 
@@ -44,6 +46,7 @@ def write_config(
         f"base_url = {q(url)}",
         f"token = {{ file = {q(token_file.resolve())} }}",
         f"tier = {q(tier)}",
+        f"portal_id = {SANDBOX_PORTAL_ID}",
         "# this sandbox's search index lags by the configured search lag only",
         f"incremental_overlap_seconds = {overlap}",
     ]

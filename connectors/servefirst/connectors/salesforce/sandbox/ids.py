@@ -9,34 +9,13 @@ from __future__ import annotations
 
 import threading
 
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_BASE62_SET = frozenset(_BASE62)
+from servefirst.connectors.salesforce.ids import BASE62 as _BASE62
+from servefirst.connectors.salesforce.ids import checksum, to18
+
 #: The two "pod" characters after the key prefix; any alphanumerics work.
 _POD = "Hs"
 
-
-def checksum(id15: str) -> str:
-    """The 3-character suffix: per 5-character chunk, a bit per upper-case letter."""
-    suffix = []
-    for start in (0, 5, 10):
-        bits = 0
-        for position, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix.append(_CHECKSUM_ALPHABET[bits])
-    return "".join(suffix)
-
-
-def to18(record_id: str) -> str | None:
-    """The 18-character form of a 15- or 18-character id; ``None`` if it is not a valid id."""
-    if len(record_id) not in (15, 18) or not set(record_id) <= _BASE62_SET:
-        return None
-    id15 = record_id[:15]
-    full = id15 + checksum(id15)
-    if len(record_id) == 18 and record_id[15:].upper() != full[15:]:
-        return None
-    return full
+__all__ = ["IdFactory", "checksum", "to18"]
 
 
 class IdFactory:
