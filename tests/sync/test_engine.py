@@ -66,10 +66,7 @@ def test_first_run_writes_only_plugin_fields_and_opens_tasks(
     assert fake.records["E2"].current.health is Health.OFF_TRACK
     assert fake.records["E4"].current.health is Health.AT_RISK
     assert "is not part of the serve-first playbook" in (fake.records["E4"].current.findings or "")
-    assert sorted(t.rule for t in fake.open_tasks()) == [
-        "operational_date_missing",
-        "sponsor_missing",
-    ]
+    assert sorted(t.rule for t in fake.open_tasks()) == ["sponsor_missing", "timetable"]
     assert report.totals.tasks_opened == 2
     assert report.totals.health() == {"on_track": 1, "at_risk": 1, "off_track": 2}
     assert report.totals.findings_by_rule == {

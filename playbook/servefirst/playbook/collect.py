@@ -22,6 +22,7 @@ from servefirst.playbook.model import (
     task_key,
 )
 from servefirst.playbook.rules import DATE_RULES
+from servefirst.playbook.shape import shape
 from servefirst.playbook.waivers import Waiver, WaiverSheet, WaiverState
 from servefirst.playbook.wording import Note, Wording
 
@@ -66,7 +67,7 @@ class Collector:
         recommended: tuple[dt.date | None, dt.date | None],
     ) -> None:
         """Add one fired rule: as a finding in force, or as a waived one."""
-        group_key = self.playbook.group_of(rule_id)
+        group_key = shape(self.playbook).group_of.get(rule_id)
         group = self.playbook.task_groups[group_key] if group_key else None
         fix_template = group.fix if group else (rule.fix or "")
         title_template = group.task_title if group else rule.task_title
@@ -104,9 +105,7 @@ class Collector:
                 item.remarks.append(remark)
 
     def _waive(self, order: int, key: str, finding: Finding, waiver: Waiver) -> None:
-        self.waived.append(
-            WaivedFinding(finding=finding, until=waiver.until, reason=waiver.reason)
-        )
+        self.waived.append(WaivedFinding(finding=finding, until=waiver.until, reason=waiver.reason))
         slot = (key, waiver.until, waiver.reason)
         note = self._waived_notes.get(slot)
         messages = (*note.messages, finding.message) if note else (finding.message,)

@@ -8,6 +8,7 @@ its action, and the words the rep reads. The models forbid unknown keys so that 
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Annotated, Self
 
@@ -59,9 +60,10 @@ TEMPLATE_FIELDS = frozenset(
 DAILY_FIELDS = frozenset({"days_overdue"})
 
 
-def template_fields(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def template_fields(text: str) -> tuple[str, ...]:
     """The placeholder names a message template uses (raises ``ValueError`` if malformed)."""
-    return [field for _, field, _, _ in string.Formatter().parse(text) if field is not None]
+    return tuple(field for _, field, _, _ in string.Formatter().parse(text) if field is not None)
 
 
 def _template_problems(
@@ -303,11 +305,17 @@ def _group_problems(playbook: Playbook) -> list[tuple[tuple[str | int, ...], str
             at = (*where, "rules", index)
             if rule_id not in playbook.rules:
                 known = ", ".join(playbook.rules)
-                problems.append((at, f"task group {key!r} names unknown rule {rule_id!r}; "
-                                     f"rules: {known}"))
+                problems.append(
+                    (at, f"task group {key!r} names unknown rule {rule_id!r}; rules: {known}")
+                )
             elif rule_id in owner:
-                problems.append((at, f"rule {rule_id!r} is in task groups {owner[rule_id]!r} "
-                                     f"and {key!r}; a rule belongs to one group at most"))
+                problems.append(
+                    (
+                        at,
+                        f"rule {rule_id!r} is in task groups {owner[rule_id]!r} "
+                        f"and {key!r}; a rule belongs to one group at most",
+                    )
+                )
             else:
                 owner[rule_id] = key
     return problems
@@ -322,6 +330,37 @@ def _lead_problems(playbook: Playbook) -> list[tuple[tuple[str | int, ...], str]
     if gap <= playbook.delivery_lead_days:
         return []
     where = ("rules", "operational_date_before_po", "min_days_after_po")
-    return [(where, f"min_days_after_po ({gap}) exceeds delivery_lead_days "
-                    f"({playbook.delivery_lead_days}): the timetable's earliest Operational Date "
-                    "would itself be flagged; lower it or raise delivery_lead_days")]
+    return [
+        (
+            where,
+            f"min_days_after_po ({gap}) exceeds delivery_lead_days "
+            f"({playbook.delivery_lead_days}): the timetable's earliest Operational Date "
+            "would itself be flagged; lower it or raise delivery_lead_days",
+        )
+    ]
+
+
+def daily_placeholders(playbook: Playbook) -> list[tuple[tuple[str | int, ...], str]]:
+    """Texts using a placeholder whose value changes every day while the finding holds.
+
+    Such a text is rewritten in the CRM every day (and, between full scans, can only stay
+    current because the engine re-reads those engagements daily): worth a warning, not an error.
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    texts: list[tuple[tuple[str | int, ...], str | None]] = []
+    for rule_id, rule in playbook.rules.items():
+        texts += [(("rules", rule_id, n), getattr(rule, n)) for n in ("message", "fix")]
+        texts.append((("rules", rule_id, "task_title"), rule.task_title))
+    for key, group in playbook.task_groups.items():
+        texts += [(("task_groups", key, n), getattr(group, n)) for n in ("fix", "task_title")]
+    for loc, text in texts:
+        for field in sorted(set(template_fields(text or "")) & DAILY_FIELDS):
+            where = ".".join(str(p) for p in loc)
+            found.append(
+                (
+                    loc,
+                    f"{where} uses {{{field}}}, which changes every day: the CRM field is "
+                    "rewritten daily for as long as the finding holds",
+                )
+            )
+    return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from servefirst.playbook.definition import Playbook, RuleDef
 from servefirst.playbook.model import Engagement, Status
+from servefirst.playbook.shape import shape
 from servefirst.playbook.timetable import Timetable
 
 Facts = dict[str, object]
@@ -48,14 +49,11 @@ class RuleContext:
 
     def reached(self, stage_key: str | None) -> bool:
         """Whether an open engagement is at or past ``stage_key`` (never for unmapped stages)."""
+        index = shape(self.playbook).index
         stage = self.engagement.stage
-        if stage_key is None or stage is None or stage not in _open_keys(self.playbook):
+        if stage_key is None or stage is None or stage not in index:
             return False
-        return self.playbook.stage_index(stage) >= self.playbook.stage_index(stage_key)
-
-
-def _open_keys(playbook: Playbook) -> set[str]:
-    return {s.key for s in playbook.stages}
+        return index[stage] >= index[stage_key]
 
 
 def sponsor_missing(ctx: RuleContext, rule: RuleDef) -> Facts | None:
@@ -102,10 +100,10 @@ def operational_date_infeasible(ctx: RuleContext, rule: RuleDef) -> Facts | None
     e = ctx.engagement
     od = e.operational_date
     earliest = ctx.timetable.earliest_operational_date
-    if not ctx.is_open or od is None or e.stage not in _open_keys(ctx.playbook):
+    if not ctx.is_open or od is None or e.stage not in shape(ctx.playbook).index:
         return None
     if earliest is not None and ctx.as_of <= od < earliest:
-        return {"days_needed": ctx.playbook.days_still_needed(e.stage)}
+        return {}
     return None
 
 

@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from servefirst.playbook.definition import Playbook, StageDef
 from servefirst.playbook.model import Engagement, Status
+from servefirst.playbook.shape import shape
 
 DAY = dt.timedelta(days=1)
 
@@ -91,17 +92,14 @@ class Timetable:
 
 def days_after(playbook: Playbook, stage: str | None) -> int:
     """Typical days of the open stages after ``stage`` (0 for the last or an unknown stage)."""
-    keys = [s.key for s in playbook.stages]
-    if stage not in keys:
-        return 0
-    return sum(s.typical_days for s in playbook.stages[keys.index(stage) + 1 :])
+    return shape(playbook).after.get(stage or "", 0)
 
 
 def build_timetable(engagement: Engagement, playbook: Playbook, as_of: dt.date) -> Timetable:
     """The engagement's timetable on ``as_of`` (see the module docstring for the model)."""
     e = engagement
-    keys = [s.key for s in playbook.stages]
-    mapped = e.is_open and e.stage in keys
+    lookup = shape(playbook)
+    mapped = e.is_open and e.stage in lookup.index
     lead = dt.timedelta(days=playbook.delivery_lead_days)
     po, od = e.po_date, e.operational_date
     if e.status is Status.WON:
@@ -114,7 +112,7 @@ def build_timetable(engagement: Engagement, playbook: Playbook, as_of: dt.date) 
         fixed = po is not None and po >= earliest_po
     earliest_od = base + lead
     anchor, planned_po = _anchor(mapped, po, od, earliest_po, lead)
-    after = playbook.stages[keys.index(e.stage) + 1 :] if mapped and e.stage else ()
+    after = playbook.stages[lookup.index[e.stage] + 1 :] if mapped and e.stage else ()
     stages = _stage_plans(after, planned_po if anchor is not Anchor.UNDATED else None)
     if anchor is Anchor.OWN_DATES:
         planned_od = od
@@ -122,7 +120,7 @@ def build_timetable(engagement: Engagement, playbook: Playbook, as_of: dt.date) 
         planned_od = None
     else:
         planned_od = od if od is not None and od >= earliest_od else earliest_od
-    stage_label = playbook.stage(e.stage).label if e.stage in keys and e.is_open else None
+    stage_label = lookup.labels.get(e.stage or "") if e.is_open else None
     return Timetable(
         engagement_name=e.name,
         as_of=as_of,

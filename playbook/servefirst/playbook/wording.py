@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from servefirst.playbook.definition import DAILY_FIELDS, Playbook, template_fields
 from servefirst.playbook.model import Engagement, Severity
+from servefirst.playbook.shape import shape
 from servefirst.playbook.timetable import Timetable
 
 SEVERITY_WORDS = {Severity.ERROR: "Needs action now:", Severity.WARNING: "Worth a look:"}
@@ -72,9 +73,7 @@ class Wording:
 
     def moves(self, *templates: str | None) -> bool:
         """Whether any of these texts would read differently on another as-of date."""
-        return any(
-            set(template_fields(t)) & self.moving for t in templates if t is not None
-        )
+        return any(set(template_fields(t)) & self.moving for t in templates if t is not None)
 
     def _with(self, facts: dict[str, object] | None) -> Template:
         if not facts:
@@ -94,7 +93,8 @@ def wording_for(
     """The template values of one engagement on the timetable's as-of date."""
     e = engagement
     sponsor = sponsor_name(e)
-    keys = {s.key for s in playbook.stages}
+    lookup = shape(playbook)
+    label = lookup.labels.get(e.stage or "")
     confirm = playbook.confirm_within_days
     before_po = playbook.rules.get("operational_date_before_po")
     slipped = playbook.rules.get("operational_date_slipped")
@@ -102,7 +102,7 @@ def wording_for(
         engagement=e.name,
         account=e.account or "the account",
         sponsor=sponsor or NO_SPONSOR,
-        stage=playbook.stage(e.stage).label if e.stage in keys else e.raw_stage,
+        stage=label or e.raw_stage,
         raw_stage=e.raw_stage,
         po_date=_iso(e.po_date),
         operational_date=_iso(e.operational_date),
@@ -111,7 +111,7 @@ def wording_for(
         confirm_within_days=confirm,
         min_days_after_po=(before_po.min_days_after_po or 0) if before_po else 0,
         delivery_lead_days=playbook.delivery_lead_days,
-        days_needed=playbook.days_still_needed(e.stage) if e.stage in keys else "",
+        days_needed=lookup.after[e.stage or ""] + playbook.delivery_lead_days if label else "",
         earliest_po_date=_iso(table.earliest_po_date),
         earliest_operational_date=_iso(table.earliest_operational_date),
         recommended_dates=recommended_phrase(*recommended),

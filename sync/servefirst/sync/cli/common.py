@@ -11,7 +11,12 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from servefirst.config.loader import ConfigFileError, load_playbook, load_settings
+from servefirst.config.loader import (
+    ConfigFileError,
+    load_playbook,
+    load_settings,
+    stage_map_problems,
+)
 from servefirst.config.settings import Settings
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
@@ -65,7 +70,15 @@ def config_errors() -> Iterator[None]:
 
 
 def load(config: Path | None) -> tuple[Settings, Playbook]:
-    """Settings and their playbook, exiting 2 with clear messages on any problem."""
+    """Settings and their playbook, exiting 2 with clear messages on any problem.
+
+    A ``stage_map`` naming no stage of the playbook stops here, before a connection opens or a
+    run is recorded.
+    """
     with config_errors():
         settings = load_settings(config)
-        return settings, load_playbook(settings)
+        playbook = load_playbook(settings)
+        problems = stage_map_problems(settings, playbook, config)
+        if problems:
+            raise ConfigFileError(problems)
+        return settings, playbook

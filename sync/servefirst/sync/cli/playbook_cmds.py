@@ -6,6 +6,7 @@ touching any CRM.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from servefirst.config.loader import (
@@ -22,14 +24,16 @@ from servefirst.config.loader import (
     load_playbook_file,
     load_settings,
     playbook_source,
+    playbook_warnings,
+    stage_map_problems,
 )
 from servefirst.config.locate import problems_from
 from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
 from servefirst.playbook.checklist import parse_checklist
-from servefirst.playbook.definition import Playbook
+from servefirst.playbook.definition import CLOSED_STAGES, Playbook
 from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Assessment, Engagement
+from servefirst.playbook.model import Assessment, Engagement, Finding
 from servefirst.sync.cli.app import Exit, app
 from servefirst.sync.cli.common import (
     ConfigOption,
@@ -80,10 +84,14 @@ def validate(config: ConfigOption = None) -> None:
         except ConfigError as exc:
             problems.append(str(exc))
             playbook = None
+        if playbook is not None:
+            problems.extend(stage_map_problems(settings, playbook, config))
         problems.extend(_secret_problems(settings))
         if problems:
             raise ConfigFileError(problems)
     assert playbook is not None  # noqa: S101 - no problems means it loaded
+    for warning in playbook_warnings(playbook, playbook_source(settings)):
+        err_console.print(warning, markup=False, highlight=False)
     console.print(
         f"[green]ok[/]: playbook {playbook.name!r} ({len(playbook.stages)} stages, "
         f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) "
@@ -159,13 +167,29 @@ def show(config: ConfigOption = None, playbook_file: PlaybookOption = None) -> N
     for rule_id, rule in playbook.rules.items():
         applies = _applies(rule_id, playbook)
         rules.add_row(
-            rule_id if rule.enabled else f"{rule_id} (off)",
+            (rule.label + "\n" if rule.label else "")
+            + (rule_id if rule.enabled else f"{rule_id} (off)"),
             rule.severity.value,
             rule.action.value + (" + autofill" if rule.autofill else ""),
             applies,
             rule.message,
         )
     console.print(rules)
+    if playbook.task_groups:
+        groups = Table(
+            title="Task groups: findings one action fixes share one task", show_lines=True
+        )
+        for column in ("group", "rules", "task title"):
+            groups.add_column(column)
+        for key, group in playbook.task_groups.items():
+            groups.add_row(f"{group.label} ({key})", "\n".join(group.rules), group.task_title)
+        console.print(groups)
+    policy = playbook.waivers
+    console.print(
+        f"Waivers: written by {policy.who_may_waive}, at most {policy.max_days} days ahead, "
+        "one per line: NAME until YYYY-MM-DD: why",
+        highlight=False,
+    )
 
 
 def _applies(rule_id: str, playbook: Playbook) -> str:
@@ -196,7 +220,7 @@ def check(
     """Evaluate engagements given as neutral JSON and print their findings."""
     playbook = _playbook(config, playbook_file)
     day = parse_date(as_of)
-    engagements, problems = read_engagements(engagement_file)
+    engagements, problems = read_engagements(engagement_file, playbook)
     for problem in problems:
         err_console.print(problem, markup=False, highlight=False)
     assessments = [evaluate(e, playbook, day, slips=slips) for e in engagements]
@@ -214,8 +238,12 @@ def check(
         raise typer.Exit(int(Exit.RECORD_ERRORS if engagements else Exit.USAGE))
 
 
-def read_engagements(path: Path) -> tuple[list[Engagement], list[str]]:
-    """Engagements from a JSON file; each bad record is reported (with its index) and skipped."""
+def read_engagements(path: Path, playbook: Playbook) -> tuple[list[Engagement], list[str]]:
+    """Engagements from a JSON file; each bad record is reported and skipped.
+
+    Records are numbered from 1 in file order; each bad field is named once, with its path
+    (``record 3 (ENG-3): po_date: ...``), and a stage the playbook does not have is refused.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -225,18 +253,28 @@ def read_engagements(path: Path) -> tuple[list[Engagement], list[str]]:
     records = data if isinstance(data, list) else [data]
     engagements: list[Engagement] = []
     problems: list[str] = []
-    for index, record in enumerate(records):
+    stages = [s.key for s in playbook.stages] + list(CLOSED_STAGES)
+    for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            problems.append(f"{path}: record {index}: expected a JSON object; skipped")
+            problems.append(f"{path}: record {number}: expected a JSON object; skipped")
             continue
+        where = f"{path}: record {number}" + (f" ({record['id']})" if "id" in record else "")
         try:
-            engagements.append(Engagement.model_validate(_neutral(record)))
+            engagement = Engagement.model_validate(_neutral(record))
         except ValidationError as exc:
-            for loc, message in problems_from(exc):
-                key = ".".join(str(p) for p in loc)
-                problems.append(
-                    f"{path}: record {index} ({record.get('id', '?')}): {key}: {message}; skipped"
-                )
+            seen: set[str] = set()
+            for _, message in problems_from(exc):
+                if message not in seen:
+                    seen.add(message)
+                    problems.append(f"{where}: {message}; skipped")
+            continue
+        if engagement.stage is not None and engagement.stage not in stages:
+            problems.append(
+                f"{where}: stage: {engagement.stage!r} is not a stage of playbook "
+                f"{playbook.name!r}; use one of: {', '.join(stages)}; skipped"
+            )
+            continue
+        engagements.append(engagement)
     return engagements, problems
 
 
@@ -249,25 +287,43 @@ def _neutral(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "group": f.group,
+        "severity": f.severity.value,
+        "action": f.action.value,
+        "message": f.message,
+        "fix": f.fix,
+        "recommended_po_date": _iso(f.recommended_po_date),
+        "recommended_operational_date": _iso(f.recommended_operational_date),
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _assessment_json(engagement: Engagement, assessment: Assessment) -> dict[str, Any]:
+    desired = assessment.desired
     return {
         "id": engagement.id,
         "name": engagement.name,
         "stage": engagement.stage or engagement.raw_stage,
         "health": assessment.health.value if assessment.health else None,
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity.value,
-                "action": f.action.value,
-                "message": f.message,
-                "fix": f.fix,
-            }
-            for f in assessment.findings
+        "findings": [_finding_json(f) for f in assessment.findings],
+        "waived": [
+            {**_finding_json(w.finding), "until": w.until.isoformat(), "reason": w.reason}
+            for w in assessment.waived
         ],
+        "waiver_problems": list(assessment.waiver_problems),
         "tasks": [
-            {"key": t.key, "subject": t.subject, "due": t.due.isoformat()} for t in assessment.tasks
+            {"key": t.key, "subject": t.subject, "due": t.due.isoformat(), "rules": list(t.rules)}
+            for t in assessment.tasks
         ],
+        "findings_text": desired.findings if desired else None,
+        "timetable": desired.timetable if desired else None,
+        "date_sensitive": assessment.date_sensitive,
     }
 
 
@@ -287,5 +343,13 @@ def print_assessment(engagement: Engagement, assessment: Assessment) -> None:
     )
     for finding in assessment.findings:
         mark = "[red]✗[/]" if finding.severity.value == "error" else "[yellow]![/]"
-        console.print(f"  {mark} {finding.message}", highlight=False)
-        console.print(f"     [dim]→ {finding.fix} ({finding.rule})[/]", highlight=False)
+        console.print(f"  {mark} {escape(finding.message)}", highlight=False)
+        console.print(f"     [dim]→ {escape(finding.fix)} ({finding.rule})[/]", highlight=False)
+    for waived in assessment.waived:
+        console.print(
+            f"  [dim]waived until {waived.until}: {escape(waived.finding.message)} "
+            f"({waived.finding.rule}; {escape(waived.reason)})[/]",
+            highlight=False,
+        )
+    for problem in assessment.waiver_problems:
+        console.print(f"  [yellow]waiver:[/] {escape(problem)}", highlight=False)
