@@ -5,8 +5,9 @@ what changed, with each CRM's largest pages and batches, and nothing else:
 
 Salesforce (REST, one SOQL query with child subqueries returns a whole engagement):
     read  = ceil(R / 2000) query pages, at least 1 (an empty answer is still a call),
-            plus 1 for the contact-role query of an incremental sync (editing a contact role
-            leaves the opportunity's SystemModstamp alone, so it must be asked separately);
+            plus 2 for an incremental sync: the contact-role query and the query of playbook
+            tasks completed since the watermark (editing a contact role or completing a task
+            leaves the opportunity's SystemModstamp alone, so each must be asked separately);
     write = ceil(updates / 200) + ceil(task upserts / 200) + ceil(task closes / 200)
             (sObject collections of 200).
 
@@ -16,8 +17,10 @@ HubSpot (CRM v3 search, v4 associations, v3 batch reads of 100):
               + 3 association batch reads (deal->contacts, deal->companies, deal->tasks)
               + ceil(sponsor contacts / 100) + ceil(companies / 100) + ceil(tasks / 100)
                 contact, company and task batch reads (only the non-empty ones)
-            + ceil(owners / 100) owner pages once any deal was read;
-            an incremental sync that finds nothing: 1 search + 1 pipeline read = 2;
+            + ceil(owners / 100) owner pages once any deal was read
+            + 1 search of playbook tasks completed since the watermark for an incremental
+              sync (completing a task leaves its deal alone);
+            an incremental sync that finds nothing: 2 searches + 1 pipeline read = 3;
     write = ceil(updates / 100) + ceil(task creates / 100) + ceil(task closes / 100).
 
 R is the number of engagements the sync *must* read: all of them for a full sync, and for an
@@ -75,16 +78,18 @@ def _batches(count: int, size: int) -> int:
 
 def salesforce(records: int, writes: WriteCounts, *, incremental: bool) -> Minimum:
     """Salesforce's minimum for reading ``records`` engagements and writing ``writes``."""
-    read = max(1, _batches(records, SF_QUERY_PAGE)) + (1 if incremental else 0)
+    read = max(1, _batches(records, SF_QUERY_PAGE)) + (2 if incremental else 0)
     write = sum(
         _batches(n, SF_COLLECTION) for n in (writes.updates, writes.task_opens, writes.task_closes)
     )
     return Minimum(read, write)
 
 
-def hubspot(pages: Sequence[DealPage], writes: WriteCounts, *, owners: int) -> Minimum:
+def hubspot(
+    pages: Sequence[DealPage], writes: WriteCounts, *, owners: int, incremental: bool = False
+) -> Minimum:
     """HubSpot's minimum for reading these search pages of deals and writing ``writes``."""
-    read = 1  # the pipeline
+    read = 1 + (1 if incremental else 0)  # the pipeline, the completed tasks
     if not pages:
         read += 1  # one search, answered empty
     for page in pages:

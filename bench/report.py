@@ -16,7 +16,7 @@ from typing import Any
 from crm import SALESFORCE_DAILY_LIMIT
 
 TARGET_RATIO = 1.1
-TARGET_QUIET_CALLS = 2
+TARGET_QUIET_CALLS = 3
 TARGET_EVAL_PER_SECOND = 20_000
 #: Peak memory counts as flat in N when the largest size needs at most this much more.
 FLAT_MEMORY = 1.25

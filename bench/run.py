@@ -128,7 +128,7 @@ def measure(
     if sandbox.crm == "salesforce":
         least = minimum.salesforce(len(ids), writes, incremental=expected is not None)
     else:
-        least = minimum.hubspot(pages, writes, owners=owners)
+        least = minimum.hubspot(pages, writes, owners=owners, incremental=expected is not None)
     row.update(_against_minimum(least, read, write))
     if sandbox.crm == "hubspot":
         row["search_pages"] = max(1, len(pages))

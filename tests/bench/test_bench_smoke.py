@@ -66,7 +66,7 @@ def test_bench_table_has_every_phase_with_sane_figures(tmp_path: Path) -> None:
         assert full["counts"]["engagements_read"] == 200
         assert full["write"] > 0 and full["per_second"] > 0
         assert full["ratio"] <= 1.5
-        assert quiet["calls"] <= 2 and quiet["write"] == 0
+        assert quiet["calls"] <= 3 and quiet["write"] == 0
         assert by_key[(crm, "1% edit", False)]["counts"]["engagements_read"] == 2
         assert full["calls_vs_naive"] < 0.2  # batches beat one call per record
     for key, row in by_key.items():

@@ -28,6 +28,8 @@ COUNTS = {
     "fields_updated",
     "tasks_opened",
     "tasks_closed",
+    "tasks_updated",
+    "tasks_reopened",
     "conflicts_skipped",
     "record_errors",
 }

@@ -97,6 +97,8 @@ def test_second_run_with_nothing_new_makes_zero_writes(
         "fields_updated": 0,
         "tasks_opened": 0,
         "tasks_closed": 0,
+        "tasks_updated": 0,
+        "tasks_reopened": 0,
         "conflicts_skipped": 0,
         "record_errors": 0,
     }

@@ -213,3 +213,32 @@ def test_processes_sharing_the_sqlite_file_take_turns(tmp_path: Path) -> None:
     store.close()
     assert len(runs) == 60
     assert all(r.status is RunStatus.OK for r in runs)
+
+
+def test_a_version_2_database_gains_the_task_counts_and_keeps_its_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = create_engine(url)
+    migrate(engine, MIGRATIONS[:2])
+    with engine.begin() as conn:  # a runs table as version 2 left it
+        for name in ("tasks_updated", "tasks_reopened"):
+            conn.execute(text(f"ALTER TABLE runs DROP COLUMN {name}"))
+        conn.execute(
+            text(
+                "INSERT INTO runs (connection, crm, started_at, as_of, status, dry_run, "
+                "full_scan, engagements_read, records_updated, fields_updated, tasks_opened, "
+                "tasks_closed, conflicts_skipped, record_errors, on_track, at_risk, off_track, "
+                "api_calls_read, api_calls_write, findings_by_rule, host, pid) VALUES ('acme', "
+                "'hubspot', '2026-03-02 09:30:00', '2026-03-02', 'ok', 0, 1, 5, 1, 1, 2, 0, 0, "
+                "0, 4, 1, 0, 3, 2, '{}', '', 0)"
+            )
+        )
+    engine.dispose()
+    store = StateStore.open(url)
+    assert store.version == len(MIGRATIONS)
+    (run,) = store.list_runs("acme")
+    assert (run.totals.tasks_opened, run.totals.tasks_updated, run.totals.tasks_reopened) == (
+        2,
+        0,
+        0,
+    )
+    store.close()

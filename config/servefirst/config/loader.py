@@ -95,9 +95,14 @@ def _apply_env_overrides(data: dict[str, Any]) -> None:
             node[path[-1]] = value
 
 
-def playbook_source(settings: Settings) -> Path:
-    """The file the settings' playbook comes from (bundled ones live in this package)."""
-    ref = settings.playbook
+def playbook_source(settings: Settings, connection: str | None = None) -> Path:
+    """The file a connection's playbook comes from (bundled ones live in this package).
+
+    A connection with its own ``playbook`` key uses it; otherwise, and when ``connection`` is
+    ``None``, the top-level ``playbook``.
+    """
+    conn = settings.connections.get(connection) if connection is not None else None
+    ref = conn.playbook if conn is not None and conn.playbook else settings.playbook
     if ref.startswith(BUILTIN_PREFIX):
         return builtin_playbook(ref[len(BUILTIN_PREFIX) :])
     path = Path(ref)
@@ -113,9 +118,9 @@ def builtin_playbook(name: str) -> Path:
     return path
 
 
-def load_playbook(settings: Settings) -> Playbook:
-    """The playbook the settings point at, validated."""
-    return load_playbook_file(playbook_source(settings))
+def load_playbook(settings: Settings, connection: str | None = None) -> Playbook:
+    """The playbook the settings point at (for ``connection``, its own if it has one)."""
+    return load_playbook_file(playbook_source(settings, connection))
 
 
 def load_playbook_file(path: Path) -> Playbook:
@@ -141,19 +146,24 @@ def load_playbook_file(path: Path) -> Playbook:
     return _validated(Playbook, _plain(document), path, lambda loc: yaml_line(document, loc))
 
 
-def stage_map_problems(
-    settings: Settings, playbook: Playbook, path: Path | None = None
-) -> list[str]:
-    """``stage_map`` keys that are no stage of the playbook, as ``file:line: message``.
+def stage_map_problems(settings: Settings, path: Path | None = None) -> list[str]:
+    """``stage_map`` keys that are no stage of their connection's playbook, as ``file:line``.
 
     Checked before anything runs: a connection would otherwise fail at provisioning, or record
-    a failed sync, over a typo RevOps can fix in a second.
+    a failed sync, over a typo RevOps can fix in a second. A playbook that does not load is
+    reported where it is loaded, not here.
     """
     path = config_path(path)
-    keys = [s.key for s in playbook.stages] + list(CLOSED_STAGES)
     problems = []
     text: str | None = None
     for name, conn in settings.connections.items():
+        if not conn.stage_map:
+            continue
+        try:
+            playbook = load_playbook(settings, name)
+        except ConfigError:
+            continue
+        keys = [s.key for s in playbook.stages] + list(CLOSED_STAGES)
         for key in conn.stage_map:
             if key in keys:
                 continue

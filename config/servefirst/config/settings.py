@@ -28,10 +28,24 @@ class Secret(_Strict):
     env: Annotated[str | None, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = None
     file: Path | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_inline(cls, data: object) -> object:
+        # The value itself is never repeated: it is the secret.
+        if isinstance(data, str | int | float):
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+                "secrets are never written in the config file: remove the value (and rotate "
+                'it if this file was shared) and name where to read it: { env = "VARIABLE" } '
+                'or { file = "path/to/secret" }'
+            )
+        return data
+
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.env is None) == (self.file is None):
-            raise ValueError("a secret needs exactly one of `env` or `file`")
+            raise ValueError(
+                'a secret needs exactly one of { env = "VARIABLE" } or { file = "path" }'
+            )
         return self
 
     def reveal(self, base_dir: Path, what: str) -> SecretStr:
@@ -39,14 +53,20 @@ class Secret(_Strict):
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
-                raise ConfigError(f"{what}: environment variable {self.env} is not set")
+                raise ConfigError(
+                    f"{what}: environment variable {self.env} is not set: set it where "
+                    'servefirst runs, or read the secret from a file with { file = "path" }'
+                )
             return SecretStr(value)
         assert self.file is not None  # noqa: S101 - guaranteed by _one_source
         path = self.file if self.file.is_absolute() else base_dir / self.file
         try:
             return SecretStr(path.read_text(encoding="utf-8").strip())
         except OSError as exc:
-            raise ConfigError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"{what}: cannot read secret file {path}: {exc.strerror}: create it (readable "
+                'by servefirst only), or read the secret from the environment with { env = "VAR" }'
+            ) from None
 
 
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
@@ -113,6 +133,8 @@ class SalesforceFields(_Strict):
     health: str = "Playbook_Health__c"
     findings: str = "Playbook_Findings__c"
     slips: str = "Operational_Date_Slips__c"
+    timetable: str = "Playbook_Timetable__c"
+    waiver: str = "Playbook_Waiver__c"
     task_key: str = "ServeFirst_Key__c"
 
 
@@ -126,10 +148,15 @@ class HubSpotFields(_Strict):
     health: str = "playbook_health"
     findings: str = "playbook_findings"
     slips: str = "operational_date_slips"
+    timetable: str = "playbook_timetable"
+    waiver: str = "playbook_waiver"
     task_key: str = "servefirst_task_key"
 
 
 class _ConnectionBase(_Strict):
+    #: This connection's own playbook (a file, or ``builtin:NAME``), for a team whose sales
+    #: motion differs; ``None`` uses the top-level ``playbook``.
+    playbook: str | None = None
     schedule: Schedule = Field(default_factory=lambda: Schedule(interval_minutes=15))
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     api_budget_share: Annotated[float, Field(gt=0, le=1)] = 0.5

@@ -17,8 +17,22 @@ from servefirst.playbook.model import DateRange, DesiredTask, Engagement, Plugin
 
 #: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
 #: autofill of a rep-owned field.
-PLUGIN_FIELDS = ("health", "findings", "slips")
+PLUGIN_FIELDS = ("health", "findings", "slips", "timetable")
 AUTOFILL_FIELDS = ("operational_date",)
+#: Task text is cut to what the smallest CRM holds (Salesforce: a 255-character Subject, a
+#: 32,000-character Description), so every CRM stores, and reads back, the same words: a text
+#: cut by the CRM would never compare equal to the playbook's and be rewritten on every run.
+TASK_SUBJECT_MAX = 255
+TASK_DESCRIPTION_MAX = 32_000
+
+
+#: Who may waive findings when the playbook does not say: the default playbook's approvers.
+DEFAULT_APPROVERS = "Sales Manager"
+
+
+def who_may_waive(playbook: Playbook) -> str:  # noqa: ARG001 - until the playbook names them
+    """The role whose holders may edit the waiver field, as the playbook names it."""
+    return DEFAULT_APPROVERS
 
 
 @dataclass(frozen=True)
@@ -74,10 +88,33 @@ class RecordUpdate:
 
 @dataclass(frozen=True)
 class TaskOpen:
-    """Open (create, or reopen) the one task a rule may hold on an engagement, keyed by its key."""
+    """Open (create, or reopen) the one task a rule may hold on an engagement, keyed by its key.
+
+    ``reopen_task_id`` names the completed task with this key when the pull found one (a rep
+    marked it done while its problem persists): the connector puts that same task back to an
+    open status instead of creating another, and may skip looking for it.
+    """
 
     engagement_id: str
     task: DesiredTask
+    reopen_task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """Rewrite an open playbook task's subject and body in place: the playbook's words changed.
+
+    ``before_subject`` and ``before_description`` are what the CRM held when pulled (history).
+    """
+
+    engagement_id: str
+    key: str
+    rule: str
+    task_id: str
+    subject: str
+    description: str
+    before_subject: str | None = None
+    before_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,17 +134,18 @@ class Plan:
     updates: tuple[RecordUpdate, ...] = ()
     task_opens: tuple[TaskOpen, ...] = ()
     task_closes: tuple[TaskClose, ...] = ()
+    task_updates: tuple[TaskUpdate, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.updates or self.task_opens or self.task_closes)
+        return not (self.updates or self.task_opens or self.task_closes or self.task_updates)
 
 
 @dataclass(frozen=True)
 class WriteResult:
     """The outcome of one write in a plan: ``ok`` or the CRM's own error message."""
 
-    kind: str  # "update" | "task_open" | "task_close"
+    kind: str  # "update" | "task_open" | "task_close" | "task_update"
     engagement_id: str
     ok: bool
     crm_id: str | None = None
@@ -124,6 +162,30 @@ class ApplyResult:
     @property
     def errors(self) -> list[WriteResult]:
         return [r for r in self.results if not r.ok and not r.skipped_conflict]
+
+
+#: Why a task was not opened: another task of its engagement could not be closed first.
+HELD_BACK = (
+    "not opened: a task of this engagement could not be closed first (its problem may now be "
+    "this task's); the next run tries again"
+)
+
+
+def held_back(plan: Plan, edits: list[WriteResult]) -> tuple[list[TaskOpen], list[WriteResult]]:
+    """The opens to write after the closes, and results for those held back.
+
+    A task whose key changed (rules now sharing one task) is closed under its old key and
+    opened under the new one; if the close failed, opening would leave two open tasks for one
+    problem, so every open of that engagement waits for the next run.
+    """
+    failed = {r.engagement_id for r in edits if r.kind == "task_close" and not r.ok}
+    go = [o for o in plan.task_opens if o.engagement_id not in failed]
+    wait = [
+        WriteResult("task_open", o.engagement_id, False, message=HELD_BACK)
+        for o in plan.task_opens
+        if o.engagement_id in failed
+    ]
+    return go, wait
 
 
 @dataclass
@@ -175,7 +237,11 @@ class Connector(Protocol):
         ...
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Write the plan with the CRM's batch APIs; per-record failures become results."""
+        """Write the plan with the CRM's batch APIs; per-record failures become results.
+
+        Closes are written before opens: when a problem's task changes key (rules grouped
+        under one task), a crash between the two leaves no task rather than two.
+        """
         ...
 
     def record_url(self, engagement_id: str) -> str | None:
@@ -199,6 +265,8 @@ class Connector(Protocol):
 __all__ = [
     "AUTOFILL_FIELDS",
     "PLUGIN_FIELDS",
+    "TASK_DESCRIPTION_MAX",
+    "TASK_SUBJECT_MAX",
     "ApiCalls",
     "ApplyResult",
     "Connector",
@@ -212,6 +280,7 @@ __all__ = [
     "RecordUpdate",
     "TaskClose",
     "TaskOpen",
+    "TaskUpdate",
     "UnmappableRecord",
     "WriteResult",
 ]

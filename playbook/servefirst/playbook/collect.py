@@ -67,7 +67,8 @@ class Collector:
         recommended: tuple[dt.date | None, dt.date | None],
     ) -> None:
         """Add one fired rule: as a finding in force, or as a waived one."""
-        group_key = shape(self.playbook).group_of.get(rule_id)
+        lookup = shape(self.playbook)
+        group_key = lookup.group_of.get(rule_id)
         group = self.playbook.task_groups[group_key] if group_key else None
         fix_template = group.fix if group else (rule.fix or "")
         title_template = group.task_title if group else rule.task_title
@@ -83,7 +84,7 @@ class Collector:
             recommended_po_date=recommended[0] if dated else None,
             recommended_operational_date=recommended[1] if dated else None,
         )
-        if self.words.moves(rule.message, fix_template, title_template):
+        if lookup.fields_of[rule_id] & self.words.moving:
             self.date_sensitive = True
         key = group_key or rule_id
         waiver = self.sheet.for_finding(rule_id, group_key)

@@ -71,19 +71,32 @@ def evaluate(
         for rule_id, rule in playbook.rules.items()
         if rule.enabled and (facts := RULES[rule_id](ctx, rule)) is not None
     ]
+    sheet = parse_waivers(engagement.waiver_text, playbook)
+    sponsor = sponsor_name(subject)
+    timetable = timetable_text(table, sponsor)
+    if not fired and not sheet.problems:  # the common case: nothing to say, nothing to word
+        return Assessment(
+            engagement_id=engagement.id,
+            as_of=as_of,
+            health=Health.ON_TRACK,
+            findings=(),
+            desired=PluginFields(health=Health.ON_TRACK, slips=slips, timetable=timetable),
+            tasks=(),
+            autofill_operational_date=autofill,
+            date_sensitive=table.anchor is Anchor.TODAY,
+        )
     dated = any(rule_id in DATE_RULES for rule_id, _, _ in fired)
     recommended = recommended_dates(subject, table) if dated else (None, None)
-    words = wording_for(subject, playbook, table, slips, recommended)
-    sheet = parse_waivers(engagement.waiver_text, playbook)
+    words = wording_for(subject, playbook, table, slips, recommended, sponsor)
     outcome = Collector(engagement, playbook, as_of, words, sheet)
     for order, (rule_id, rule, facts) in enumerate(fired):
         outcome.add(order, rule_id, rule, facts, recommended)
     health = health_of(outcome.findings)
     desired = PluginFields(
         health=health,
-        findings=findings_text(outcome.notes(), outcome.sheet.problems),
+        findings=findings_text(outcome.notes(), sheet.problems),
         slips=slips,
-        timetable=timetable_text(table, sponsor_name(subject)),
+        timetable=timetable,
     )
     return Assessment(
         engagement_id=engagement.id,
@@ -94,7 +107,7 @@ def evaluate(
         tasks=outcome.tasks(),
         autofill_operational_date=autofill,
         waived=tuple(outcome.waived),
-        waiver_problems=outcome.sheet.problems,
+        waiver_problems=sheet.problems,
         date_sensitive=table.anchor is Anchor.TODAY or outcome.date_sensitive,
     )
 

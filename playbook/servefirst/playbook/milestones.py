@@ -9,8 +9,9 @@ apart as the date that matters.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import functools
 from enum import StrEnum
+from typing import NamedTuple
 
 from servefirst.playbook.timetable import Anchor, Timetable
 
@@ -26,8 +27,7 @@ class Kind(StrEnum):
     REVIEW = "review"
 
 
-@dataclass(frozen=True)
-class Milestone:
+class Milestone(NamedTuple):
     """One line of the timetable: a dated (or not yet dated) step towards the Operational Date."""
 
     kind: Kind
@@ -40,6 +40,7 @@ class Milestone:
         return self.kind is Kind.OPERATIONAL
 
 
+@functools.lru_cache(maxsize=4096)
 def day(value: dt.date) -> str:
     """A date as sponsors read it anywhere: ``20 Jul 2026``."""
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
@@ -115,13 +116,15 @@ def timetable_text(table: Timetable, sponsor: str | None = None) -> str:
         lines.append(f"Now: {table.stage_label}")
     if table.anchor is Anchor.TODAY:
         lines.append(f"Planned from {day(table.as_of)}: the dates set are too soon")
-    for item in milestones(table):
-        when = day(item.date) if item.date else ""
-        text = ", ".join(part for part in (when, item.detail) if part)
-        if item.kind is Kind.OPERATIONAL:
+    for kind, title, date, detail in milestones(table):
+        if date is None:
+            text = detail
+        else:
+            text = f"{day(date)}, {detail}" if detail else day(date)
+        if kind is Kind.OPERATIONAL:
             lines.append(f"OPERATIONAL DATE: {text}")
         else:
-            lines.append(f"{item.title}: {text}")
-        if item.kind is Kind.PO:
+            lines.append(f"{title}: {text}")
+        if kind is Kind.PO:
             lines.append(f"Delivery: {table.delivery_lead_days} days from the order")
     return "\n".join(lines)

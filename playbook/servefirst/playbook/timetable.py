@@ -20,10 +20,10 @@ the engagement daily.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
-from servefirst.playbook.definition import Playbook, StageDef
+from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import Engagement, Status
 from servefirst.playbook.shape import shape
 
@@ -40,8 +40,7 @@ class Anchor(StrEnum):
     OWN_DATES = "own_dates"  # won, or a stage the playbook does not know: the dates as set
 
 
-@dataclass(frozen=True)
-class StagePlan:
+class StagePlan(NamedTuple):
     """One stage still to go: its label, typical length and planned end (``None``: undated)."""
 
     key: str
@@ -50,9 +49,12 @@ class StagePlan:
     ends: dt.date | None
 
 
-@dataclass(frozen=True)
-class Timetable:
-    """An engagement's project timetable on ``as_of``, and what is realistic from there."""
+class Timetable(NamedTuple):
+    """An engagement's project timetable on ``as_of``, and what is realistic from there.
+
+    A named tuple rather than a dataclass: one is built per engagement evaluated, and tuples
+    are the cheapest immutable record Python makes.
+    """
 
     engagement_name: str
     as_of: dt.date
@@ -99,43 +101,50 @@ def build_timetable(engagement: Engagement, playbook: Playbook, as_of: dt.date) 
     """The engagement's timetable on ``as_of`` (see the module docstring for the model)."""
     e = engagement
     lookup = shape(playbook)
-    mapped = e.is_open and e.stage in lookup.index
-    lead = dt.timedelta(days=playbook.delivery_lead_days)
+    stage = e.stage or ""
+    is_open = e.status is Status.OPEN
+    mapped = is_open and stage in lookup.index
+    lead = lookup.lead
     po, od = e.po_date, e.operational_date
     if e.status is Status.WON:
         earliest_po = None
         base = po or as_of
         fixed = po is not None
     else:
-        earliest_po = as_of + dt.timedelta(days=days_after(playbook, e.stage))
-        base = max(po, earliest_po) if po is not None else earliest_po
+        earliest_po = as_of + dt.timedelta(days=lookup.after.get(stage, 0))
+        base = earliest_po if po is None or po < earliest_po else po
         fixed = po is not None and po >= earliest_po
     earliest_od = base + lead
     anchor, planned_po = _anchor(mapped, po, od, earliest_po, lead)
-    after = playbook.stages[lookup.index[e.stage] + 1 :] if mapped and e.stage else ()
-    stages = _stage_plans(after, planned_po if anchor is not Anchor.UNDATED else None)
     if anchor is Anchor.OWN_DATES:
         planned_od = od
     elif anchor is Anchor.UNDATED:
         planned_od = None
     else:
         planned_od = od if od is not None and od >= earliest_od else earliest_od
-    stage_label = lookup.labels.get(e.stage or "") if e.is_open else None
+    stages = (
+        tuple(
+            StagePlan(key, label, days, planned_po - offset if planned_po else None)
+            for key, label, days, offset in lookup.plans_after[stage]
+        )
+        if mapped
+        else ()
+    )
     return Timetable(
-        engagement_name=e.name,
-        as_of=as_of,
-        anchor=anchor,
-        stage_label=stage_label,
-        stages=stages,
-        delivery_lead_days=playbook.delivery_lead_days,
-        confirm_within_days=playbook.confirm_within_days,
-        po_date=po,
-        operational_date=od,
-        earliest_po_date=earliest_po,
-        earliest_operational_date=earliest_od,
-        earliest_operational_fixed=fixed,
-        planned_po_date=planned_po,
-        planned_operational_date=planned_od,
+        e.name,
+        as_of,
+        anchor,
+        lookup.labels.get(stage) if is_open else None,
+        stages,
+        playbook.delivery_lead_days,
+        lookup.confirm_within_days,
+        po,
+        od,
+        earliest_po,
+        earliest_od,
+        fixed,
+        planned_po,
+        planned_od,
     )
 
 
@@ -156,17 +165,6 @@ def _anchor(
     if po is None and od is None:
         return Anchor.UNDATED, None
     return Anchor.TODAY, earliest_po
-
-
-def _stage_plans(stages: tuple[StageDef, ...], po: dt.date | None) -> tuple[StagePlan, ...]:
-    """Stage milestones planned backwards from the PO date (the end of the last stage)."""
-    plans: list[StagePlan] = []
-    ends = po
-    for stage in reversed(stages):
-        plans.append(StagePlan(stage.key, stage.label, stage.typical_days, ends))
-        if ends is not None:
-            ends -= dt.timedelta(days=stage.typical_days)
-    return tuple(reversed(plans))
 
 
 def recommended_dates(

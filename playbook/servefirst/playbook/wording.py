@@ -11,6 +11,7 @@ starts with naming one: a task never asks a rep to talk to a placeholder.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from servefirst.playbook.definition import DAILY_FIELDS, Playbook, template_fields
@@ -26,10 +27,17 @@ _PROPER = ("Operational Date", "PO ", "CRM ")
 
 
 class Template(dict[str, object]):
-    """Format values that leave an unknown placeholder visible instead of raising."""
+    """Format values: computed on first use from ``lazy``; an unknown placeholder stays visible
+    instead of raising."""
 
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+    lazy: dict[str, Callable[[], object]]
+
+    def __missing__(self, key: str) -> object:
+        make = getattr(self, "lazy", {}).get(key)
+        if make is None:
+            return "{" + key + "}"
+        value = self[key] = make()
+        return value
 
 
 def sponsor_name(engagement: Engagement) -> str | None:
@@ -71,14 +79,11 @@ class Wording:
             return text
         return NAME_SPONSOR_FIRST + _lower_first(text)
 
-    def moves(self, *templates: str | None) -> bool:
-        """Whether any of these texts would read differently on another as-of date."""
-        return any(set(template_fields(t)) & self.moving for t in templates if t is not None)
-
     def _with(self, facts: dict[str, object] | None) -> Template:
         if not facts:
             return self.values
         values = Template(self.values)
+        values.lazy = self.values.lazy
         values.update(facts)
         return values
 
@@ -89,34 +94,46 @@ def wording_for(
     table: Timetable,
     slips: int,
     recommended: tuple[dt.date | None, dt.date | None],
+    sponsor: str | None,
 ) -> Wording:
-    """The template values of one engagement on the timetable's as-of date."""
+    """The template values of one engagement on the timetable's as-of date.
+
+    Values are computed when a template first asks for them: most texts quote two or three.
+    """
     e = engagement
-    sponsor = sponsor_name(e)
-    lookup = shape(playbook)
-    label = lookup.labels.get(e.stage or "")
-    confirm = playbook.confirm_within_days
-    before_po = playbook.rules.get("operational_date_before_po")
-    slipped = playbook.rules.get("operational_date_slipped")
+    label = shape(playbook).labels.get(e.stage or "")
+
+    def days_needed() -> object:
+        return shape(playbook).after[e.stage or ""] + playbook.delivery_lead_days if label else ""
+
+    def rule_value(rule_id: str, name: str, default: object) -> object:
+        rule = playbook.rules.get(rule_id)
+        value = getattr(rule, name) if rule is not None else None
+        return default if value is None else value
+
     values = Template(
         engagement=e.name,
-        account=e.account or "the account",
         sponsor=sponsor or NO_SPONSOR,
         stage=label or e.raw_stage,
-        raw_stage=e.raw_stage,
-        po_date=_iso(e.po_date),
-        operational_date=_iso(e.operational_date),
         slips=slips,
-        max_slips=slipped.max_slips if slipped and slipped.max_slips is not None else "",
-        confirm_within_days=confirm,
-        min_days_after_po=(before_po.min_days_after_po or 0) if before_po else 0,
-        delivery_lead_days=playbook.delivery_lead_days,
-        days_needed=lookup.after[e.stage or ""] + playbook.delivery_lead_days if label else "",
-        earliest_po_date=_iso(table.earliest_po_date),
-        earliest_operational_date=_iso(table.earliest_operational_date),
-        recommended_dates=recommended_phrase(*recommended),
         days_overdue="",
     )
+    values.lazy = {
+        "account": lambda: e.account or "the account",
+        "raw_stage": lambda: e.raw_stage,
+        "po_date": lambda: _iso(e.po_date),
+        "operational_date": lambda: _iso(e.operational_date),
+        "max_slips": lambda: rule_value("operational_date_slipped", "max_slips", ""),
+        "confirm_within_days": lambda: playbook.confirm_within_days,
+        "min_days_after_po": lambda: rule_value(
+            "operational_date_before_po", "min_days_after_po", 0
+        ),
+        "delivery_lead_days": lambda: playbook.delivery_lead_days,
+        "days_needed": days_needed,
+        "earliest_po_date": lambda: _iso(table.earliest_po_date),
+        "earliest_operational_date": lambda: _iso(table.earliest_operational_date),
+        "recommended_dates": lambda: recommended_phrase(*recommended),
+    }
     moving = set(DAILY_FIELDS)
     if table.earliest_po_date is not None:
         moving.add("earliest_po_date")

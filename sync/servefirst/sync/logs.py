@@ -82,3 +82,17 @@ def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
     handler.setFormatter(formatter)
     # Records still propagate: an application embedding servefirst (or a test's log capture)
     # sees them too; a plain CLI process has no root handler, so nothing prints twice.
+
+
+def silence_logging() -> None:
+    """No log lines at all (a terminal without ``-v``, or ``-q``).
+
+    A null handler rather than no handler: without any, Python's last-resort handler would
+    still print warnings to stderr in its own format.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.CRITICAL + 1)
+    for handler in [h for h in logger.handlers if isinstance(h, StderrHandler)]:
+        logger.removeHandler(handler)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())

@@ -45,7 +45,7 @@ def run_scheduled_sync(config_path: str, connection_name: str) -> str:
     """The job: one sync of one connection as of today; returns the run status, never raises."""
     try:
         settings = load_settings(Path(config_path))
-        playbook = load_playbook(settings)
+        playbook = load_playbook(settings, connection_name)
         today = dt.datetime.now(dt.UTC).date()
         options = SyncOptions(as_of=today, keep_engagements=False)
         report = sync_connection(settings, playbook, connection_name, options)

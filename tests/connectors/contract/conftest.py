@@ -48,8 +48,25 @@ class Spec:
     confirmed: bool = False
 
 
+@dataclass(frozen=True)
+class SeenTask:
+    """A playbook task as a rep sees it in the CRM."""
+
+    task_id: str
+    key: str
+    open: bool
+    subject: str
+    body: str
+
+
 class Rep(Protocol):
     def create(self, spec: Spec) -> str: ...
+
+    def tasks(self) -> list[SeenTask]: ...
+
+    def complete_task(self, task_id: str) -> None: ...
+
+    def text_field(self, engagement_id: str, name: str) -> str | None: ...
 
     def set_operational_date(self, engagement_id: str, when: dt.date) -> None: ...
 
@@ -112,6 +129,30 @@ class SalesforceRep:
             " WHERE IsClosed = false AND ServeFirst_Key__c != null"
         )
         return [r["ServeFirst_Key__c"] for r in self.sf.query_all(query)["records"]]
+
+    def tasks(self) -> list[SeenTask]:
+        query = (
+            "SELECT Id, ServeFirst_Key__c, IsClosed, Subject, Description FROM Task"
+            " WHERE ServeFirst_Key__c != null"
+        )
+        return [
+            SeenTask(
+                r["Id"],
+                r["ServeFirst_Key__c"],
+                not r["IsClosed"],
+                r["Subject"] or "",
+                r["Description"] or "",
+            )
+            for r in self.sf.query_all(query)["records"]
+        ]
+
+    def complete_task(self, task_id: str) -> None:
+        self.sf.Task.update(task_id, {"Status": "Completed"})
+
+    def text_field(self, engagement_id: str, name: str) -> str | None:
+        api = {"timetable": "Playbook_Timetable__c", "waiver": "Playbook_Waiver__c"}[name]
+        value = self.sf.Opportunity.get(engagement_id)[api]
+        return str(value) if value else None
 
 
 class HubSpotRep:
@@ -190,6 +231,40 @@ class HubSpotRep:
             if page.paging is None or page.paging.next is None:
                 return keys
             after = page.paging.next.after
+
+    def tasks(self) -> list[SeenTask]:
+        seen: list[SeenTask] = []
+        after = None
+        names = ["servefirst_task_key", "hs_task_status", "hs_task_subject", "hs_task_body"]
+        while True:
+            page = self.client.crm.objects.tasks.basic_api.get_page(
+                limit=100, after=after, properties=names
+            )
+            for task in page.results:
+                p = task.properties
+                if p.get("servefirst_task_key"):
+                    seen.append(
+                        SeenTask(
+                            str(task.id),
+                            p["servefirst_task_key"],
+                            p.get("hs_task_status") != "COMPLETED",
+                            p.get("hs_task_subject") or "",
+                            p.get("hs_task_body") or "",
+                        )
+                    )
+            if page.paging is None or page.paging.next is None:
+                return seen
+            after = page.paging.next.after
+
+    def complete_task(self, task_id: str) -> None:
+        self.client.crm.objects.tasks.basic_api.update(
+            task_id, SimplePublicObjectInput(properties={"hs_task_status": "COMPLETED"})
+        )
+
+    def text_field(self, engagement_id: str, name: str) -> str | None:
+        prop = {"timetable": "playbook_timetable", "waiver": "playbook_waiver"}[name]
+        props = self.deals.get_by_id(engagement_id, properties=[prop]).properties
+        return props.get(prop) or None
 
 
 @dataclass

@@ -88,7 +88,8 @@ def test_retries_are_bounded_by_max_retries(
     with pytest.raises(RetryableError, match="503"):
         list(connector.pull(NOTHING))
     assert _searches(portal) == 3
-    assert connector.api_calls.read == 1 + 3  # the pipeline, then three search attempts
+    # the pipeline, the search for completed tasks, then three deal search attempts
+    assert connector.api_calls.read == 1 + 1 + 3
 
 
 def test_the_budget_share_stops_the_run_before_it_eats_the_portals_day(

@@ -23,6 +23,8 @@ def test_the_properties_of_the_playbook_with_rep_facing_descriptions() -> None:
         "playbook_health": ("deals", "enumeration", "select"),
         "playbook_findings": ("deals", "string", "textarea"),
         "operational_date_slips": ("deals", "number", "number"),
+        "playbook_timetable": ("deals", "string", "textarea"),
+        "playbook_waiver": ("deals", "string", "textarea"),
         "servefirst_task_key": ("tasks", "string", "text"),
     }
     assert [v for v, _ in specs["playbook_health"].options] == ["on_track", "at_risk", "off_track"]

@@ -126,7 +126,7 @@ def test_refused_path_is_a_manual_step_not_a_failure(
     assert step.action == "manual"
     assert "Setup > Path Settings" in step.detail and "Enable" in step.detail
     assert f"HTTP {status}" in step.detail or "NOT_FOUND" in step.detail
-    assert report.applied and len(report.changes) == 14  # fields and permissions still done
+    assert report.applied and len(report.changes) == 20  # fields and permissions still done
     assert path_step(connector.provision(prime, dry_run=False)).action == "create"
     connector.close()
 

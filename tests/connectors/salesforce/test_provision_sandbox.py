@@ -66,10 +66,11 @@ def test_dry_run_plans_everything_and_writes_nothing(
     report = connector.provision(prime, dry_run=True)
     assert not report.applied
     fields = [s.name for s in report.steps if s.kind == "field"]
-    assert "Opportunity.Operational_Date__c" in fields and len(fields) == 7
+    assert "Opportunity.Operational_Date__c" in fields and len(fields) == 9
     assert all(s.action == "create" for s in report.steps if s.kind == "field")
     grants = [s for s in report.steps if s.kind == "permission" and "." in s.name]
-    assert len(grants) == 7 and all(s.action == "create" for s in grants)
+    # servefirst's 9, and edit on the waiver for the managers the playbook names
+    assert len(grants) == 10 and all(s.action == "create" for s in grants)
     assert [s.action for s in report.steps if s.kind == "stage"] == ["none"] * 6
     assert [(s.name, s.action) for s in report.steps if s.kind == "path"] == [
         ("ServeFirst_Path", "create")
@@ -88,8 +89,8 @@ def test_fresh_org_provisions_then_a_second_run_is_a_no_op(
 ) -> None:
     connector = connector_for(fresh)
     first = connector.provision(prime, dry_run=False)
-    # 7 fields, 7 field permissions and the path
-    assert first.applied and len(first.changes) == 15
+    # 9 fields, 9 field permissions, the waiver approvers' permission set and grant, the path
+    assert first.applied and len(first.changes) == 21
     sf = rep(fresh)
     sf.Opportunity.create(
         {

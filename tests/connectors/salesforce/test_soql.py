@@ -16,7 +16,7 @@ FIELDS = SalesforceFields()
 QUERY = soql.OpportunityQuery(FIELDS, "Executive Sponsor")
 
 
-def test_select_embeds_owner_account_roles_and_open_playbook_tasks() -> None:
+def test_select_embeds_owner_account_roles_and_playbook_tasks() -> None:
     text = QUERY.select()
     for part in ("Owner.Name", "Account.Name", "Operational_Date__c", "Playbook_Health__c"):
         assert part in text
@@ -25,8 +25,8 @@ def test_select_embeds_owner_account_roles_and_open_playbook_tasks() -> None:
         "OpportunityContactRoles WHERE Role = 'Executive Sponsor')"
     ) in text
     assert (
-        "(SELECT Id, ServeFirst_Key__c, Status FROM Tasks WHERE IsClosed = false AND "
-        "ServeFirst_Key__c != null)"
+        "(SELECT Id, ServeFirst_Key__c, Status, IsClosed, Subject, Description FROM Tasks "
+        "WHERE ServeFirst_Key__c != null)"
     ) in text
     assert text.endswith("FROM Opportunity")
 

@@ -114,7 +114,9 @@ def test_provision_sync_rep_edit_sync_then_nothing_to_do(crm: Driver) -> None:
     assert code == 0
     assert quiet["counts"]["engagements_read"] == 0
     assert quiet["api_calls"]["write"] == 0
-    assert quiet["api_calls"]["total"] <= 2
+    # the changed records, plus the completed playbook tasks (and on Salesforce the contact
+    # roles, on HubSpot the pipeline): a fixed cost, whatever the org's size
+    assert quiet["api_calls"]["total"] <= 3
     state = crm.sandbox.config_path.parent / "servefirst-state.db"
     assert crm.sandbox.token.encode() not in state.read_bytes()
 

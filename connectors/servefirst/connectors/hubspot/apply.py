@@ -10,7 +10,14 @@ milliseconds rather than the whole run; HubSpot offers no conditional update to 
 from __future__ import annotations
 
 from servefirst.config.settings import HubSpotFields
-from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, WriteResult
+from servefirst.connectors.base import (
+    ApplyResult,
+    Plan,
+    RecordUpdate,
+    TaskOpen,
+    WriteResult,
+    held_back,
+)
 from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.mapping import property_for, to_wire
 from servefirst.connectors.hubspot.records import batch_read
@@ -27,12 +34,15 @@ class Writer:
         self.tasks = TaskWriter(client, fields, max_retries)
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Updates, then task opens, then task closes; results in plan order."""
+        """Updates, then edits of known tasks (closes, rewordings, reopens), then new tasks."""
         result = ApplyResult()
         result.results.extend(self._updates(plan.updates))
-        owners = self._owners(plan)
-        result.results.extend(self.tasks.open(plan.task_opens, owners))
-        result.results.extend(self.tasks.close(plan.task_closes))
+        edits = self.tasks.edit(plan)
+        go, waiting = held_back(plan, edits)
+        result.results.extend(edits)
+        opens = [op for op in go if op.reopen_task_id is None]
+        result.results.extend(self.tasks.open(opens, self._owners(opens)))
+        result.results.extend(waiting)
         return result
 
     def _updates(self, updates: tuple[RecordUpdate, ...]) -> list[WriteResult]:
@@ -92,9 +102,9 @@ class Writer:
             for deal_id, props in current.items()
         }
 
-    def _owners(self, plan: Plan) -> dict[str, str | None]:
+    def _owners(self, opens: list[TaskOpen]) -> dict[str, str | None]:
         """The owner of each deal that gets a task without one named (one batch read)."""
-        ids = [op.engagement_id for op in plan.task_opens if not op.task.owner_id]
+        ids = [op.engagement_id for op in opens if not op.task.owner_id]
         if not ids:
             return {}
         props = batch_read(self.client, "deals", ids, ("hubspot_owner_id",))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from servefirst.config.settings import HubSpotFields
+from servefirst.connectors.base import TASK_DESCRIPTION_MAX, TASK_SUBJECT_MAX
 from servefirst.playbook.checklist import parse_checklist
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import (
@@ -37,6 +38,8 @@ TASK_DONE_STATUS = "COMPLETED"
 #: Due time of playbook tasks: noon UTC keeps the due *day* the same from UTC-11 to UTC+11.
 TASK_DUE_TIME = dt.time(12, 0, tzinfo=dt.UTC)
 CONTACT_PROPERTIES = ("firstname", "lastname", "email", "jobtitle")
+#: Task properties a pull reads: the key, whether it is done, and what it says.
+TASK_PROPERTIES = ("hs_task_status", "hs_task_subject", "hs_task_body")
 Props = Mapping[str, str | None]
 
 
@@ -200,15 +203,36 @@ def sponsor_from_contact(contact_id: str, props: Props, role: str) -> Sponsor:
     )
 
 
-def open_task_refs(tasks: Iterable[tuple[str, Props]], key_property: str) -> tuple[TaskRef, ...]:
-    """The open playbook tasks among a deal's tasks: those carrying a servefirst key."""
+def task_refs(
+    tasks: Iterable[tuple[str, Props]], key_property: str, *, done: bool = False
+) -> tuple[TaskRef, ...]:
+    """The playbook tasks (those carrying a servefirst key) among a deal's tasks.
+
+    Open ones by default; ``done`` for the completed ones, which may have to be reopened.
+    """
     refs = []
     for task_id, props in tasks:
         key = _text(props.get(key_property))
-        if key is None or props.get("hs_task_status") == TASK_DONE_STATUS:
+        if key is None or (props.get("hs_task_status") == TASK_DONE_STATUS) != done:
             continue
-        refs.append(TaskRef(key=key, rule=key.rsplit(":", 1)[-1], task_id=task_id))
+        refs.append(
+            TaskRef(
+                key=key,
+                rule=key.rsplit(":", 1)[-1],
+                task_id=task_id,
+                subject=props.get("hs_task_subject") or "",
+                description=props.get("hs_task_body") or "",
+            )
+        )
     return tuple(sorted(refs, key=lambda r: (r.key, r.task_id)))
+
+
+def deal_of_task_key(key: str) -> str | None:
+    """The deal id inside a playbook task key ``servefirst:<deal>:<rule>``, if it is one."""
+    parts = key.split(":")
+    if len(parts) != 3 or parts[0] != "servefirst" or not parts[1].isdigit():
+        return None
+    return parts[1]
 
 
 def current_plugin_fields(props: Props, fields: HubSpotFields) -> PluginFields:
@@ -220,6 +244,7 @@ def current_plugin_fields(props: Props, fields: HubSpotFields) -> PluginFields:
         health=health,
         findings=_text(props.get(fields.findings)),
         slips=int(slips) if slips is not None else None,
+        timetable=_text(props.get(fields.timetable)),
     )
 
 
@@ -255,7 +280,9 @@ def deal_to_engagement(
         sponsors=deal.sponsors,
         last_modified=parse_datetime(props.get("hs_lastmodifieddate")),
         current=current_plugin_fields(props, fields),
-        open_tasks=open_task_refs(deal.tasks, fields.task_key),
+        open_tasks=task_refs(deal.tasks, fields.task_key),
+        completed_tasks=task_refs(deal.tasks, fields.task_key, done=True),
+        waiver_text=_text(props.get(fields.waiver)),
     )
 
 
@@ -264,6 +291,7 @@ WRITABLE = {
     "health": "health",
     "findings": "findings",
     "slips": "slips",
+    "timetable": "timetable",
     "operational_date": "operational_date",
 }
 
@@ -304,8 +332,8 @@ def task_properties(
     """Properties of a new playbook task: subject, body, due time, owner and the key."""
     due = dt.datetime.combine(task.due, TASK_DUE_TIME)
     props = {
-        "hs_task_subject": task.subject,
-        "hs_task_body": task.description,
+        "hs_task_subject": task.subject[:TASK_SUBJECT_MAX],
+        "hs_task_body": task.description[:TASK_DESCRIPTION_MAX],
         "hs_timestamp": due.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "hs_task_status": TASK_OPEN_STATUS,
         "hs_task_priority": "HIGH",

@@ -22,7 +22,7 @@ import hubspot.crm.pipelines as pipeline_models
 import hubspot.crm.properties as property_models
 
 from servefirst.config.settings import HubSpotConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from servefirst.connectors.hubspot.mapping import PipelineInfo, norm_label
 from servefirst.connectors.hubspot.records import find_pipeline
@@ -67,7 +67,22 @@ class Provisioner:
         ]
         items.append(self._label())
         items.extend(self._pipeline(playbook))
+        items.append(self._waiver_access(who_may_waive(playbook)))
         return items
+
+    def _waiver_access(self, who: str) -> _Item:
+        """Who may edit the waiver: HubSpot's property permissions have no public API."""
+        name = f"deals.{self.settings.fields.waiver}"
+        return _Item(
+            ProvisionStep(
+                "permission",
+                name,
+                "manual",
+                "only managers may waive findings: in HubSpot, Settings > Properties > Playbook "
+                f"waiver > Edit property access, let only '{who}' edit it (Enterprise "
+                "field-level permissions; on other tiers agree it as a team rule)",
+            )
+        )
 
     def _call(self, kind: str, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.client.call(

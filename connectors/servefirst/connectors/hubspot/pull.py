@@ -7,8 +7,9 @@ per call). Sponsors are the contacts associated with the configured label; open 
 are the associated tasks carrying servefirst's key property and not completed. Association
 reads are consistent (unlike search), which is what makes the task list trustworthy.
 
-An incremental pull of a portal where nothing changed costs one search call (an empty page)
-on top of the pipeline lookup the connector makes once.
+An incremental pull of a portal where nothing changed costs two search calls (an empty page
+of deals, and an empty page of tasks completed since the watermark) on top of the pipeline
+lookup the connector makes once.
 
 What an incremental pull cannot see: HubSpot stamps a deal's ``hs_lastmodifieddate`` when a
 contact is associated or removed (the contact count changes), but not when only the *label* of
@@ -24,13 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import PullWindow
 from servefirst.connectors.hubspot.client import HubSpotClient
+from servefirst.connectors.hubspot.completed import completed_task_deals
 from servefirst.connectors.hubspot.mapping import (
     CONTACT_PROPERTIES,
+    TASK_PROPERTIES,
     DealBundle,
     StageMapping,
     deal_properties,
@@ -88,7 +92,16 @@ class DealReader:
         self.overlap = overlap
 
     def pull(self, window: PullWindow, mapping: StageMapping) -> Iterator[Engagement]:
-        """Yield the window's engagements, each deal once, one search page at a time."""
+        """Yield the window's engagements, each deal once, one search page at a time.
+
+        An incremental window also asks for the deals whose playbook task a rep completed since
+        the watermark (see ``completed``): they ride along as ids.
+        """
+        if window.modified_since is not None:
+            since = window.modified_since - self.overlap
+            done = completed_task_deals(self.client, self.fields.task_key, since)
+            if done:
+                window = replace(window, ids=tuple(dict.fromkeys((*window.ids, *done))))
         seen: set[str] = set()
         properties = deal_properties(self.fields)
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
@@ -169,7 +182,7 @@ class DealReader:
         tasks = associations(self.client, "deals", "tasks", ids)
         task_ids = [a.to_id for links in tasks.values() for a in links]
         task_props = (
-            batch_read(self.client, "tasks", task_ids, (self.fields.task_key, "hs_task_status"))
+            batch_read(self.client, "tasks", task_ids, (self.fields.task_key, *TASK_PROPERTIES))
             if task_ids
             else {}
         )

@@ -108,6 +108,26 @@ def property_specs(fields: HubSpotFields) -> list[PropertySpec]:
             "Counted by servefirst: how many times the Operational Date moved later. "
             "Frequent slips mean the timetable needs an honest talk with the sponsor.",
         ),
+        PropertySpec(
+            "deals",
+            fields.timetable,
+            "Playbook timetable",
+            "string",
+            "textarea",
+            "Written by servefirst on every sync: the engagement's project timetable from the "
+            "playbook (stage milestones, PO date, delivery, Operational Date, success review). "
+            "Paste it into a mail to your sponsor.",
+        ),
+        PropertySpec(
+            "deals",
+            fields.waiver,
+            "Playbook waiver",
+            "string",
+            "textarea",
+            "For managers: one waiver per line, e.g. 'Operational Date until 2026-09-30: the "
+            "customer freezes projects until their audit'. A waived finding opens no task until "
+            "that date; the playbook caps how far ahead. servefirst only reads it.",
+        ),
     ]
     task_key = PropertySpec(
         "tasks",

@@ -15,6 +15,11 @@ found". A crash after the create and before the run is recorded replays into the
 which finds the task; a create whose reply was lost (5xx, reset connection) is never retried
 blindly (the client does not retry creates), the whole read-then-create step is retried
 instead. A key found on a completed task reopens that task rather than creating a second one.
+
+A completed task the pull already found (a rep marked it done while its problem persists) is
+reopened by id along with the closes and rewordings, without the read; so is every close. The
+edits go before the creates: a problem whose task changes key (rules grouped under one task)
+never has two open tasks, even if the run stops in between.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from dataclasses import dataclass
 import tenacity
 
 from servefirst.config.settings import HubSpotFields
-from servefirst.connectors.base import TaskClose, TaskOpen, WriteResult
+from servefirst.connectors.base import (
+    TASK_DESCRIPTION_MAX,
+    TASK_SUBJECT_MAX,
+    Plan,
+    TaskOpen,
+    WriteResult,
+)
 from servefirst.connectors.hubspot.client import BACKOFF_MULTIPLIER, HubSpotClient
 from servefirst.connectors.hubspot.mapping import TASK_DONE_STATUS, task_properties
 from servefirst.connectors.hubspot.records import associations, batch_read
@@ -128,22 +139,54 @@ class TaskWriter:
             )
         return results
 
-    def close(self, closes: Sequence[TaskClose]) -> list[WriteResult]:
-        """Complete the given tasks; a task already deleted counts as closed."""
-        inputs = [
-            WriteInput(c.task_id, {"hs_task_status": TASK_DONE_STATUS})
-            for c in {c.task_id: c for c in closes}.values()
+    def edit(self, plan: Plan) -> list[WriteResult]:
+        """Closes, rewordings and reopens of tasks found by the pull: one batch update stream.
+
+        All three are updates of known tasks by id, so they share batches of 100. A task
+        already deleted counts as closed.
+        """
+        inputs: list[tuple[str, str, WriteInput]] = [
+            (
+                "task_close",
+                c.engagement_id,
+                WriteInput(c.task_id, {"hs_task_status": TASK_DONE_STATUS}),
+            )
+            for c in plan.task_closes
         ]
-        outcomes = batch_update(self.client, "tasks", inputs)
+        inputs += [
+            (
+                "task_update",
+                u.engagement_id,
+                WriteInput(
+                    u.task_id,
+                    {
+                        "hs_task_subject": u.subject[:TASK_SUBJECT_MAX],
+                        "hs_task_body": u.description[:TASK_DESCRIPTION_MAX],
+                    },
+                ),
+            )
+            for u in plan.task_updates
+        ]
+        inputs += [
+            (
+                "task_open",
+                o.engagement_id,
+                WriteInput(
+                    o.reopen_task_id,
+                    task_properties(o.task, owner_id=None, key_property=self.fields.task_key),
+                ),
+            )
+            for o in plan.task_opens
+            if o.reopen_task_id is not None
+        ]
+        unique = {item.ref: item for _, _, item in inputs}
+        outcomes = batch_update(self.client, "tasks", list(unique.values()))
         results = []
-        for c in closes:
-            out = outcomes[c.task_id]
-            if not out.ok and out.category == "OBJECT_NOT_FOUND":
-                results.append(
-                    WriteResult("task_close", c.engagement_id, True, c.task_id, "already deleted")
-                )
+        for kind, engagement_id, item in inputs:
+            out = outcomes[item.ref]
+            if kind == "task_close" and not out.ok and out.category == "OBJECT_NOT_FOUND":
+                results.append(WriteResult(kind, engagement_id, True, item.ref, "already deleted"))
             else:
-                results.append(
-                    WriteResult("task_close", c.engagement_id, out.ok, c.task_id, out.message)
-                )
+                message = "reopened" if kind == "task_open" and out.ok else out.message
+                results.append(WriteResult(kind, engagement_id, out.ok, item.ref, message))
         return results

@@ -4,9 +4,13 @@
   engagements cost ceil(N/200) write calls and one bad record never blocks the others.
 * Autofill changes (a rep-owned field filled only while empty) are re-read just before writing;
   a field a rep filled since the pull wins, and the write reports ``skipped_conflict``.
+* Tasks closed, and open tasks reworded because the playbook's words changed: one stream of
+  collection updates by task id (``Status`` to ``Completed``; ``Subject`` and ``Description``).
 * Tasks opened: ``PATCH composite/sobjects/Task/<key field>`` upserts on the deterministic task
-  key, so a replay after a crash updates the task it created instead of adding another.
-* Tasks closed: a collection update setting ``Status`` to ``Completed``.
+  key, so a replay after a crash updates the task it created instead of adding another, and a
+  task a rep completed while its problem persists is the same task put back to open. Opens go
+  last: a problem whose task changes key never has two open tasks, even if the run stops
+  between the two writes.
 Per-record failures become ``WriteResult`` objects carrying Salesforce's own message; only
 run-level failures (auth, budget, exhausted retries) raise.
 """
@@ -21,7 +25,16 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_soql
 
-from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, WriteResult
+from servefirst.connectors.base import (
+    TASK_DESCRIPTION_MAX,
+    TASK_SUBJECT_MAX,
+    ApplyResult,
+    Plan,
+    RecordUpdate,
+    TaskOpen,
+    WriteResult,
+    held_back,
+)
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.client import SalesforceClient, restful
 from servefirst.connectors.salesforce.mapping import DONE_TASK_STATUS, SalesforceMapping
@@ -42,6 +55,7 @@ class _Pending:
     record: dict[str, Any]
     engagement_id: str
     skipped_conflict: bool = False
+    kind: str = ""
 
 
 class Writer:
@@ -55,11 +69,14 @@ class Writer:
         self.playbook = playbook
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Write updates, then task opens, then task closes; results in plan order."""
+        """Write updates, then task closes and rewordings, then task opens."""
         results: list[WriteResult] = []
         results.extend(self._updates(plan.updates))
-        results.extend(self._open_tasks(plan))
-        results.extend(self._close_tasks(plan))
+        edits = self._edit_tasks(plan)
+        opens, waiting = held_back(plan, edits)
+        results.extend(edits)
+        results.extend(self._open_tasks(opens))
+        results.extend(waiting)
         return ApplyResult(results)
 
     def _updates(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
@@ -133,8 +150,8 @@ class Writer:
                     filled[str(row["Id"])] = now
         return filled
 
-    def _open_tasks(self, plan: Plan) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(plan.task_opens)
+    def _open_tasks(self, opens: Sequence[TaskOpen]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(opens)
         pending = [
             _Pending(
                 slot,
@@ -143,23 +160,36 @@ class Writer:
                 ),
                 item.engagement_id,
             )
-            for slot, item in enumerate(plan.task_opens)
+            for slot, item in enumerate(opens)
         ]
         path = f"composite/sobjects/Task/{soql.api_name(self.mapping.fields.task_key, 'task key')}"
         self._write("task_open", path, pending, results)
         return _filled(results)
 
-    def _close_tasks(self, plan: Plan) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(plan.task_closes)
-        pending = [
-            _Pending(
-                slot,
-                {"attributes": {"type": "Task"}, "id": item.task_id, "Status": DONE_TASK_STATUS},
-                item.engagement_id,
-            )
-            for slot, item in enumerate(plan.task_closes)
+    def _edit_tasks(self, plan: Plan) -> list[WriteResult]:
+        """Closes and rewordings share collections: both are updates of tasks by id."""
+        records: list[tuple[str, str, dict[str, Any]]] = [
+            ("task_close", c.engagement_id, {"id": c.task_id, "Status": DONE_TASK_STATUS})
+            for c in plan.task_closes
         ]
-        self._write("task_close", "composite/sobjects", pending, results)
+        records += [
+            (
+                "task_update",
+                u.engagement_id,
+                {
+                    "id": u.task_id,
+                    "Subject": u.subject[:TASK_SUBJECT_MAX],
+                    "Description": u.description[:TASK_DESCRIPTION_MAX],
+                },
+            )
+            for u in plan.task_updates
+        ]
+        results: list[WriteResult | None] = [None] * len(records)
+        pending = [
+            _Pending(slot, {"attributes": {"type": "Task"}, **values}, engagement, kind=kind)
+            for slot, (kind, engagement, values) in enumerate(records)
+        ]
+        self._write("task edit", "composite/sobjects", pending, results)
         return _filled(results)
 
     def _priority(self, rule: str) -> str:
@@ -172,7 +202,10 @@ class Writer:
     def _write(
         self, kind: str, path: str, pending: list[_Pending], results: list[WriteResult | None]
     ) -> None:
-        """PATCH ``path`` in collections of 200; one result per pending record."""
+        """PATCH ``path`` in collections of 200; one result per pending record.
+
+        ``kind`` names the call; each result takes its record's own kind when it has one.
+        """
         for chunk in _chunks(pending, COLLECTION_SIZE):
             payload = {"allOrNone": False, "records": [p.record for p in chunk]}
             try:
@@ -180,13 +213,13 @@ class Writer:
             except SalesforceError as exc:
                 for item in chunk:
                     results[item.slot] = WriteResult(
-                        kind, item.engagement_id, False, message=describe(exc)
+                        item.kind or kind, item.engagement_id, False, message=describe(exc)
                     )
                 continue
             rows = answer if isinstance(answer, list) else []
             for index, item in enumerate(chunk):
                 row = rows[index] if index < len(rows) else {}
-                results[item.slot] = _result(kind, item, row)
+                results[item.slot] = _result(item.kind or kind, item, row)
 
 
 def _query(soql: str) -> Callable[[Salesforce], Any]:

@@ -35,6 +35,9 @@ class FieldSpec:
     secured_on: tuple[str, ...]  # objects whose FieldPermissions must grant it
     #: Where else the field may live if ``table`` is refused (see ``TASK_TABLES``).
     fallback_tables: tuple[str, ...] = ()
+    #: Whether servefirst's own permission set may edit it; ``False`` for a field servefirst
+    #: only reads and someone else owns (the waiver: managers write it).
+    integration_edit: bool = True
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -64,8 +67,8 @@ def _picklist(values: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _opportunity(api_name: str, metadata: dict[str, Any]) -> FieldSpec:
-    return FieldSpec("Opportunity", api_name, metadata, ("Opportunity",))
+def _opportunity(api_name: str, metadata: dict[str, Any], *, edit: bool = True) -> FieldSpec:
+    return FieldSpec("Opportunity", api_name, metadata, ("Opportunity",), integration_edit=edit)
 
 
 def field_specs(fields: SalesforceFields) -> tuple[FieldSpec, ...]:
@@ -147,6 +150,36 @@ def field_specs(fields: SalesforceFields) -> tuple[FieldSpec, ...]:
                 "inlineHelpText": "How many times the Operational Date moved later. Each slip "
                 "costs your sponsor; agree a date you can keep.",
             },
+        ),
+        _opportunity(
+            fields.timetable,
+            {
+                "type": "LongTextArea",
+                "label": "Playbook Timetable",
+                "length": LONG_TEXT,
+                "visibleLines": 8,
+                "description": "servefirst: the engagement's project timetable through the "
+                "stages, from the playbook. Plugin-owned.",
+                "inlineHelpText": "The project timetable servefirst works out from the playbook: "
+                "the stage milestones, the PO date, delivery, the Operational Date and the "
+                "success review. Paste it into a mail to your sponsor; it is rewritten on every "
+                "sync.",
+            },
+        ),
+        _opportunity(
+            fields.waiver,
+            {
+                "type": "LongTextArea",
+                "label": "Playbook Waiver",
+                "length": LONG_TEXT,
+                "visibleLines": 4,
+                "description": "servefirst: findings a manager waived, one per line: what, until "
+                "when, why. Manager-owned; servefirst only reads it.",
+                "inlineHelpText": "For managers: one waiver per line, e.g. 'Operational Date "
+                "until 2026-09-30: the customer freezes projects until their audit'. A waived "
+                "finding opens no task until that date; the playbook caps how far ahead.",
+            },
+            edit=False,
         ),
         FieldSpec(
             ACTIVITY,

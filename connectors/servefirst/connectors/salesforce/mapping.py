@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from servefirst.config.settings import SalesforceConnection, SalesforceFields
+from servefirst.connectors.base import TASK_DESCRIPTION_MAX, TASK_SUBJECT_MAX
 from servefirst.playbook.checklist import parse_checklist
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError, RecordError
@@ -37,8 +38,6 @@ HEALTH_LABELS: Mapping[Health, str] = {
 }
 _HEALTH_BY_LABEL = {label.casefold(): health for health, label in HEALTH_LABELS.items()}
 TASK_KEY_PREFIX = "servefirst:"
-SUBJECT_MAX = 255
-DESCRIPTION_MAX = 32_000
 OPEN_TASK_STATUS = "Not Started"
 DONE_TASK_STATUS = "Completed"
 
@@ -94,6 +93,7 @@ class SalesforceMapping:
             "health": self.fields.health,
             "findings": self.fields.findings,
             "slips": self.fields.slips,
+            "timetable": self.fields.timetable,
             "operational_date": self.fields.operational_date,
         }
         if neutral not in names:
@@ -109,6 +109,7 @@ class SalesforceMapping:
         record_id = str(record.get("Id") or "")
         f = self.fields
         try:
+            open_tasks, completed = self._tasks(record)
             raw_stage = str(record.get("StageName") or "")
             stage = self.stage_key(raw_stage) if raw_stage else None
             return Engagement(
@@ -132,8 +133,11 @@ class SalesforceMapping:
                     health=_health(record.get(f.health)),
                     findings=record.get(f.findings) or None,
                     slips=_whole(record.get(f.slips)),
+                    timetable=record.get(f.timetable) or None,
                 ),
-                open_tasks=self._open_tasks(record),
+                open_tasks=open_tasks,
+                completed_tasks=completed,
+                waiver_text=record.get(f.waiver) or None,
             )
         except (ValueError, TypeError) as exc:
             raise RecordError(
@@ -161,14 +165,24 @@ class SalesforceMapping:
             )
         return tuple(sponsors)
 
-    def _open_tasks(self, record: Mapping[str, Any]) -> tuple[TaskRef, ...]:
-        refs = []
+    def _tasks(self, record: Mapping[str, Any]) -> tuple[tuple[TaskRef, ...], tuple[TaskRef, ...]]:
+        """The playbook tasks of an opportunity: (open, closed), with what each says now."""
+        open_refs: list[TaskRef] = []
+        closed_refs: list[TaskRef] = []
         for row in child_records(record, "Tasks"):
             key = row.get(self.fields.task_key)
             rule = task_rule(key) if isinstance(key, str) else None
-            if rule is not None:
-                refs.append(TaskRef(key=key, rule=rule, task_id=str(row["Id"])))
-        return tuple(refs)
+            if rule is None:
+                continue
+            ref = TaskRef(
+                key=key,
+                rule=rule,
+                task_id=str(row["Id"]),
+                subject=row.get("Subject") or "",
+                description=row.get("Description") or "",
+            )
+            (closed_refs if row.get("IsClosed") else open_refs).append(ref)
+        return tuple(open_refs), tuple(closed_refs)
 
     def write_values(self, values: Mapping[str, object]) -> dict[str, object]:
         """Neutral field values -> Opportunity field values in Salesforce's wire format."""
@@ -179,10 +193,10 @@ class SalesforceMapping:
         record: dict[str, Any] = {
             "attributes": {"type": "Task"},
             self.fields.task_key: task.key,
-            "Subject": task.subject[:SUBJECT_MAX],
+            "Subject": task.subject[:TASK_SUBJECT_MAX],
             "WhatId": engagement_id,
             "ActivityDate": task.due.isoformat(),
-            "Description": task.description[:DESCRIPTION_MAX],
+            "Description": task.description[:TASK_DESCRIPTION_MAX],
             "Status": OPEN_TASK_STATUS,
             "Priority": priority,
         }
@@ -290,7 +304,7 @@ def _wire(neutral: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"slips must be a whole number, got {value!r}")
         return value
-    if neutral == "findings":
+    if neutral in ("findings", "timetable"):
         return str(value)
     raise ValueError(f"servefirst never writes the field {neutral!r}")
 

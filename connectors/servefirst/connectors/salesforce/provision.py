@@ -19,13 +19,14 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedReq
 from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
-from servefirst.connectors.base import ProvisionReport, ProvisionStep
+from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.path import path_spec, provision_path
 from servefirst.connectors.salesforce.retry import describe
 from servefirst.connectors.salesforce.stages import stage_steps, validation_rule
+from servefirst.connectors.salesforce.waiver import grant_step, waiver_steps
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 
@@ -64,6 +65,15 @@ class Provisioner:
         specs = field_specs(self.settings.fields)
         steps = self._fields(specs, dry_run)
         steps += self._permissions(specs, dry_run)
+        waiver = next((s for s in specs if s.api_name == self.settings.fields.waiver), None)
+        if waiver is not None:
+            steps += waiver_steps(
+                self.client,
+                waiver,
+                who_may_waive(playbook),
+                integration=self.settings.permission_set,
+                dry_run=dry_run,
+            )
         if self.settings.validation_rule:
             steps += self._validation_rule(playbook, dry_run)
         stages = self._query(_STAGES_SOQL)
@@ -188,10 +198,12 @@ class Provisioner:
                     )
                 )
             }
-        fields = [field for spec in specs for field in spec.permission_fields()]
         steps.extend(
-            self._grant(permission_set, field, current.get(field.lower()), dry_run)
-            for field in fields
+            self._grant(
+                permission_set, field, current.get(field.lower()), dry_run, spec.integration_edit
+            )
+            for spec in specs
+            for field in spec.permission_fields()
         )
         return steps
 
@@ -234,21 +246,24 @@ class Provisioner:
         return Step("permission", name, "create", f"assign to user {user}")
 
     def _grant(
-        self, permission_set: str | None, field: str, row: Mapping[str, Any] | None, dry_run: bool
+        self,
+        permission_set: str | None,
+        field: str,
+        row: Mapping[str, Any] | None,
+        dry_run: bool,
+        edit: bool = True,
     ) -> Step:
-        if row is not None and row.get("PermissionsRead") and row.get("PermissionsEdit"):
-            return Step("permission", field, "none", "read and edit granted")
-        values = {"PermissionsRead": True, "PermissionsEdit": True}
+        """Grant read, and edit where servefirst writes the field (read only where it must not)."""
+        steps = grant_step(field, row, edit)
+        if steps.action == "none" or dry_run:
+            return steps
+        values = {"PermissionsRead": True, "PermissionsEdit": edit}
         if row is not None:
-            if not dry_run:
-                self.client.call(
-                    "update",
-                    restful(
-                        f"sobjects/FieldPermissions/{row['Id']}", method="PATCH", payload=values
-                    ),
-                )
-            return Step("permission", field, "update", "grant read and edit")
-        if not dry_run:
+            self.client.call(
+                "update",
+                restful(f"sobjects/FieldPermissions/{row['Id']}", method="PATCH", payload=values),
+            )
+        else:
             self._create(
                 "FieldPermissions",
                 {
@@ -258,7 +273,7 @@ class Provisioner:
                 }
                 | values,
             )
-        return Step("permission", field, "create", "grant read and edit")
+        return steps
 
     def _user_id(self) -> str | None:
         """Who servefirst runs as: from the OAuth identity URL, else the userinfo endpoint."""

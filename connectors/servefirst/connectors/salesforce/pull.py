@@ -1,17 +1,21 @@
 """Pulling engagements page by page: full scans and incremental windows.
 
-An incremental pull asks two questions, in two calls when nothing changed:
+An incremental pull asks three questions, in three calls when nothing changed:
   1. which opportunities had a contact role edited since the watermark (editing a role leaves
      the opportunity's ``SystemModstamp`` alone, so the main query alone would miss a new
      sponsor), ids only;
-  2. every opportunity modified since the watermark, or whose key date falls in one of the
-     window's date ranges, or whose roles changed (1.): one query, ordered by
+  2. which opportunities had a playbook task completed since the watermark (completing a task
+     leaves the opportunity alone too, and a task marked done while its problem persists must
+     come back), ids only;
+  3. every opportunity modified since the watermark, or whose key date falls in one of the
+     window's date ranges, or found by 1. or 2.: one query, ordered by
      ``SystemModstamp, Id``, followed page by page through ``nextRecordsUrl``.
 The window's own ``ids`` (engagements asked for by id whether or not they changed) ride along
-with the ids from 1. in the same ``Id IN (...)`` test, so they cost no call of their own. Ids
-that do not fit the URI limit of 2. are fetched in further id-chunked queries. The pull is a
-generator, records are mapped as each page arrives, and an id already yielded in this pull is
-never yielded twice. A full scan ignores ``ids``: it returns every engagement anyway.
+with the ids from 1. and 2. in the same ``Id IN (...)`` test, so they cost no call of their
+own. Ids that do not fit the URI limit of 3. are fetched in further id-chunked queries. The
+pull is a generator, records are mapped as each page arrives, and an id already yielded in
+this pull is never yielded twice. A full scan ignores ``ids``: it returns every engagement
+anyway.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ class Puller:
         start = soql.since(window, self.overlap)
         extra: list[str] = []
         if start is not None:
-            extra = list(dict.fromkeys([*self._role_changes(start), *_valid_ids(window.ids)]))
+            extra = list(dict.fromkeys([*self._changed_around(start), *_valid_ids(window.ids)]))
         chunks = list(
             soql.split_by_uri(
                 extra, lambda ids: soql.opportunities(self.query, _or_ids(condition, ids))
@@ -82,12 +86,21 @@ class Puller:
                 for record in self._records(soql.by_ids(self.query, pending)):
                     yield from self._emit(record, seen)
 
-    def _role_changes(self, start: dt.datetime) -> list[str]:
-        """Distinct ids of opportunities whose contact roles changed since ``start``."""
+    def _changed_around(self, start: dt.datetime) -> list[str]:
+        """Distinct ids of opportunities changed since ``start`` without their stamp moving.
+
+        Two kinds: a contact role was edited, or a playbook task was completed (one query
+        each, whatever the number of records).
+        """
         ids: dict[str, None] = {}
-        for row in self._records(soql.changed_roles(start), complete_children=False):
-            if row.get("OpportunityId"):
-                ids[str(row["OpportunityId"])] = None
+        asks = (
+            (soql.changed_roles(start), "OpportunityId"),
+            (soql.completed_tasks(self.mapping.fields.task_key, start), "WhatId"),
+        )
+        for query, column in asks:
+            for row in self._records(query, complete_children=False):
+                if row.get(column):
+                    ids[str(row[column])] = None
         return list(ids)
 
     def _emit(self, record: Mapping[str, Any], seen: set[str]) -> Iterator[Engagement]:

@@ -71,6 +71,8 @@ class OpportunityQuery:
             f.health,
             f.findings,
             f.slips,
+            f.timetable,
+            f.waiver,
         )
         seen: set[str] = set()
         out: list[str] = []
@@ -90,13 +92,22 @@ class OpportunityQuery:
         )
 
     def tasks_subquery(self) -> str:
-        """Open tasks carrying a playbook key: the ones a sync may have to close."""
+        """Tasks carrying a playbook key, open or closed, with what they say.
+
+        Open ones may need closing or rewording; closed ones may need reopening (a rep marked
+        one done while its problem persists). The key is unique, so an opportunity holds at
+        most one task per key ever: the list stays as short as the playbook's rules.
+        """
         key = api_name(self.fields.task_key, "task key field")
         return format_soql(
-            "(SELECT Id, {key:literal}, Status FROM Tasks "
-            "WHERE IsClosed = false AND {key:literal} != null)",
+            "(SELECT {cols:literal} FROM Tasks WHERE {key:literal} != null)",
+            cols=self.task_columns(),
             key=key,
         )
+
+    def task_columns(self) -> str:
+        key = api_name(self.fields.task_key, "task key field")
+        return f"Id, {key}, Status, IsClosed, Subject, Description"
 
     def select(self) -> str:
         """``SELECT ... FROM Opportunity`` without WHERE."""
@@ -118,11 +129,11 @@ class OpportunityQuery:
         )
 
     def tasks_rest(self, opportunity_id: str) -> str:
-        """The open playbook tasks of one opportunity, as a top-level query."""
+        """The playbook tasks of one opportunity, as a top-level query."""
         key = api_name(self.fields.task_key, "task key field")
         return format_soql(
-            "SELECT Id, {key:literal}, Status FROM Task WHERE WhatId = {id} "
-            "AND IsClosed = false AND {key:literal} != null",
+            "SELECT {cols:literal} FROM Task WHERE WhatId = {id} AND {key:literal} != null",
+            cols=self.task_columns(),
             key=key,
             id=opportunity_id,
         )
@@ -187,6 +198,21 @@ def changed_roles(start: dt.datetime) -> str:
         "SELECT OpportunityId FROM OpportunityContactRole WHERE SystemModstamp >= {} "
         "ORDER BY OpportunityId",
         start,
+    )
+
+
+def completed_tasks(key_field: str, start: dt.datetime) -> str:
+    """Opportunities with a playbook task closed since ``start``.
+
+    Completing a task leaves the opportunity's stamp alone, so without this a rep who marks a
+    task done without fixing anything would go unseen until the next full scan.
+    """
+    key = api_name(key_field, "task key field")
+    return format_soql(
+        "SELECT WhatId FROM Task WHERE {key:literal} != null AND IsClosed = true "
+        "AND SystemModstamp >= {start} ORDER BY WhatId",
+        key=key,
+        start=start,
     )
 
 

@@ -2,13 +2,15 @@
 
 Each command group lives in its own module and registers itself on ``app`` when imported, so
 the groups stay small and independent: ``playbook_cmds`` (init, validate, playbook show/check),
-``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs, demo).
+``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs, demo),
+``plan_cmds`` (plan: the sponsor's timetable export).
 """
 
 from __future__ import annotations
 
 from servefirst.sync.cli import (  # noqa: F401  (each module registers its commands)
     demo_cmds,
+    plan_cmds,
     playbook_cmds,
     sandbox_cmds,
     sync_cmds,

@@ -6,6 +6,8 @@ from enum import IntEnum
 
 import typer
 
+from servefirst.sync.cli.output import VerboseGroup
+
 
 class Exit(IntEnum):
     """Exit codes of every command: scripts and schedulers can rely on them."""
@@ -17,8 +19,11 @@ class Exit(IntEnum):
 
 
 app = typer.Typer(
+    cls=VerboseGroup,
     no_args_is_help=True,
-    help="Compile a serve-first playbook into your CRM and keep it enforced.",
+    help="Compile a serve-first playbook into your CRM and keep it enforced.\n\n"
+    "Every command also takes -q (print only errors and --json results) and -v (log lines on "
+    "stderr), before or after its name.",
     pretty_exceptions_show_locals=False,
 )
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from servefirst.sync.cli.app import Exit, app
-from servefirst.sync.cli.common import console, fail
+from servefirst.sync.cli.common import console, fail, require_sandbox_extra
 
 
 @app.command()
@@ -29,6 +29,7 @@ def demo(
     ] = None,
 ) -> None:
     """Provision, seed, sync, let reps fix engagements, sync again: the whole story."""
+    require_sandbox_extra("demo")
     from servefirst.sync.demo import run_demo  # noqa: PLC0415 - keeps `--help` fast
     from servefirst.sync.demo.story import CRMS  # noqa: PLC0415
 

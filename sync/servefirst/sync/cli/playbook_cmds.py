@@ -10,30 +10,10 @@ import datetime as dt
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.markup import escape
-from rich.table import Table
 
-from servefirst.config.loader import (
-    ConfigFileError,
-    builtin_playbook,
-    load_playbook,
-    load_playbook_file,
-    load_settings,
-    playbook_source,
-    playbook_warnings,
-    stage_map_problems,
-)
-from servefirst.config.locate import problems_from
-from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
-from servefirst.playbook.checklist import parse_checklist
-from servefirst.playbook.definition import CLOSED_STAGES, Playbook
-from servefirst.playbook.errors import ConfigError
-from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Assessment, Engagement, Finding
 from servefirst.sync.cli.app import Exit, app
 from servefirst.sync.cli.common import (
     ConfigOption,
@@ -43,6 +23,12 @@ from servefirst.sync.cli.common import (
     fail,
     parse_date,
 )
+from servefirst.sync.cli.output import plain
+
+if TYPE_CHECKING:
+    from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
+    from servefirst.playbook.definition import Playbook
+    from servefirst.playbook.model import Assessment, Engagement, Finding
 
 playbook_app = typer.Typer(no_args_is_help=True, help="Read and try out the playbook.")
 app.add_typer(playbook_app, name="playbook")
@@ -54,6 +40,8 @@ def init(
     crm: Annotated[str, typer.Option(help="salesforce or hubspot")] = "salesforce",
 ) -> None:
     """Write a commented servefirst.toml and a copy of the default playbook; never overwrite."""
+    from servefirst.config.loader import builtin_playbook  # noqa: PLC0415 - keeps `--help` fast
+
     if crm not in ("salesforce", "hubspot"):
         fail(f"--crm must be salesforce or hubspot, not {crm!r}", Exit.USAGE)
     config = directory / "servefirst.toml"
@@ -66,63 +54,94 @@ def init(
     template = resources.files("servefirst.config") / "templates" / f"{crm}.toml"
     config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     playbook.write_text(builtin_playbook("prime").read_text(encoding="utf-8"), encoding="utf-8")
-    console.print(f"Wrote {config} and {playbook}.")
+    console.print(plain(f"Wrote {config} and {playbook}."))
     console.print("Next: fill in the connection, then run `servefirst validate`.")
 
 
 @app.command()
 def validate(config: ConfigOption = None) -> None:
-    """Check the config and its playbook; exit 2 with one `file:line: message` per problem."""
+    """Check the config and its playbooks; exit 2 with one `file:line: message` per problem."""
+    from servefirst.config.loader import (  # noqa: PLC0415 - keeps `--help` fast
+        ConfigFileError,
+        load_playbook,
+        load_settings,
+        playbook_source,
+        playbook_warnings,
+        stage_map_problems,
+    )
+    from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
+
     with config_errors():
         settings = load_settings(config)
         problems: list[str] = []
-        try:
-            playbook: Playbook | None = load_playbook(settings)
-        except ConfigFileError as exc:
-            problems.extend(exc.problems)
-            playbook = None
-        except ConfigError as exc:
-            problems.append(str(exc))
-            playbook = None
-        if playbook is not None:
-            problems.extend(stage_map_problems(settings, playbook, config))
-        problems.extend(_secret_problems(settings))
+        playbooks: dict[Path, Playbook] = {}
+        # Each connection's playbook (the top-level one when none is configured), once each.
+        names: list[str | None] = [*settings.connections] or [None]
+        for name in names:
+            source = playbook_source(settings, name)
+            if source in playbooks:
+                continue
+            try:
+                playbooks[source] = load_playbook(settings, name)
+            except ConfigFileError as exc:
+                problems.extend(exc.problems)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if not problems:
+            problems.extend(stage_map_problems(settings, config))
+        problems.extend(_secret_problems(settings, config))
         if problems:
             raise ConfigFileError(problems)
-    assert playbook is not None  # noqa: S101 - no problems means it loaded
-    for warning in playbook_warnings(playbook, playbook_source(settings)):
-        err_console.print(warning, markup=False, highlight=False)
-    console.print(
-        f"[green]ok[/]: playbook {playbook.name!r} ({len(playbook.stages)} stages, "
-        f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) "
-        f"from {playbook_source(settings)}"
-    )
+    for source, playbook in playbooks.items():
+        for warning in playbook_warnings(playbook, source):
+            err_console.print(plain(warning))
+        console.print("ok", style="green", end="")
+        console.print(
+            plain(
+                f": playbook {playbook.name!r} ({len(playbook.stages)} stages, "
+                f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) from {source}"
+            )
+        )
     for name, conn in settings.connections.items():
-        console.print(f"  connection {name}: {conn.crm}")
+        console.print(
+            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}")
+        )
 
 
-def _secret_problems(settings: Settings) -> list[str]:
-    """Secrets that cannot be read now: caught at validate time rather than at 3 a.m."""
+def _secret_problems(settings: Settings, config: Path | None) -> list[str]:
+    """Secrets that cannot be read now, as ``file:line: message``: caught now, not at 3 a.m."""
+    from servefirst.config.loader import config_path  # noqa: PLC0415
+    from servefirst.config.locate import format_problem, toml_line  # noqa: PLC0415
+    from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
+
+    path = config_path(config)
+    text = path.read_text(encoding="utf-8")
     problems = []
     for name, conn in settings.connections.items():
-        for what, secret in _secrets(conn):
+        for loc, secret in _secrets(conn):
+            what = ".".join(loc)
             try:
                 secret.reveal(settings.base_dir, f"connection {name}: {what}")
             except ConfigError as exc:
-                problems.append(str(exc))
+                line = toml_line(text, ("connections", name, *loc))
+                problems.append(format_problem(path, line, str(exc)))
     return problems
 
 
-def _secrets(conn: SalesforceConnection | HubSpotConnection) -> list[tuple[str, Secret]]:
+def _secrets(
+    conn: SalesforceConnection | HubSpotConnection,
+) -> list[tuple[tuple[str, ...], Secret]]:
+    from servefirst.config.settings import HubSpotConnection  # noqa: PLC0415
+
     if isinstance(conn, HubSpotConnection):
-        return [("token", conn.token)]
+        return [(("token",), conn.token)]
     auth = conn.auth
     candidates = {
         "private_key": auth.private_key,
         "client_secret": auth.client_secret,
         "access_token": auth.access_token,
     }
-    return [(f"auth.{k}", v) for k, v in candidates.items() if v is not None]
+    return [(("auth", k), v) for k, v in candidates.items() if v is not None]
 
 
 PlaybookOption = Annotated[
@@ -134,6 +153,14 @@ PlaybookOption = Annotated[
 
 
 def _playbook(config: Path | None, playbook_file: Path | None) -> Playbook:
+    from servefirst.config.loader import (  # noqa: PLC0415 - keeps `--help` fast
+        builtin_playbook,
+        load_playbook,
+        load_playbook_file,
+        load_settings,
+    )
+    from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
+
     with config_errors():
         if playbook_file is not None:
             return load_playbook_file(playbook_file)
@@ -147,48 +174,51 @@ def _playbook(config: Path | None, playbook_file: Path | None) -> Playbook:
 
 @playbook_app.command("show")
 def show(config: ConfigOption = None, playbook_file: PlaybookOption = None) -> None:
-    """Print the stages, their guidance and the rules as tables."""
+    """Print the stages with their guidance, then each rule and what the rep reads."""
+    from rich.padding import Padding  # noqa: PLC0415 - keeps `--help` fast
+    from rich.table import Table  # noqa: PLC0415
+
     playbook = _playbook(config, playbook_file)
     console.print(
-        f"[bold]Playbook {playbook.name}[/]  (delivery lead {playbook.delivery_lead_days} days)"
+        plain(f"Playbook {playbook.name}  (delivery lead {playbook.delivery_lead_days} days)"),
+        style="bold",
     )
     stages = Table(title="Stages", show_lines=True)
-    for column in ("stage", "typical days", "guidance for the rep"):
-        stages.add_column(column)
+    stages.add_column("stage", overflow="fold")
+    stages.add_column("typical days", justify="right")
+    stages.add_column("guidance for the rep", overflow="fold")
     for stage in playbook.stages:
         stages.add_row(
-            f"{stage.label} ({stage.key})", str(stage.typical_days), stage.guidance.strip()
+            plain(f"{stage.label} ({stage.key})"),
+            str(stage.typical_days),
+            plain(stage.guidance.strip()),
         )
     console.print(stages)
-    rules = Table(title="Rules", show_lines=True)
-    rules.add_column("rule", no_wrap=True)
-    for column in ("severity", "action", "applies", "what the rep reads"):
-        rules.add_column(column)
+    # A rule's message is a long sentence with {placeholders}: a table column would cut them
+    # at 80 columns, so each rule is a heading line and its message, wrapped, below it.
+    console.print()
+    console.print("Rules", style="bold")
     for rule_id, rule in playbook.rules.items():
-        applies = _applies(rule_id, playbook)
-        rules.add_row(
-            (rule.label + "\n" if rule.label else "")
-            + (rule_id if rule.enabled else f"{rule_id} (off)"),
-            rule.severity.value,
-            rule.action.value + (" + autofill" if rule.autofill else ""),
-            applies,
-            rule.message,
+        action = rule.action.value + (" + autofill" if rule.autofill else "")
+        state = "" if rule.enabled else ", off"
+        heading = (
+            f"{rule_id}  ({rule.severity.value}, {action}, {_applies(rule_id, playbook)}{state})"
         )
-    console.print(rules)
+        if rule.label:
+            heading = f"{rule.label}: {heading}"
+        console.print(plain(heading), style="bold" if rule.enabled else "dim")
+        console.print(Padding(plain(rule.message.strip()), (0, 0, 1, 4)))
     if playbook.task_groups:
-        groups = Table(
-            title="Task groups: findings one action fixes share one task", show_lines=True
-        )
-        for column in ("group", "rules", "task title"):
-            groups.add_column(column)
+        console.print("Task groups (findings one action fixes share one task)", style="bold")
         for key, group in playbook.task_groups.items():
-            groups.add_row(f"{group.label} ({key})", "\n".join(group.rules), group.task_title)
-        console.print(groups)
+            console.print(plain(f"{group.label} ({key}): {group.task_title}"), style="bold")
+            console.print(Padding(plain(", ".join(group.rules)), (0, 0, 1, 4)))
     policy = playbook.waivers
     console.print(
-        f"Waivers: written by {policy.who_may_waive}, at most {policy.max_days} days ahead, "
-        "one per line: NAME until YYYY-MM-DD: why",
-        highlight=False,
+        plain(
+            f"Waivers: written by {policy.who_may_waive}, at most {policy.max_days} days ahead, "
+            "one per line: NAME until YYYY-MM-DD: why"
+        )
     )
 
 
@@ -218,11 +248,13 @@ def check(
     playbook_file: PlaybookOption = None,
 ) -> None:
     """Evaluate engagements given as neutral JSON and print their findings."""
+    from servefirst.playbook.evaluate import evaluate  # noqa: PLC0415 - keeps `--help` fast
+
     playbook = _playbook(config, playbook_file)
     day = parse_date(as_of)
     engagements, problems = read_engagements(engagement_file, playbook)
     for problem in problems:
-        err_console.print(problem, markup=False, highlight=False)
+        err_console.print(plain(problem))
     assessments = [evaluate(e, playbook, day, slips=slips) for e in engagements]
     if as_json:
         typer.echo(
@@ -244,6 +276,12 @@ def read_engagements(path: Path, playbook: Playbook) -> tuple[list[Engagement], 
     Records are numbered from 1 in file order; each bad field is named once, with its path
     (``record 3 (ENG-3): po_date: ...``), and a stage the playbook does not have is refused.
     """
+    from pydantic import ValidationError  # noqa: PLC0415 - keeps `--help` fast
+
+    from servefirst.config.locate import problems_from  # noqa: PLC0415
+    from servefirst.playbook.definition import CLOSED_STAGES  # noqa: PLC0415
+    from servefirst.playbook.model import Engagement  # noqa: PLC0415
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -280,6 +318,8 @@ def read_engagements(path: Path, playbook: Playbook) -> tuple[list[Engagement], 
 
 def _neutral(record: dict[str, Any]) -> dict[str, Any]:
     """Friendly input: ``crm`` optional, success criteria as checklist text allowed."""
+    from servefirst.playbook.checklist import parse_checklist  # noqa: PLC0415
+
     record = {"crm": "json", **record}
     criteria = record.get("success_criteria")
     if isinstance(criteria, str):
@@ -331,25 +371,31 @@ _HEALTH_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}
 
 
 def print_assessment(engagement: Engagement, assessment: Assessment) -> None:
-    """One engagement's verdict, for a human."""
+    """One engagement's verdict, for a human; CRM text is printed as it is."""
     if assessment.health is None:
-        console.print(f"[dim]{engagement.name} ({engagement.id}): closed lost, not evaluated[/]")
+        console.print(
+            plain(f"{engagement.name} ({engagement.id}): closed lost, not evaluated"), style="dim"
+        )
         return
-    style = _HEALTH_STYLE[assessment.health.value]
     stage = engagement.stage or engagement.raw_stage
-    console.print(
-        f"[bold]{engagement.name}[/] ({engagement.id}, {stage}): "
-        f"[{style}]{assessment.health.value}[/]"
-    )
+    line = plain(f"{engagement.name} ({engagement.id}, {stage}): ")
+    line.stylize("bold", 0, len(engagement.name))
+    line.append(assessment.health.value, style=_HEALTH_STYLE[assessment.health.value])
+    console.print(line)
     for finding in assessment.findings:
-        mark = "[red]✗[/]" if finding.severity.value == "error" else "[yellow]![/]"
-        console.print(f"  {mark} {escape(finding.message)}", highlight=False)
-        console.print(f"     [dim]→ {escape(finding.fix)} ({finding.rule})[/]", highlight=False)
+        mark = ("✗", "red") if finding.severity.value == "error" else ("!", "yellow")
+        text = plain("  ")
+        text.append(mark[0], style=mark[1])
+        text.append(f" {finding.message}")
+        console.print(text)
+        console.print(plain(f"     → {finding.fix} ({finding.rule})"), style="dim")
     for waived in assessment.waived:
         console.print(
-            f"  [dim]waived until {waived.until}: {escape(waived.finding.message)} "
-            f"({waived.finding.rule}; {escape(waived.reason)})[/]",
-            highlight=False,
+            plain(
+                f"  waived until {waived.until}: {waived.finding.message} "
+                f"({waived.finding.rule}; {waived.reason})"
+            ),
+            style="dim",
         )
     for problem in assessment.waiver_problems:
-        console.print(f"  [yellow]waiver:[/] {escape(problem)}", highlight=False)
+        console.print(plain(f"  waiver: {problem}"), style="yellow")

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from servefirst.sync.cli.app import Exit, app
+from servefirst.sync.cli.common import require_sandbox_extra
 
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local CRM sandboxes for demos and tests.")
 app.add_typer(sandbox_app, name="sandbox")
@@ -45,6 +46,7 @@ _SANDBOX_MODULES = {
 
 def _starter(crm: Crm) -> Any:
     """The CRM's ``start_sandbox`` (same keyword options for every CRM)."""
+    require_sandbox_extra("sandbox serve")
     try:
         return importlib.import_module(_SANDBOX_MODULES[crm]).start_sandbox
     except (ImportError, AttributeError) as exc:

@@ -11,33 +11,31 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from servefirst.config.loader import config_path, load_settings
-from servefirst.config.settings import Settings
-from servefirst.playbook.errors import ConfigError, ServeFirstError
 from servefirst.sync.cli.app import Exit, app
 from servefirst.sync.cli.common import (
+    AllOption,
     ConfigOption,
     ConnectionOption,
     config_errors,
+    connection_names,
     console,
     err_console,
     fail,
     load,
     parse_date,
 )
-from servefirst.sync.cli.sync_render import render_provision, render_run, render_runs, render_sync
-from servefirst.sync.engine import FailureKind, RunReport, SyncOptions
-from servefirst.sync.engine.run import ProgressCallback
-from servefirst.sync.logs import configure_logging
-from servefirst.sync.scheduler import serve
-from servefirst.sync.service import opened_store, provision_connection, sync_connection
-from servefirst.sync.state import RunRecord, RunStatus, RunTotals
+from servefirst.sync.cli.output import SyncProgress, Verbosity, plain, setup_logging, state
+
+if TYPE_CHECKING:
+    from servefirst.config.settings import Settings
+    from servefirst.playbook.definition import Playbook
+    from servefirst.sync.engine import RunReport
+    from servefirst.sync.engine.run import ProgressCallback, SyncOptions
+    from servefirst.sync.state import RunRecord
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
 app.add_typer(runs_app, name="runs")
@@ -52,6 +50,9 @@ TablesJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON inste
 
 def exit_code(report: RunReport) -> Exit:
     """The documented exit code of a finished run."""
+    from servefirst.sync.engine import FailureKind  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.sync.state import RunStatus  # noqa: PLC0415
+
     if report.status in (RunStatus.OK, RunStatus.DRY_RUN):
         return Exit.OK
     if report.status is RunStatus.PARTIAL:
@@ -63,96 +64,105 @@ def exit_code(report: RunReport) -> Exit:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
-    """A Rich progress line on stderr while a run streams, when a person is watching."""
-    if not enabled:
+    """Counts on stderr while a long run streams, when a person is watching (see SyncProgress)."""
+    if not enabled or state.verbosity is Verbosity.QUIET:
         yield None
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("Syncing: reading engagements", total=None)
-
-        def update(totals: RunTotals) -> None:
-            progress.update(
-                task,
-                description=(
-                    f"Syncing: {totals.engagements_read} engagements read, "
-                    f"{totals.fields_updated} fields written, {totals.tasks_opened} tasks opened, "
-                    f"{totals.tasks_closed} closed"
-                ),
-            )
-
-        yield update
-
-
-def _logging(settings: Settings, *, interactive: bool) -> None:
-    # In a terminal the summary says it all: logs only for warnings (unless debugging).
-    level = settings.log_level
-    if interactive and level == "info":
-        level = "warning"
-    configure_logging(level)
+    progress = SyncProgress(err_console)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 @app.command()
 def provision(
-    config: ConfigOption = None, connection: ConnectionOption = None, dry_run: DryRunOption = False
+    config: ConfigOption = None,
+    connection: ConnectionOption = None,
+    dry_run: DryRunOption = False,
+    every: AllOption = False,
 ) -> None:
     """Create the playbook's fields, stages and labels in the CRM (idempotent)."""
-    settings, playbook = load(config)
-    _logging(settings, interactive=sys.stderr.isatty())
-    try:
-        with config_errors():
-            name, report = provision_connection(settings, playbook, connection, dry_run=dry_run)
-    except ServeFirstError as exc:
-        fail(f"provisioning failed: {exc}", Exit.FAILED)
-    render_provision(console, name, report, dry_run=dry_run)
+    from servefirst.config.loader import load_playbook  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.playbook.errors import ServeFirstError  # noqa: PLC0415
+    from servefirst.sync.cli.sync_render import render_provision  # noqa: PLC0415
+    from servefirst.sync.service import provision_connection  # noqa: PLC0415
+
+    settings, _ = load(config)
+    setup_logging(settings.log_level)
+    for name in connection_names(settings, connection, every):
+        try:
+            with config_errors():
+                playbook = load_playbook(settings, name)
+                _, report = provision_connection(settings, playbook, name, dry_run=dry_run)
+        except ServeFirstError as exc:
+            fail(f"provisioning {name} failed: {exc}", Exit.FAILED)
+        render_provision(console, name, report, dry_run=dry_run)
 
 
 @app.command()
 def sync(
     config: ConfigOption = None,
     connection: ConnectionOption = None,
+    every: AllOption = False,
     dry_run: DryRunOption = False,
     full: Annotated[bool, typer.Option("--full", help="Read every engagement.")] = False,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Evaluate as of YYYY-MM-DD (default today).")
     ] = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of the summary.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON document instead of the summary (with --all, a list of them).",
+        ),
     ] = False,
     diff_file: Annotated[
         Path | None,
         typer.Option("--diff-file", help="Write the plan as JSON lines here.", dir_okay=False),
     ] = None,
 ) -> None:
-    """Sync one connection: evaluate the playbook and write back only what changed."""
+    """Sync one connection, or each in turn with --all: write back only what changed."""
+    from servefirst.sync.engine.run import SyncOptions  # noqa: PLC0415 - keeps `--help` fast
+
     date = parse_date(as_of)
     if diff_file is not None and not diff_file.parent.is_dir():
         fail(f"--diff-file {diff_file}: folder {diff_file.parent} does not exist", Exit.USAGE)
-    settings, playbook = load(config)
+    settings, _ = load(config)
+    names = connection_names(settings, connection, every)
+    if diff_file is not None and len(names) > 1:
+        fail("--diff-file takes one connection: drop --all or pick one", Exit.USAGE)
     interactive = sys.stderr.isatty()
-    _logging(settings, interactive=interactive)
+    setup_logging(settings.log_level, interactive=interactive)
     options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
+    reports = [_sync_one(settings, name, options, interactive=interactive) for name in names]
+    if json_output:
+        documents = [r.to_json() for r in reports]
+        sys.stdout.write(json.dumps(documents if every else documents[0]) + "\n")
+    else:
+        from servefirst.sync.cli.sync_render import render_sync  # noqa: PLC0415
+
+        for report in reports:
+            render_sync(console, report)
+            if report.error_message:
+                err_console.print("error: ", style="bold red", end="")
+                err_console.print(plain(report.error_message))
+    raise typer.Exit(int(max(exit_code(r) for r in reports)))
+
+
+def _sync_one(
+    settings: Settings, name: str, options: SyncOptions, *, interactive: bool
+) -> RunReport:
+    """One connection's run with its own playbook; every failure is in the report."""
+    from servefirst.config.loader import load_playbook  # noqa: PLC0415
+    from servefirst.sync.service import sync_connection  # noqa: PLC0415
+
     try:
         with config_errors(), _progress(interactive) as on_progress:
-            report = sync_connection(
-                settings, playbook, connection, options, on_progress=on_progress
-            )
+            playbook: Playbook = load_playbook(settings, name)
+            return sync_connection(settings, playbook, name, options, on_progress=on_progress)
     except KeyboardInterrupt:
         fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
-    if json_output:
-        sys.stdout.write(json.dumps(report.to_json()) + "\n")
-    else:
-        render_sync(console, report)
-        if report.error_message:
-            err_console.print(
-                f"[bold red]error:[/] {escape(report.error_message)}", highlight=False
-            )
-    raise typer.Exit(int(exit_code(report)))
 
 
 @runs_app.command("list")
@@ -163,6 +173,10 @@ def runs_list(
     json_output: TablesJsonOption = False,
 ) -> None:
     """The latest sync runs, newest first."""
+    from servefirst.config.loader import load_settings  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.sync.cli.sync_render import render_runs  # noqa: PLC0415
+    from servefirst.sync.service import opened_store  # noqa: PLC0415
+
     with config_errors():
         settings = load_settings(config)
         with opened_store(settings) as store:
@@ -188,6 +202,10 @@ def runs_show(
     json_output: TablesJsonOption = False,
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
+    from servefirst.config.loader import load_settings  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.sync.cli.sync_render import render_run  # noqa: PLC0415
+    from servefirst.sync.service import opened_store  # noqa: PLC0415
+
     with config_errors():
         settings = load_settings(config)
         with opened_store(settings) as store:
@@ -254,9 +272,14 @@ def _run_json(row: RunRecord) -> dict[str, object]:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run every connection's sync on its schedule until stopped (SIGTERM or Ctrl-C)."""
+    from servefirst.config.loader import config_path, load_settings  # noqa: PLC0415
+    from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
+    from servefirst.sync.scheduler import serve  # noqa: PLC0415
+
     with config_errors():
         settings = load_settings(config)
-    configure_logging(settings.log_level)
+    # A scheduler is read through its logs, in a terminal too.
+    setup_logging(settings.log_level, interactive=False)
     path = config_path(config).resolve()
     try:
         serve(settings, path)

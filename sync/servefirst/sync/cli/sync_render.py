@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from servefirst.connectors.base import ProvisionReport
 from servefirst.sync.engine import RunReport
@@ -62,7 +64,7 @@ def render_sync(console: Console, report: RunReport) -> None:
     """The readable summary of one sync run."""
     scope = "full scan" if report.full_scan else "incremental"
     console.print(
-        f"[bold]Sync {report.connection}[/] ({report.crm}) · run {report.run_id} · "
+        f"[bold]Sync {escape(report.connection)}[/] ({report.crm}) · run {report.run_id} · "
         f"as of {report.as_of.isoformat()} · {scope} · {_status(report.status)} · "
         f"{report.duration_seconds:.1f} s",
         highlight=False,
@@ -89,16 +91,21 @@ def render_sync(console: Console, report: RunReport) -> None:
 def render_provision(
     console: Console, name: str, report: ProvisionReport, *, dry_run: bool
 ) -> None:
-    table = Table(title=f"Provisioning {name}" + (" (dry run)" if dry_run else ""))
-    for column in ("Kind", "Name", "Action", "Detail"):
-        table.add_column(column)
+    """The provisioning plan, one step per line and its detail below it.
+
+    Not a table: CRM names such as ``Opportunity.Operational_Date_Slips__c`` are long, and a
+    table at 80 columns cut them into ambiguous prefixes. Here a name is always whole.
+    """
+    console.print(Text(f"Provisioning {name}" + (" (dry run)" if dry_run else ""), style="bold"))
     styles = {"create": "green", "update": "yellow", "manual": "bold red", "none": "dim"}
+    kind_width = max((len(s.kind) for s in report.steps), default=0)
     for step in report.steps:
-        style = styles.get(step.action, "")
-        table.add_row(
-            step.kind, escape(step.name), f"[{style}]{step.action}[/]", escape(step.detail)
-        )
-    console.print(table)
+        line = Text("  ")
+        line.append(f"{step.action:<7}", style=styles.get(step.action, ""))
+        line.append(f" {step.kind:<{kind_width}}  {step.name}")
+        console.print(line, overflow="fold")
+        if step.detail:
+            console.print(Padding(Text(step.detail), (0, 0, 0, 11)), overflow="fold")
     changes = len(report.changes)
     manual = sum(1 for s in report.steps if s.action == "manual")
     verb = "would be made" if dry_run else "made"
@@ -167,8 +174,8 @@ def render_run(console: Console, row: RunRecord, changes: list[ChangeRecord]) ->
     if row.reverts_run_id is not None:
         kind = f"revert of run {row.reverts_run_id}" + (" (dry run)" if row.dry_run else "")
     console.print(
-        f"[bold]Run {row.id}[/] · {row.connection} ({row.crm}) · as of {row.as_of.isoformat()} · "
-        f"{kind} · {_status(row.status)}",
+        f"[bold]Run {row.id}[/] · {escape(row.connection)} ({row.crm}) · "
+        f"as of {row.as_of.isoformat()} · {kind} · {_status(row.status)}",
         highlight=False,
     )
     finished = "-" if row.finished_at is None else row.finished_at.isoformat(timespec="seconds")

@@ -35,6 +35,8 @@ class BatchOutcome:
     fields_updated: int = 0
     tasks_opened: int = 0
     tasks_closed: int = 0
+    tasks_updated: int = 0
+    tasks_reopened: int = 0
     conflicts_skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
 
@@ -157,23 +159,16 @@ def _outcome(
         out.records_updated += 1 if written else 0
         out.conflicts_skipped += conflicts
 
-    tasks = [
-        ("task_open", o.engagement_id, o.task.rule, o.task.key, None, o.task.subject, _text(o))
-        for o in plan.task_opens
-    ] + [
-        ("task_close", c.engagement_id, c.rule, c.key, c.task_id, None, None)
-        for c in plan.task_closes
-    ]
-    planned = _count_planned([f"{kind}/{eid}" for kind, eid, *_ in tasks])
+    planned = _count_planned([f"{kind}/{eid}" for kind, _, eid, *_ in _task_rows(plan)])
     seen: dict[str, int] = defaultdict(int)
-    for kind, eid, rule, key, before, after, detail in tasks:
+    for kind, history, eid, rule, key, before, after, detail in _task_rows(plan):
         group = f"{kind}/{eid}"
         res = None if results is None else results.take(kind, eid, seen[group], planned[group])
         seen[group] += 1
         out.changes.append(
             ChangeRecord(
                 record_id=eid,
-                kind=kind,
+                kind=history,
                 name=rule,
                 before=before,
                 after=after,
@@ -185,11 +180,65 @@ def _outcome(
         )
         done = would_succeed if res is None else res.ok
         if done:
-            if kind == "task_open":
-                out.tasks_opened += 1
-            else:
-                out.tasks_closed += 1
+            counter = _COUNTERS[history]
+            setattr(out, counter, getattr(out, counter) + 1)
         elif res is not None:
-            verb = "opened" if kind == "task_open" else "closed"
+            verb = _VERBS[history]
             out.problems.append(RecordProblem(eid, res.message or f"task not {verb}"))
     return out
+
+
+#: History kind of a task write -> the outcome counter it adds to, and its verb for errors.
+_COUNTERS = {
+    "task_open": "tasks_opened",
+    "task_reopen": "tasks_reopened",
+    "task_close": "tasks_closed",
+    "task_update": "tasks_updated",
+}
+_VERBS = {
+    "task_open": "opened",
+    "task_reopen": "reopened",
+    "task_close": "closed",
+    "task_update": "updated",
+}
+_TaskRow = tuple[str, str, str, str, str, object, object, dict[str, object] | None]
+
+
+def _task_rows(plan: Plan) -> list[_TaskRow]:
+    """(result kind, history kind, engagement, rule, key, before, after, detail) of each task
+    write.
+
+    A reopen is a ``task_open`` to the connector (the same upsert or status change) and its
+    own kind in history and counts; a rewording keeps both texts, before and after.
+    """
+    rows: list[_TaskRow] = [
+        (
+            "task_open",
+            "task_open" if o.reopen_task_id is None else "task_reopen",
+            o.engagement_id,
+            o.task.rule,
+            o.task.key,
+            o.reopen_task_id,
+            o.task.subject,
+            _text(o),
+        )
+        for o in plan.task_opens
+    ]
+    rows += [
+        ("task_close", "task_close", c.engagement_id, c.rule, c.key, c.task_id, None, None)
+        for c in plan.task_closes
+    ]
+    rows += [
+        (
+            "task_update",
+            "task_update",
+            u.engagement_id,
+            u.rule,
+            u.key,
+            {"subject": u.before_subject, "description": u.before_description},
+            {"subject": u.subject, "description": u.description},
+            None,
+        )
+        for u in plan.task_updates
+    ]
+    return rows

@@ -1,8 +1,9 @@
 """Diffing: from what the playbook wants and what the CRM holds, the fewest writes.
 
 Pure functions, no I/O: the engine feeds them one engagement at a time. Every guarantee a rep
-notices lives here: a value is written only where a plugin-owned field differs, a rep-owned
-field is only ever autofilled while empty, and a rule holds at most one open task.
+notices lives here or in ``tasks``: a value is written only where a plugin-owned field differs,
+a rep-owned field is only ever autofilled while empty, and a task key holds at most one open
+task.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from servefirst.connectors.base import (
     RecordUpdate,
     TaskClose,
     TaskOpen,
+    TaskUpdate,
 )
 from servefirst.playbook.model import Assessment, Engagement, PluginFields
+from servefirst.sync.engine.tasks import plan_tasks
 from servefirst.sync.state.records import EngagementDates
 
 
@@ -91,20 +94,20 @@ class EngagementPlan:
     update: RecordUpdate | None
     task_opens: tuple[TaskOpen, ...]
     task_closes: tuple[TaskClose, ...]
+    task_updates: tuple[TaskUpdate, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return self.update is None and not self.task_opens and not self.task_closes
+        return (
+            self.update is None
+            and not self.task_opens
+            and not self.task_closes
+            and not self.task_updates
+        )
 
 
 def plan_engagement(engagement: Engagement, assessment: Assessment) -> EngagementPlan:
-    """Diff one engagement: field updates, tasks to open, tasks to close.
-
-    Tasks are matched on their deterministic key. A task the playbook wants and the CRM has
-    open is left as it is (never rewritten: the rep may have edited it); an open task whose
-    finding is gone is closed; should the CRM ever hold two open tasks with one key, all but one
-    are closed, so each (engagement, rule) converges to exactly one.
-    """
+    """Diff one engagement: field updates, and its tasks (see ``tasks.plan_tasks``)."""
     changes = field_changes(engagement, assessment.desired)
     proposal = assessment.autofill_operational_date
     if proposal is not None and engagement.operational_date is None:
@@ -112,17 +115,8 @@ def plan_engagement(engagement: Engagement, assessment: Assessment) -> Engagemen
             FieldChange(engagement.id, "operational_date", None, proposal, only_if_empty=True)
         )
     update = RecordUpdate(engagement.id, tuple(changes)) if changes else None
-
-    wanted = {task.key: task for task in assessment.tasks}
-    kept: set[str] = set()
-    closes = []
-    for ref in engagement.open_tasks:
-        if ref.key in wanted and ref.key not in kept:
-            kept.add(ref.key)
-            continue
-        closes.append(TaskClose(engagement.id, ref.key, ref.rule, ref.task_id))
-    opens = tuple(TaskOpen(engagement.id, task) for key, task in wanted.items() if key not in kept)
-    return EngagementPlan(update, opens, tuple(closes))
+    tasks = plan_tasks(engagement, assessment.tasks)
+    return EngagementPlan(update, tasks.opens, tasks.closes, tasks.updates)
 
 
 def merge(plans: list[EngagementPlan]) -> Plan:
@@ -131,6 +125,7 @@ def merge(plans: list[EngagementPlan]) -> Plan:
         updates=tuple(p.update for p in plans if p.update is not None),
         task_opens=tuple(o for p in plans for o in p.task_opens),
         task_closes=tuple(c for p in plans for c in p.task_closes),
+        task_updates=tuple(u for p in plans for u in p.task_updates),
     )
 
 
@@ -160,8 +155,8 @@ def plan_lines(plan: Plan, names: Mapping[str, str]) -> Iterator[dict[str, objec
             yield line
     for opened in plan.task_opens:
         task = opened.task
-        yield {
-            "task": "open",
+        line = {
+            "task": "open" if opened.reopen_task_id is None else "reopen",
             "record_id": opened.engagement_id,
             "engagement": names.get(opened.engagement_id),
             "rule": task.rule,
@@ -169,6 +164,22 @@ def plan_lines(plan: Plan, names: Mapping[str, str]) -> Iterator[dict[str, objec
             "subject": task.subject,
             "due": task.due.isoformat(),
             "owner_id": task.owner_id,
+        }
+        if opened.reopen_task_id is not None:
+            line["task_id"] = opened.reopen_task_id
+        yield line
+    for reworded in plan.task_updates:
+        yield {
+            "task": "update",
+            "record_id": reworded.engagement_id,
+            "rule": reworded.rule,
+            "key": reworded.key,
+            "task_id": reworded.task_id,
+            "before": {
+                "subject": reworded.before_subject,
+                "description": reworded.before_description,
+            },
+            "after": {"subject": reworded.subject, "description": reworded.description},
         }
     for closed in plan.task_closes:
         yield {

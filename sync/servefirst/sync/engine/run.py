@@ -365,6 +365,8 @@ class _Run:
             fields=outcome.fields_updated,
             opened=outcome.tasks_opened,
             closed=outcome.tasks_closed,
+            reworded=outcome.tasks_updated,
+            reopened=outcome.tasks_reopened,
             errors=len(outcome.problems),
         )
         if self.on_progress is not None:
@@ -415,6 +417,8 @@ class _Run:
         totals.fields_updated += outcome.fields_updated
         totals.tasks_opened += outcome.tasks_opened
         totals.tasks_closed += outcome.tasks_closed
+        totals.tasks_updated += outcome.tasks_updated
+        totals.tasks_reopened += outcome.tasks_reopened
         totals.conflicts_skipped += outcome.conflicts_skipped
         totals.record_errors += len(outcome.problems)
         self.report.errors.extend(outcome.problems)

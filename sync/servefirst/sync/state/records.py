@@ -29,6 +29,8 @@ COUNT_NAMES = (
     "fields_updated",
     "tasks_opened",
     "tasks_closed",
+    "tasks_updated",
+    "tasks_reopened",
     "conflicts_skipped",
     "record_errors",
 )
@@ -46,6 +48,8 @@ class RunTotals:
     fields_updated: int = 0
     tasks_opened: int = 0
     tasks_closed: int = 0
+    tasks_updated: int = 0
+    tasks_reopened: int = 0
     conflicts_skipped: int = 0
     record_errors: int = 0
     on_track: int = 0
@@ -110,7 +114,7 @@ class ChangeRecord:
     """One planned or applied write, with what the CRM held before and what was written."""
 
     record_id: str
-    kind: str  # "field" | "task_open" | "task_close"
+    kind: str  # "field" | "task_open" | "task_reopen" | "task_close" | "task_update"
     name: str  # the neutral field name, or the rule of the task
     before: object = None
     after: object = None

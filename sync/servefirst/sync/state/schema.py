@@ -90,6 +90,8 @@ runs = Table(
     Column("fields_updated", Integer, nullable=False, default=0),
     Column("tasks_opened", Integer, nullable=False, default=0),
     Column("tasks_closed", Integer, nullable=False, default=0),
+    Column("tasks_updated", Integer, nullable=False, default=0),
+    Column("tasks_reopened", Integer, nullable=False, default=0),
     Column("conflicts_skipped", Integer, nullable=False, default=0),
     Column("record_errors", Integer, nullable=False, default=0),
     Column("on_track", Integer, nullable=False, default=0),
@@ -116,7 +118,8 @@ changes = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("record_id", String(64), nullable=False),
-    # "field" (a neutral field name in `name`), "task_open" or "task_close" (a rule in `name`).
+    # "field" (a neutral field name in `name`), or a task write (a rule in `name`): "task_open",
+    # "task_reopen", "task_close" or "task_update" (before/after hold subject and body).
     Column("kind", String(20), nullable=False),
     Column("name", String(100), nullable=False),
     Column("task_key", String(255), nullable=True),
@@ -215,11 +218,20 @@ def _snapshots_v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshots, pipeline_history], checkfirst=True)
 
 
+def _add_task_counts(conn: Connection) -> None:
+    """Runs count the tasks they reworded and reopened (a version 1 table lacks the columns)."""
+    have = {column["name"] for column in inspect(conn).get_columns(runs.name)}
+    for name in ("tasks_updated", "tasks_reopened"):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE runs ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "watermarks, engagement dates, runs and changes", _create_v1),
     Migration(
         2, "engagement snapshots, pipeline history, names in history, revert runs", _snapshots_v2
     ),
+    Migration(3, "runs count tasks updated and reopened", _add_task_counts),
 )
 
 

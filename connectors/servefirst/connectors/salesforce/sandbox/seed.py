@@ -19,9 +19,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from servefirst.config.settings import SalesforceFields
+from servefirst.connectors.base import DEFAULT_APPROVERS
 from servefirst.connectors.salesforce.fields import field_specs
 from servefirst.connectors.salesforce.sandbox.org import Org
 from servefirst.connectors.salesforce.sandbox.store import Record
+from servefirst.connectors.salesforce.waiver import permission_set_name
 
 OWNERS = (
     ("Ava", "Martin"),
@@ -122,19 +124,35 @@ class Seeder:
                 created += 1
             for field in spec.permission_fields():
                 if field.lower() not in granted:
-                    self._grant(field)
+                    self._grant(org.permission_set_id, field, edit=spec.integration_edit)
+            if spec.api_name == SalesforceFields().waiver:
+                self._waiver_approvers(spec.permission_fields()[0])
         return created
 
-    def _grant(self, field: str) -> None:
+    def _waiver_approvers(self, field: str) -> None:
+        """The permission set of the default playbook's waiver approvers, granted edit."""
+        org = self.org
+        who = DEFAULT_APPROVERS
+        name = permission_set_name(who)
+        found = org.store.find_by_key("PermissionSet", "Name", name)
+        if found:
+            return
+        parent = self._create(
+            "PermissionSet",
+            {"Name": name, "Label": who, "Description": "May waive serve-first findings."},
+        )
+        self._grant(parent, field, edit=True)
+
+    def _grant(self, parent: str, field: str, *, edit: bool) -> None:
         org = self.org
         org.writer.create(
             org.store.data.objects["FieldPermissions"],
             {
-                "ParentId": org.permission_set_id,
+                "ParentId": parent,
                 "SobjectType": field.split(".", maxsplit=1)[0],
                 "Field": field,
                 "PermissionsRead": True,
-                "PermissionsEdit": True,
+                "PermissionsEdit": edit,
             },
             org.user_id,
         )
