@@ -117,10 +117,8 @@ def timetable_text(table: Timetable, sponsor: str | None = None) -> str:
     if table.anchor is Anchor.TODAY:
         lines.append(f"Planned from {day(table.as_of)}: the dates set are too soon")
     for kind, title, date, detail in milestones(table):
-        if date is None:
-            text = detail
-        else:
-            text = f"{day(date)}, {detail}" if detail else day(date)
+        when = day(date) if date else ""
+        text = f"{when}, {detail}" if when and detail else when or detail
         if kind is Kind.OPERATIONAL:
             lines.append(f"OPERATIONAL DATE: {text}")
         else:
