@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from servefirst.playbook.definition import Playbook
+from servefirst.connectors.base import who_may_waive
+from servefirst.playbook.definition import Playbook, WaiverPolicy
 from servefirst.playbook.evaluate import evaluate
 from servefirst.playbook.model import Engagement, Health
 from servefirst.playbook.waivers import parse_waivers
@@ -137,3 +138,9 @@ def test_unusable_lines_show_in_the_findings_field(prime: Playbook, engagement: 
     text = result.desired.findings if result.desired else ""
     assert text is not None
     assert text.splitlines()[-1] == result.waiver_problems[0]
+
+
+def test_the_playbook_names_who_may_waive_for_provisioning(prime: Playbook) -> None:
+    assert who_may_waive(prime) == "Sales Manager"
+    tuned = prime.model_copy(update={"waivers": WaiverPolicy(who_may_waive="Head of Sales")})
+    assert who_may_waive(tuned) == "Head of Sales"
