@@ -92,6 +92,7 @@ def validate(config: ConfigOption = None) -> None:
         problems.extend(_secret_problems(settings, config))
         if problems:
             raise ConfigFileError(problems)
+    # One line each, never wrapped: file paths stay whole for copying.
     for source, playbook in playbooks.items():
         for warning in playbook_warnings(playbook, source):
             err_console.print(plain(warning))
@@ -100,11 +101,13 @@ def validate(config: ConfigOption = None) -> None:
             plain(
                 f": playbook {playbook.name!r} ({len(playbook.stages)} stages, "
                 f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) from {source}"
-            )
+            ),
+            soft_wrap=True,
         )
     for name, conn in settings.connections.items():
         console.print(
-            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}")
+            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}"),
+            soft_wrap=True,
         )
 
 

@@ -62,6 +62,15 @@ class SandboxState:
             self.after_write()
         return counts
 
+    INDEX = (
+        'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
+        "GET /__sandbox__/limits - the daily API limit and what is used",
+        'POST /__sandbox__/limits - {"daily_limit", "used"}: set the daily API budget',
+        'POST /__sandbox__/tokens/expire - {"token"}: expire one token (or all)',
+        "GET /__sandbox__/org - instance URL, integration user, permission set, stages",
+        'POST /__sandbox__/page-cap - {"max": n or null}: serve query pages of at most n',
+    )
+
     def admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Salesforce-specific admin endpoints under ``/__sandbox__/``."""
         org = self.org
@@ -77,6 +86,10 @@ class SandboxState:
                 used=None if used is None else int(used),
             )
             return {"daily_limit": org.budget.limit, "used": org.budget.used}
+        if (method, path) == ("POST", "/page-cap"):
+            cap = payload.get("max")
+            org.queries.page_cap = None if cap is None else max(1, int(cap))
+            return {"max": org.queries.page_cap}
         if (method, path) == ("POST", "/tokens/expire"):
             token = payload.get("token")
             return {"expired": org.tokens.expire(None if token is None else str(token))}
@@ -127,6 +140,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         classify=classify,
         respond=lambda fault: respond(fault, org.budget.header()),
         extra_admin=state.admin,
+        extra_index=SandboxState.INDEX,
     )
 
 
