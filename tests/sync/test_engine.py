@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from rich.console import Console
 
 from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
@@ -22,6 +23,7 @@ from servefirst.playbook.model import (
     Sponsor,
     Status,
 )
+from servefirst.sync.cli.sync_render import render_sync
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -498,3 +500,45 @@ def test_a_periodic_full_scan_catches_what_no_stamp_shows(
     assert [r.full_scan for r in store.list_runs("acme", limit=2)] == [True, True]
     assert not sync(fake, prime, store, full_scan_every=every).full_scan
     assert store.last_full_scan("acme") == last  # a dry run is not a full scan of record
+
+
+def test_waived_findings_open_no_task_and_are_listed_in_the_run_report(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    waived = make("W", sponsor=False).model_copy(
+        update={"waiver_text": f"Sponsor until {T0 + dt.timedelta(days=30)}: reorg in July"}
+    )
+    fake.add(waived)
+    fake.add(make("N", sponsor=False))
+    report = sync(fake, prime, store)
+    assert [t.key for t in fake.open_tasks()] == ["servefirst:N:sponsor_missing"]
+    assert fake.records["W"].current.health is Health.ON_TRACK
+    doc = report.to_json()
+    engagements = {e["id"]: e for e in doc["engagements"]}  # type: ignore[attr-defined]
+    assert engagements["W"]["findings"] == []
+    assert engagements["W"]["waived"] == [
+        {
+            "rule": "sponsor_missing",
+            "message": "Engagement W is in Design but has no sponsor: nobody on the customer's "
+            "side owns the problem with you.",
+            "until": (T0 + dt.timedelta(days=30)).isoformat(),
+            "reason": "reorg in July",
+        }
+    ]
+    assert engagements["N"]["waived"] == []
+
+
+def test_the_readable_summary_lists_waivers(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    fake.add(
+        make("W", sponsor=False).model_copy(
+            update={"waiver_text": f"Sponsor until {T0 + dt.timedelta(days=30)}: reorg in July"}
+        )
+    )
+    console = Console(record=True, width=120)
+    render_sync(console, sync(fake, prime, store))
+    out = console.export_text()
+    assert "Waived by a manager" in out
+    assert "Engagement W" in out
+    assert "reorg in July" in out
