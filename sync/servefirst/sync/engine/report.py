@@ -96,7 +96,8 @@ class RunReport:
     failure: FailureKind | None = None
 
     def to_json(self) -> dict[str, object]:
-        """The one JSON document ``servefirst sync --json`` prints (issue 5's exact keys)."""
+        """The one JSON document ``servefirst sync --json`` prints (issue 5's keys, and each
+        engagement's waived findings)."""
         calls = {
             "total": self.totals.api_calls_read + self.totals.api_calls_write,
             "read": self.totals.api_calls_read,
