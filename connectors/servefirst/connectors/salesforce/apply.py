@@ -155,9 +155,7 @@ class Writer:
         pending = [
             _Pending(
                 slot,
-                self.mapping.task_record(
-                    item.engagement_id, item.task, self._priority(item.task)
-                ),
+                self.mapping.task_record(item.engagement_id, item.task, self._priority(item.task)),
                 item.engagement_id,
             )
             for slot, item in enumerate(opens)
