@@ -12,10 +12,41 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from servefirst.playbook.errors import ConfigError
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def _https_unless_loopback(url: str) -> str:
+    """A CRM URL: ``https://``, or ``http://`` only for this machine (a local sandbox).
+
+    A token sent over plain http to another host can be read by anyone on the path.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if parts.scheme == "http" and not loopback:
+        raise ValueError(
+            f"{url} uses http://, which would send the CRM credentials unencrypted: use "
+            "https:// (http:// is accepted only for a loopback address such as 127.0.0.1)"
+        )
+    return url
+
+
+#: The URL of a CRM API or login endpoint.
+CrmUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+"), AfterValidator(_https_unless_loopback)]
 
 
 class _Strict(BaseModel):
@@ -103,7 +134,7 @@ class SalesforceAuth(_Strict):
     """
 
     method: Literal["jwt", "client_credentials", "token"]
-    login_url: str = "https://login.salesforce.com"
+    login_url: CrmUrl = "https://login.salesforce.com"
     client_id: str | None = None
     username: str | None = None
     private_key: Secret | None = None
@@ -181,7 +212,7 @@ class SalesforceConnection(_ConnectionBase):
     """One Salesforce org."""
 
     crm: Literal["salesforce"]
-    instance_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    instance_url: CrmUrl
     api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.\d$")] = "59.0"
     auth: SalesforceAuth
     fields: SalesforceFields = Field(default_factory=SalesforceFields)
@@ -194,7 +225,7 @@ class HubSpotConnection(_ConnectionBase):
     """One HubSpot portal (account)."""
 
     crm: Literal["hubspot"]
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://api.hubapi.com"
+    base_url: CrmUrl = "https://api.hubapi.com"
     token: Secret
     pipeline: str = "Serve-first"
     property_group: str = "serve_first"

@@ -143,6 +143,9 @@ def connect(
     rather than wall time.
     """
     token = settings.token.reveal(base_dir, f"connection {name}: token")
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is not None and not ca_bundle.is_absolute():
+        ca_bundle = base_dir / ca_bundle
     client = HubSpotClient(
         token=token,
         base_url=settings.base_url,
@@ -151,5 +154,6 @@ def connect(
         max_retries=settings.max_retries,
         pacer=pacer or Pacer(settings.api_budget_share),
         client_side_validation=client_side_validation,
+        ca_bundle=ca_bundle,
     )
     return HubSpotConnector(name, settings, playbook, client)
