@@ -248,3 +248,17 @@ def test_root_help_imports_no_heavy_library() -> None:
     )
     assert "sync" in done.stdout
     assert done.stderr.strip().splitlines()[-1:] in ([], [""])
+
+
+def test_init_offers_ca_bundle_and_the_alert_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-x")
+    code, _, err = invoke("init", "--crm", "hubspot", str(tmp_path))
+    assert code == 0, err
+    text = (tmp_path / "servefirst.toml").read_text(encoding="utf-8")
+    assert "# ca_bundle = " in text
+    assert "# alert_webhook = { env = " in text
+    code, out, err = invoke("validate", "-c", str(tmp_path / "servefirst.toml"))
+    assert code == 0, err
+    assert f"from {tmp_path / 'playbook.yaml'}\n" in out  # whole, on one line

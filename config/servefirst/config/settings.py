@@ -198,6 +198,9 @@ class _ConnectionBase(_Strict):
     #: CRM stages deliberately left out of the playbook (e.g. a "Parked" stage): ``doctor``
     #: accepts them unmapped instead of asking to map them.
     unmapped_stages: tuple[str, ...] = ()
+    #: A Slack-compatible incoming webhook (its URL holds a token, so it is a secret) told
+    #: about a failed or partial run and an exhausted API budget.
+    alert_webhook: Secret | None = None
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     #: How far before the watermark an incremental pull re-reads, because the CRM may make a
     #: write visible to queries late (HubSpot's search index lags by seconds; Salesforce's

@@ -17,6 +17,7 @@ from dataclasses import replace
 from servefirst.config.settings import Settings
 from servefirst.connectors.base import Connector, ProvisionReport
 from servefirst.playbook.definition import Playbook
+from servefirst.sync.alerts import send_alert
 from servefirst.sync.connectors import open_connector
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.run import (
@@ -69,6 +70,19 @@ def sync_connection(
     name, conn = settings.connection(connection)
     if options.full_scan_every is None and conn.full_scan_every_hours is not None:
         options = replace(options, full_scan_every=dt.timedelta(hours=conn.full_scan_every_hours))
+    report = _recorded_run(settings, playbook, name, options, on_progress)
+    send_alert(report, conn, settings.base_dir)
+    return report
+
+
+def _recorded_run(
+    settings: Settings,
+    playbook: Playbook,
+    name: str,
+    options: SyncOptions,
+    on_progress: ProgressCallback | None,
+) -> RunReport:
+    conn = settings.connections[name]
     with opened_store(settings) as store:
         report = start_report(store, name, conn.crm, options)
         started = time.monotonic()

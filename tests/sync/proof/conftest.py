@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import importlib.util
 import os
 import sys
@@ -94,6 +95,12 @@ SOAK = int(os.environ.get("SOAK_EXAMPLES", "0"))
 MAX_ENGAGEMENTS = 10
 #: Leases (one run per connection) exist: concurrent triggers are part of the machine then.
 LEASES = importlib.util.find_spec("servefirst.sync.lease") is not None
+#: Runs can be asked to stop between batches (SIGTERM): the crash rule asks as well as kills.
+STOP = (
+    importlib.import_module("servefirst.sync.engine.stop")
+    if importlib.util.find_spec("servefirst.sync.engine.stop") is not None
+    else None
+)
 CRITERIA = (None, "- [ ] Setup from 40 to 10 minutes", "- [x] Zero missed shipments")
 #: Faults a run may meet: server errors, a connection reset, a rate limit.
 FAULTS: tuple[dict[str, Any], ...] = (
@@ -102,8 +109,11 @@ FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "reset"},
     {"kind": "limit", "policy": "secondly"},
 )
-#: The first path segment of every CRM API request, where a held request may park.
-API_PREFIX = {"salesforce": "/services/data", "hubspot": "/crm"}
+#: Where a held request may park: any CRM API request, or only the pull's pages.
+HOLD_AT = {
+    "salesforce": {"any": "/services/data", "page": "/services/data/v59.0/query"},
+    "hubspot": {"any": "/crm", "page": "/crm/v3/objects/deals/search"},
+}
 
 
 class Crash(Exception):  # noqa: N818 - it is the thing that happens, not an error in the test
@@ -167,6 +177,7 @@ class Proof(RuleBasedStateMachine):
         self.admin.clear_faults()
         self.admin.release()
         self.admin.set_clock_offset(0)
+        self.admin.call("POST", "/page-cap", {"max": None})
         self.desk.wipe()
         self.figures.examples += 1
         state = crm.workdir / f"state-{self.figures.examples}.sqlite"
@@ -253,6 +264,11 @@ class Proof(RuleBasedStateMachine):
         """The CRM's clock runs minutes away from this machine's, for the whole example."""
         self.admin.set_clock_offset(offset)
 
+    @rule(cap=st.sampled_from([2, 4, None]))
+    def pages_hold(self, cap: int | None) -> None:
+        """The CRM serves the pull's pages this small (a handful of records still pages)."""
+        self.admin.call("POST", "/page-cap", {"max": cap})
+
     @rule(days=st.integers(1, 45))
     def days_pass(self, days: int) -> None:
         self.as_of += dt.timedelta(days=days)
@@ -276,30 +292,44 @@ class Proof(RuleBasedStateMachine):
         self.figures.faults += self.admin.stats()["faults_fired"] - before
         self.no_duplicates()
 
-    @rule(batch=st.integers(1, 3), after=st.integers(1, 3), hard=st.booleans())
-    def sync_crashing_between_batches(self, batch: int, after: int, hard: bool) -> None:
+    @rule(
+        batch=st.integers(1, 3),
+        after=st.integers(1, 3),
+        how=st.sampled_from(["crash", "kill", "stop"]),
+    )
+    def sync_crashing_between_batches(self, batch: int, after: int, how: str) -> None:
+        """The run dies (or is asked to stop, as by SIGTERM) after its ``after``-th batch."""
         done = 0
+        stop = STOP.StopRequest() if STOP is not None and how == "stop" else None
 
         def crash(_totals: object) -> None:
             nonlocal done
             done += 1
-            if done >= after:
-                raise Kill if hard else Crash
+            if done < after:
+                return
+            if stop is not None:
+                stop.request("SIGTERM")
+                return
+            raise Kill if how == "kill" else Crash
 
+        extra = {"stop": stop} if stop is not None else {}
         with contextlib.suppress(Kill):
-            self.run(batch_size=batch, on_progress=crash)
+            self.run(batch_size=batch, on_progress=crash, **extra)
         self.figures.crashes += 1 if done >= after else 0
         self.no_duplicates()
 
     @rule(
         after=st.integers(1, 8),
         index=st.integers(0, 99),
-        change=st.sampled_from(["op_later", "op_earlier", "stage", "sponsor", "delete", "create"]),
+        change=st.sampled_from(
+            ["op_later", "op_earlier", "stage", "sponsor", "delete", "create", "swap"]
+        ),
+        where=st.sampled_from(["any", "page"]),
     )
-    def sync_while_a_rep_edits(self, after: int, index: int, change: str) -> None:
-        """A rep's edit lands while the run is between two of its requests."""
+    def sync_while_a_rep_edits(self, after: int, index: int, change: str, where: str) -> None:
+        """A rep's edit lands while the run is between two of its requests (or pages)."""
         edit = self._edit(index, change)
-        self.admin.hold(after, API_PREFIX[self.crm.name], timeout_seconds=20)
+        self.admin.hold(after, HOLD_AT[self.crm.name][where], timeout_seconds=20)
         finished = threading.Event()
         failures: list[BaseException] = []
 
@@ -350,9 +380,15 @@ class Proof(RuleBasedStateMachine):
         if change == "create" or not self.ids:
             return lambda: self.create("design", 30, None, None, sponsor=False)
         eid = self.pick(index)
-        if change == "delete":
+        if change in ("delete", "swap"):
+            # A swap keeps the result set's size: one engagement leaves, another joins.
             self.ids.remove(eid)
-            return lambda: self.desk.delete(eid)
+
+            def swap() -> None:
+                self.desk.delete(eid)
+                self.create("design", 30, None, None, sponsor=False)
+
+            return swap if change == "swap" else lambda: self.desk.delete(eid)
         if change == "stage":
             return lambda: self.desk.update(eid, stage="deliver")
         if change == "sponsor":
@@ -361,13 +397,14 @@ class Proof(RuleBasedStateMachine):
         return lambda: self.desk.update(eid, op=self.as_of + dt.timedelta(days=200 + shift))
 
     def run(self, **options: Any) -> RunReport:
-        on_progress = options.pop("on_progress", None)
+        """One sync as the CLI starts it; ``on_progress`` and ``stop`` go to the service."""
+        service = {k: options.pop(k) for k in ("on_progress", "stop") if k in options}
         report = sync_connection(
             self.settings,
             self.crm.playbook,
             None,
             SyncOptions(as_of=self.as_of, keep_engagements=False, **options),
-            on_progress=on_progress,
+            **service,
         )
         self.runs += 1
         self.figures.runs += 1

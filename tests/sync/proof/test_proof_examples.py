@@ -59,3 +59,12 @@ def test_a_second_run_during_the_first_never_opens_a_task_twice(
         first.join(timeout=30)
     proof.no_duplicates()
     proof.sync()
+
+
+def test_a_sponsor_removed_after_a_run_is_seen_by_the_next(proof_machine: Any) -> None:
+    """Issue 9, bug 5: on Salesforce a deleted contact role stamps no opportunity."""
+    proof = proof_machine()
+    proof.create("diagnose", 30, 200, None, sponsor=True)
+    proof.sync()
+    proof.remove_sponsor(0)
+    proof.sync()  # checks: the sponsor finding and its task are there

@@ -87,17 +87,20 @@ def validate(config: ConfigOption = None) -> None:
         problems.extend(_secret_problems(settings, config))
         if problems:
             raise ConfigFileError(problems)
+    # One line each, never wrapped: file paths stay whole for copying.
     for source, playbook in playbooks.items():
         console.print("ok", style="green", end="")
         console.print(
             plain(
                 f": playbook {playbook.name!r} ({len(playbook.stages)} stages, "
                 f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) from {source}"
-            )
+            ),
+            soft_wrap=True,
         )
     for name, conn in settings.connections.items():
         console.print(
-            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}")
+            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}"),
+            soft_wrap=True,
         )
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from servefirst.playbook.errors import ConfigError, ServeFirstError
+from servefirst.playbook.errors import BudgetExhaustedError, ConfigError, ServeFirstError
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import RecordProblem
 from servefirst.sync.state.records import RunStatus, RunTotals
@@ -16,7 +16,8 @@ class FailureKind(StrEnum):
     """Why a run failed, which decides the exit code (config 2, anything else 3)."""
 
     CONFIG = "config"
-    FATAL = "fatal"  # auth, budget, CRM unreachable after retries
+    FATAL = "fatal"  # auth, CRM unreachable after retries
+    BUDGET = "budget"  # the daily API budget (or servefirst's share of it) is spent
     UNEXPECTED = "unexpected"  # a bug: logged with its traceback
 
 
@@ -24,6 +25,8 @@ def failure_kind(exc: BaseException) -> FailureKind:
     """Which kind of failure an exception is, by class only (never by message)."""
     if isinstance(exc, ConfigError):
         return FailureKind.CONFIG
+    if isinstance(exc, BudgetExhaustedError):
+        return FailureKind.BUDGET
     if isinstance(exc, ServeFirstError):
         return FailureKind.FATAL
     return FailureKind.UNEXPECTED

@@ -12,8 +12,7 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
+from servefirst.sync.state.history import HistoryStore
 from servefirst.sync.state.records import (
     TOTAL_NAMES,
-    ChangeRecord,
     EngagementDates,
     RunKind,
     RunRecord,
@@ -55,14 +54,6 @@ def _now() -> dt.datetime:
 def _utc(value: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; everything stored is UTC, so say so."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, default=str, sort_keys=True)
-
-
-def _unjson(text: str | None) -> object:
-    return None if text is None else json.loads(text)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -114,7 +105,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class StateStore:
+class StateStore(HistoryStore):
     """Everything servefirst remembers between runs, for every connection."""
 
     def __init__(self, engine: Engine) -> None:
@@ -314,37 +305,6 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
 
-    def record_changes(
-        self,
-        run_id: int,
-        rows: Sequence[ChangeRecord],
-        names: Mapping[str, str] | None = None,
-    ) -> None:
-        """Keep these changes of a run; ``names`` (engagement id -> name) fills in their names."""
-        if not rows:
-            return
-        names = names or {}
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(schema.changes),
-                [
-                    {
-                        "run_id": run_id,
-                        "record_id": r.record_id,
-                        "kind": r.kind,
-                        "name": r.name,
-                        "task_key": r.task_key,
-                        "before": _json(r.before),
-                        "after": _json(r.after),
-                        "ok": r.ok,
-                        "message": r.message,
-                        "engagement_name": r.engagement_name or names.get(r.record_id),
-                        "detail": _json(r.detail),
-                    }
-                    for r in rows
-                ],
-            )
-
     def list_runs(self, connection: str | None = None, limit: int = 20) -> list[RunRecord]:
         """The latest runs, newest first."""
         table = schema.runs
@@ -380,51 +340,6 @@ class StateStore:
                 .first()
             )
         return None if row is None else _run(row)
-
-    def get_changes(
-        self,
-        run_id: int,
-        limit: int | None = None,
-        record_ids: Collection[str] | None = None,
-    ) -> list[ChangeRecord]:
-        """A run's changes in the order it made them, each with its engagement's name.
-
-        History written before names were kept takes the name from the engagement's snapshot.
-        ``record_ids`` keeps only the changes of those engagements.
-        """
-        table = schema.changes
-        query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-        if record_ids is not None:
-            query = query.where(table.c.record_id.in_(list(record_ids)))
-        if limit is not None:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            rows = [
-                ChangeRecord(
-                    record_id=row["record_id"],
-                    kind=row["kind"],
-                    name=row["name"],
-                    before=_unjson(row["before"]),
-                    after=_unjson(row["after"]),
-                    task_key=row["task_key"],
-                    ok=row["ok"],
-                    message=row["message"],
-                    engagement_name=row["engagement_name"],
-                    detail=_unjson(row["detail"]),  # type: ignore[arg-type]
-                )
-                for row in conn.execute(query).mappings()
-            ]
-        unnamed = [r.record_id for r in rows if r.engagement_name is None]
-        run = self.get_run(run_id) if unnamed else None
-        if run is None:
-            return rows
-        names = self.snapshots.names(run.connection, unnamed)
-        return [
-            r
-            if r.engagement_name is not None
-            else replace(r, engagement_name=names.get(r.record_id))
-            for r in rows
-        ]
 
 
 def _run(row: RowMapping) -> RunRecord:

@@ -72,6 +72,7 @@ class SandboxAdminApi:
         'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
         "POST /__sandbox__/save - write the portal to its data file",
         "GET /__sandbox__/portal - record counts by object",
+        'POST /__sandbox__/page-cap - {"max": n or null}: serve search pages of at most n',
     )
 
     def __init__(self, portal: Portal, limiter: RateLimiter, data: Path | None) -> None:
@@ -99,6 +100,11 @@ class SandboxAdminApi:
             with portal.lock:
                 portal.search_lag = float(payload["seconds"])
             return {"search_lag_seconds": portal.search_lag}
+        if (method, path) == ("POST", "/page-cap"):
+            cap = payload.get("max")
+            with portal.lock:
+                portal.page_cap = None if cap is None else max(1, int(cap))
+            return {"max": portal.page_cap}
         if (method, path) == ("POST", "/ratelimits"):
             with limiter.lock:
                 if "tier" in payload:
