@@ -61,7 +61,7 @@ class HubSpotConnector:
         self.reader = DealReader(
             client, settings.fields, settings.sponsor_label, self.owners, overlap
         )
-        self.writer = Writer(client, settings.fields, settings.max_retries)
+        self.writer = Writer(client, settings.fields)
         self._mapping: StageMapping | None = None
 
     def __repr__(self) -> str:

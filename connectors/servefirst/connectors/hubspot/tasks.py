@@ -56,10 +56,9 @@ class ExistingTask:
 class TaskWriter:
     """Opens and closes playbook tasks for one connection."""
 
-    def __init__(self, client: HubSpotClient, fields: HubSpotFields, max_retries: int) -> None:
+    def __init__(self, client: HubSpotClient, fields: HubSpotFields) -> None:
         self.client = client
         self.fields = fields
-        self.max_retries = max_retries
 
     def existing(self, deal_ids: Sequence[str]) -> dict[str, ExistingTask]:
         """Playbook tasks associated to these deals, by key (consistent reads only)."""

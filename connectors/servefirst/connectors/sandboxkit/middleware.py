@@ -8,9 +8,11 @@ Admin API (JSON):
     GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...},
                                         "faults_fired": n}
     POST   /__sandbox__/stats/reset    zero the counters
-    POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
-                                        "status": 503, "latency_ms": 0, "policy": "",
-                                        "path_prefix": ""}
+    POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency|applied_reset|
+                                        applied_status", "count": 1, "status": 503,
+                                        "latency_ms": 0, "policy": "", "path_prefix": "",
+                                        "method": ""}; the applied_* kinds carry the request
+                                        out, then break the connection or answer the status
     POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
     DELETE /__sandbox__/faults         clear scripted and random faults
     POST   /__sandbox__/gate           {"after": 1, "path_prefix": "", "timeout_seconds": 10}:
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
@@ -51,8 +54,9 @@ COMMON_ADMIN: tuple[str, ...] = (
     "GET /__sandbox__/ - this list",
     "GET /__sandbox__/stats - requests served, by endpoint",
     "POST /__sandbox__/stats/reset - zero the counters",
-    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency", "count", "status", '
-    '"latency_ms", "policy", "path_prefix"}: fault the next matching requests',
+    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency|applied_reset|'
+    'applied_status", "count", "status", "latency_ms", "policy", "path_prefix", "method"}: '
+    "fault the next matching requests (applied_*: carry the write out, then lose its reply)",
     'POST /__sandbox__/faults/random - {"rate", "seed", "faults": [...]}: random faults',
     "DELETE /__sandbox__/faults - clear every fault",
     'POST /__sandbox__/gate - {"after", "path_prefix", "timeout_seconds"}: hold that request',
@@ -61,6 +65,14 @@ COMMON_ADMIN: tuple[str, ...] = (
     "GET /__sandbox__/clock - the CRM clock's offset from this machine's, and its time",
     'POST /__sandbox__/clock - {"offset_seconds"}: run the CRM clock ahead (or behind if negative)',
 )
+
+
+#: The CRM's own reply to a fault that was applied first is the reply to the plain fault.
+_REPLIED = {FaultKind.APPLIED_STATUS: FaultKind.STATUS}
+
+
+async def _discard(_message: Message) -> None:
+    """Swallow a reply: the request was carried out, the client never hears of it."""
 
 
 class _ConnectionResetError(Exception):
@@ -107,7 +119,7 @@ class SandboxMiddleware:
             return
         self.counter.add(method, self.classify(method, path))
         await self.gate.passage(path)
-        fault = self.faults.take(path)
+        fault = self.faults.take(path, method)
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -115,7 +127,10 @@ class SandboxMiddleware:
             await asyncio.sleep(fault.latency_ms / 1000)
             await self.app(scope, receive, send)
             return
-        if fault.kind is FaultKind.RESET:
+        if fault.kind in (FaultKind.APPLIED_RESET, FaultKind.APPLIED_STATUS):
+            # The CRM carries the request out; only its reply is lost or replaced.
+            await self.app(scope, receive, _discard)
+        if fault.kind in (FaultKind.RESET, FaultKind.APPLIED_RESET):
             await send(
                 {
                     "type": "http.response.start",
@@ -125,7 +140,9 @@ class SandboxMiddleware:
             )
             await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
             raise _ConnectionResetError("injected connection reset")
-        status, headers, body = self.respond(fault)
+        status, headers, body = self.respond(
+            replace(fault, kind=_REPLIED.get(fault.kind, fault.kind))
+        )
         await _send_bytes(send, status, headers, body)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,6 +234,7 @@ def _fault(payload: dict[str, Any]) -> Fault:
         latency_ms=int(payload.get("latency_ms", 0)),
         policy=str(payload.get("policy", "")),
         path_prefix=str(payload.get("path_prefix", "")),
+        method=str(payload.get("method", "")).upper(),
     )
 
 
