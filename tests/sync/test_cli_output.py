@@ -6,6 +6,7 @@ or the console helpers the commands use, and looks at the characters a user woul
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -22,9 +23,9 @@ from servefirst.connectors.base import ProvisionReport, ProvisionStep
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
 from servefirst.sync.cli.output import SyncProgress, Verbosity, logs_wanted, state
-from servefirst.sync.cli.sync_render import render_provision
+from servefirst.sync.cli.sync_render import render_provision, render_runs
 from servefirst.sync.connectors import ConnectionSettings
-from servefirst.sync.state import RunTotals
+from servefirst.sync.state import RunStatus, RunTotals, StateStore
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -262,3 +263,21 @@ def test_init_offers_ca_bundle_and_the_alert_webhook(
     code, out, err = invoke("validate", "-c", str(tmp_path / "servefirst.toml"))
     assert code == 0, err
     assert f"from {tmp_path / 'playbook.yaml'}\n" in out  # whole, on one line
+
+
+def test_runs_list_wraps_a_long_connection_name_instead_of_cutting_it(tmp_path: Path) -> None:
+    name = "emea-enterprise-production-eu-west"
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    run_id = store.start_run(name, "hubspot", dt.date(2026, 3, 2), dry_run=False, full_scan=True)
+    store.finish_run(run_id, status=RunStatus.OK, totals=RunTotals(), duration_seconds=1.0)
+    (row,) = store.list_runs()
+    store.close()
+    console = Console(width=80, record=True, emoji=False)
+    render_runs(console, [row])
+    text = console.export_text()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    start = next(line.index("emea") for line in text.splitlines() if "emea" in line)
+    rows = [line for line in text.splitlines() if len(line) > start and line[start] != " "]
+    column = "".join(line[start:].split(" ", 1)[0] for line in rows if line[start - 1] == " ")
+    assert name in column, text

@@ -32,13 +32,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
-from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.connectors.hubspot.sandbox.desk import HubSpotDesk
 from servefirst.connectors.salesforce.sandbox.desk import SalesforceDesk
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.connectors.sandboxkit.admin import while_held
+from servefirst.connectors.sandboxkit.fullscan import SlipBounds, full_scan_differences
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Engagement
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import provision_connection, sync_connection
@@ -149,20 +148,6 @@ class Figures:
         )
 
 
-def expected_slips(engagement: Engagement, last: dt.date | None, slips: int | None) -> int:
-    """The slip count a full scan would hold, from the state's memory of the last date seen."""
-    if slips is None:
-        return max(engagement.current.slips or 0, 0)
-    date = engagement.operational_date
-    return slips + 1 if date is not None and last is not None and date > last else slips
-
-
-def same(have: object, want: object) -> bool:
-    if isinstance(have, str | None) and isinstance(want, str | None):
-        return (have or None) == (want or None)
-    return have == want
-
-
 class Proof(RuleBasedStateMachine):
     """One sales team, one connection, one sequence of days, on one sandbox."""
 
@@ -189,6 +174,7 @@ class Proof(RuleBasedStateMachine):
         )
         self.as_of = dt.datetime.now(dt.UTC).date()
         self.ids: list[str] = []
+        self.slips = SlipBounds()
         self.runs = 0
         if SOAK and self.figures.examples % 25 == 0:
             print(self.figures.line(crm.name), file=sys.stderr, flush=True)
@@ -210,6 +196,7 @@ class Proof(RuleBasedStateMachine):
         day = self.as_of + dt.timedelta(days=po)
         operational = None if op is None else self.as_of + dt.timedelta(days=op)
         eid = self.desk.create(stage, day, operational, criteria)
+        self.slips.set(eid, operational)
         self.ids.append(eid)
         if sponsor:
             self.desk.add_sponsor(eid)
@@ -233,7 +220,7 @@ class Proof(RuleBasedStateMachine):
     @precondition(lambda self: self.ids)
     def move_operational_date(self, index: int, days: int | None) -> None:
         when = None if days is None else self.as_of + dt.timedelta(days=days)
-        self.desk.update(self.pick(index), op=when)
+        self.move_date(self.pick(index), when)
 
     @rule(index=st.integers(0, 99), criteria=st.sampled_from(CRITERIA), confirmed=st.booleans())
     @precondition(lambda self: self.ids)
@@ -329,28 +316,8 @@ class Proof(RuleBasedStateMachine):
     def sync_while_a_rep_edits(self, after: int, index: int, change: str, where: str) -> None:
         """A rep's edit lands while the run is between two of its requests (or pages)."""
         edit = self._edit(index, change)
-        self.admin.hold(after, HOLD_AT[self.crm.name][where], timeout_seconds=20)
-        finished = threading.Event()
-        failures: list[BaseException] = []
-
-        def rep() -> None:
-            try:
-                while not finished.is_set() and not self.admin.holding():
-                    time.sleep(0.02)
-                edit()
-            except BaseException as exc:
-                failures.append(exc)
-            finally:
-                self.admin.release()
-
-        thread = threading.Thread(target=rep, name="rep")
-        thread.start()
-        try:
+        with while_held(self.admin, after, HOLD_AT[self.crm.name][where], edit):
             self.run()
-        finally:
-            finished.set()
-            thread.join(timeout=30)
-        assert not failures, failures
         self.figures.held_pulls += 1
         self.no_duplicates()
 
@@ -394,7 +361,11 @@ class Proof(RuleBasedStateMachine):
         if change == "sponsor":
             return lambda: self.desk.add_sponsor(eid)
         shift = 30 if change == "op_later" else -30
-        return lambda: self.desk.update(eid, op=self.as_of + dt.timedelta(days=200 + shift))
+        return lambda: self.move_date(eid, self.as_of + dt.timedelta(days=200 + shift))
+
+    def move_date(self, eid: str, when: dt.date | None) -> None:
+        self.desk.update(eid, op=when)
+        self.slips.set(eid, when)
 
     def run(self, **options: Any) -> RunReport:
         """One sync as the CLI starts it; ``on_progress`` and ``stop`` go to the service."""
@@ -432,29 +403,10 @@ class Proof(RuleBasedStateMachine):
             dates = store.get_engagement_dates(self.connection, list(snapshot.engagements))
         finally:
             store.close()
-        wrong: list[str] = []
-        for eid, engagement in snapshot.engagements.items():
-            remembered = dates.get(eid)
-            slips = expected_slips(
-                engagement,
-                remembered.last_operational_date if remembered else None,
-                remembered.slips if remembered else None,
-            )
-            assessment = evaluate(engagement, self.crm.playbook, self.as_of, slips=slips)
-            if assessment.desired is not None:
-                for name in PLUGIN_FIELDS:
-                    have = getattr(engagement.current, name)
-                    want = getattr(assessment.desired, name)
-                    if not same(have, want):
-                        wrong.append(f"{eid} {name}: CRM has {have!r}, a full scan wants {want!r}")
-            want_tasks = sorted(t.key for t in assessment.tasks)
-            have_tasks = sorted(t.key for t in engagement.open_tasks)
-            if want_tasks != have_tasks:
-                wrong.append(
-                    f"{eid} open tasks: CRM has {have_tasks}, a full scan wants {want_tasks}"
-                )
-        counts = Counter(t.key for t in snapshot.open_tasks)
-        wrong += [f"two open tasks for {key}" for key, n in counts.items() if n > 1]
+        remembered = {e: (d.last_operational_date, d.slips) for e, d in dates.items()}
+        self.slips.observe(snapshot)
+        wrong = full_scan_differences(snapshot, self.crm.playbook, self.as_of, remembered)
+        wrong += self.slips.outside(snapshot)
         self.figures.checks += 1
         assert not wrong, "\n".join(wrong)
 
