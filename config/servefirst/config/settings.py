@@ -8,6 +8,7 @@ Every model forbids unknown keys: a misspelt key is an error naming its line, ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -26,7 +27,15 @@ from pydantic import (
 
 from servefirst.playbook.errors import ConfigError
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: where a local sandbox may serve plain http."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _https_unless_loopback(url: str) -> str:
@@ -35,9 +44,7 @@ def _https_unless_loopback(url: str) -> str:
     A token sent over plain http to another host can be read by anyone on the path.
     """
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
-    if parts.scheme == "http" and not loopback:
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         raise ValueError(
             f"{url} uses http://, which would send the CRM credentials unencrypted: use "
             "https:// (http:// is accepted only for a loopback address such as 127.0.0.1)"
