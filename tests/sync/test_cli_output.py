@@ -142,7 +142,8 @@ def test_sync_all_runs_every_connection_with_its_own_playbook(
     two_orgs: tuple[Path, list[tuple[str, str]]],
 ) -> None:
     config, opened = two_orgs
-    code, out, err = invoke("sync", "-c", str(config), "--all", "--as-of", "2026-03-02", "--json")
+    args = ("--all", "--as-of", "2026-03-02", "--dry-run", "--json")
+    code, out, err = invoke("sync", "-c", str(config), *args)
     assert code == 0, err
     documents = json.loads(out)
     assert [d["connection"] for d in documents] == ["us", "emea"]

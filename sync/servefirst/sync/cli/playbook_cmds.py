@@ -40,6 +40,7 @@ def init(
 ) -> None:
     """Write a commented servefirst.toml and a copy of the default playbook; never overwrite."""
     from servefirst.config.loader import builtin_playbook  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.config.private import write_private  # noqa: PLC0415
 
     if crm not in ("salesforce", "hubspot"):
         fail(f"--crm must be salesforce or hubspot, not {crm!r}", Exit.USAGE)
@@ -51,8 +52,8 @@ def init(
         fail(f"{names} already exist(s); servefirst init never overwrites files", Exit.USAGE)
     directory.mkdir(parents=True, exist_ok=True)
     template = resources.files("servefirst.config") / "templates" / f"{crm}.toml"
-    config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
-    playbook.write_text(builtin_playbook("prime").read_text(encoding="utf-8"), encoding="utf-8")
+    write_private(config, template.read_text(encoding="utf-8"))
+    write_private(playbook, builtin_playbook("prime").read_text(encoding="utf-8"))
     console.print(plain(f"Wrote {config} and {playbook}."))
     console.print("Next: fill in the connection, then run `servefirst validate`.")
 

@@ -30,9 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from servefirst.config.private import create_private
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
 from servefirst.sync.state.history import HistoryStore
+from servefirst.sync.state.lease import LeaseStore, pid_alive
 from servefirst.sync.state.records import (
     TOTAL_NAMES,
     EngagementDates,
@@ -42,6 +44,7 @@ from servefirst.sync.state.records import (
     RunTotals,
     Watermark,
 )
+from servefirst.sync.state.retry import RetrySetStore
 from servefirst.sync.state.snapshots import SnapshotTable
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
@@ -56,16 +59,6 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def create_state_engine(url: str) -> Engine:
     """An engine for the state URL; a SQLite file's folder is created on first use."""
     try:
@@ -74,7 +67,11 @@ def create_state_engine(url: str) -> Engine:
         raise ConfigError(f"state_url is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its WAL and shared-memory files the database file's mode, so
+            # creating the file first, private, keeps all three private.
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            create_private(path)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -105,7 +102,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class StateStore(HistoryStore):
+class StateStore(HistoryStore, RetrySetStore, LeaseStore):
     """Everything servefirst remembers between runs, for every connection."""
 
     def __init__(self, engine: Engine) -> None:
@@ -113,6 +110,13 @@ class StateStore(HistoryStore):
         self.snapshots = SnapshotTable(engine)
         try:
             self.version = schema.migrate(engine)
+        except schema.SchemaTooNewError as exc:
+            engine.dispose()
+            raise ConfigError(
+                f"the state database {engine.url!r} was written by a newer servefirst (schema "
+                f"version {exc.found}; this one knows up to {exc.known}): upgrade servefirst, "
+                "or point state_url at another database"
+            ) from None
         except SQLAlchemyError as exc:
             raise ConfigError(
                 f"cannot open the state database {engine.url!r}: {exc.__class__.__name__}: "
@@ -269,7 +273,7 @@ class StateStore(HistoryStore):
                     table.c.status == RunStatus.RUNNING.value,
                 )
             ).all()
-            dead = [r.id for r in rows if r.host == host and not _pid_alive(r.pid)]
+            dead = [r.id for r in rows if r.host == host and not pid_alive(r.pid)]
             if dead:
                 conn.execute(
                     update(table)

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from servefirst.config.private import write_private
 from servefirst.connectors.hubspot.sandbox.app import build_app, classify, make_responder
 from servefirst.connectors.hubspot.sandbox.auth import ALL_SCOPES, issue_token
 from servefirst.connectors.hubspot.sandbox.persist import load, save
@@ -20,7 +21,7 @@ from servefirst.connectors.hubspot.sandbox.ratelimit import RateLimiter
 from servefirst.connectors.hubspot.sandbox.seed import seed_bench, seed_demo
 from servefirst.connectors.hubspot.sandbox.store import Portal
 from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, SandboxServer
-from servefirst.connectors.sandboxkit.files import check_seed, toml_string, write_private
+from servefirst.connectors.sandboxkit.files import check_seed, toml_string
 from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
 #: The portal id the sandbox's config names, so reports built on it link deals as on a real one.
