@@ -37,7 +37,9 @@ def tls_sandbox(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterat
     if request.param == "salesforce":
         sandbox = start_salesforce(workdir=workdir, seed="none")
     else:
-        sandbox = start_hubspot(workdir=workdir, seed="none", tls=True)
+        sandbox = start_hubspot(
+            workdir=workdir, seed="none", tls=True, rate_limits=False, search_lag_seconds=0.0
+        )
     yield sandbox
     sandbox.stop()
 

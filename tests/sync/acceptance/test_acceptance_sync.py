@@ -65,12 +65,11 @@ def spawn(crm: Driver, *args: str, stderr: Any = subprocess.DEVNULL) -> subproce
 def settle() -> None:
     """Let the CRM's clock tick past the last writes before the next run starts.
 
-    A watermark is the ``Date`` of the run's first response: whole seconds, and the sandbox's
-    HTTP server refreshes that header once a second, so it may read up to two seconds behind.
-    A run that starts within that of earlier writes re-reads them next time: harmless, but
-    these tests want to see a quiet run.
+    A watermark is the ``Date`` of the run's first response, in whole seconds, so a run that
+    starts within the second of earlier writes re-reads them next time: harmless, but these
+    tests want to see a quiet run.
     """
-    time.sleep(2.1)
+    time.sleep(1.1)
 
 
 def expected_task_keys(crm: Driver, as_of: dt.date = TODAY) -> set[str]:
