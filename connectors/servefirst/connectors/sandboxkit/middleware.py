@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
