@@ -283,6 +283,16 @@ class ScaleSettings(_Strict):
     redelivery_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     #: Runs at once per worker process (each run holds its connection's lease).
     threads: Annotated[int, Field(ge=1, le=64)] = 4
+    #: The Redis that keeps each org's API budget (rate-limit windows) for all workers to
+    #: share; unset: the broker's Redis. With RabbitMQ and no ``limiter_url`` each worker
+    #: paces alone, which may overrun an org's window when several sync it at once.
+    limiter_url: Annotated[str | None, Field(pattern=r"^rediss?://")] = None
+
+    def shared_limiter_url(self) -> str | None:
+        """Where workers share API budgets: ``limiter_url``, else a Redis broker's URL."""
+        if self.limiter_url is not None:
+            return self.limiter_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
 
 
 class Settings(_Strict):

@@ -21,9 +21,10 @@ from servefirst.connectors.base import (
     PullWindow,
     UnmappableRecord,
 )
+from servefirst.connectors.budget import process_limiter
 from servefirst.connectors.hubspot.apply import Writer
 from servefirst.connectors.hubspot.client import HubSpotClient
-from servefirst.connectors.hubspot.limits import Pacer
+from servefirst.connectors.hubspot.limits import Pacer, budget_key
 from servefirst.connectors.hubspot.mapping import CRM, StageMapping, record_url
 from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
@@ -161,7 +162,10 @@ def connect(
         connection=name,
         timeout_seconds=settings.timeout_seconds,
         max_retries=settings.max_retries,
-        pacer=pacer or Pacer(settings.api_budget_share),
+        pacer=pacer
+        or Pacer(
+            settings.api_budget_share, limiter=process_limiter(), key=budget_key(name, settings)
+        ),
         client_side_validation=client_side_validation,
         ca_bundle=ca_bundle,
     )
