@@ -26,6 +26,7 @@ _STATUS_STYLE = {
     RunStatus.PARTIAL: "yellow",
     RunStatus.FAILED: "red",
     RunStatus.INTERRUPTED: "red",
+    RunStatus.DEAD_LETTER: "red",
     RunStatus.RUNNING: "blue",
 }
 _MAX_ERRORS = 20
@@ -83,6 +84,19 @@ def render_sync(console: Console, report: RunReport) -> None:
     console.print(_totals_table(report.totals))
     if report.totals.findings_by_rule:
         console.print(_findings_table(report.totals.findings_by_rule))
+    waived = [(e, w) for e in report.engagements for w in e.waived]
+    if waived:
+        table = Table(title="Waived by a manager", title_justify="left")
+        for column in ("Engagement", "Rule", "Until", "Why"):
+            table.add_column(column)
+        for engagement, waiver in waived[:_MAX_ERRORS]:
+            table.add_row(
+                escape(engagement.name),
+                waiver.rule,
+                waiver.until.isoformat(),
+                escape(waiver.reason),
+            )
+        console.print(table)
     if report.errors:
         table = Table(title="Record errors", title_justify="left")
         table.add_column("Record", overflow="fold")
@@ -156,7 +170,7 @@ def _assessed(row: RunRecord) -> bool:
     return row.status not in _STOPPED or row.totals.engagements_read > 0
 
 
-_STOPPED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.RUNNING)
+_STOPPED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.DEAD_LETTER, RunStatus.RUNNING)
 
 
 def render_runs(console: Console, rows: list[RunRecord]) -> None:
