@@ -63,7 +63,7 @@ class HubSpotConnector:
         self.reader = DealReader(
             client, settings.fields, settings.sponsor_label, self.owners, overlap
         )
-        self.writer = Writer(client, settings.fields, settings.max_retries)
+        self.writer = Writer(client, settings.fields)
         self._mapping: StageMapping | None = None
 
     def __repr__(self) -> str:
@@ -168,6 +168,9 @@ def connect(
     rather than wall time.
     """
     token = settings.token.reveal(base_dir, f"connection {name}: token")
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is not None and not ca_bundle.is_absolute():
+        ca_bundle = base_dir / ca_bundle
     client = HubSpotClient(
         token=token,
         base_url=settings.base_url,
@@ -179,5 +182,6 @@ def connect(
             settings.api_budget_share, limiter=process_limiter(), key=budget_key(name, settings)
         ),
         client_side_validation=client_side_validation,
+        ca_bundle=ca_bundle,
     )
     return HubSpotConnector(name, settings, playbook, client)
