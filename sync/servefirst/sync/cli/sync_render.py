@@ -76,6 +76,17 @@ def render_sync(console: Console, report: RunReport) -> None:
     console.print(_totals_table(report.totals))
     if report.totals.findings_by_rule:
         console.print(_findings_table(report.totals.findings_by_rule))
+    if report.waived:
+        table = Table(title="Waived by a manager", title_justify="left")
+        for column in ("Engagement", "Finding", "Until", "Why"):
+            table.add_column(column)
+        for item in report.waived[:_MAX_ERRORS]:
+            table.add_row(
+                escape(item.name), escape(item.message), item.until.isoformat(), escape(item.reason)
+            )
+        console.print(table)
+        if len(report.waived) > _MAX_ERRORS:
+            console.print(f"… and {len(report.waived) - _MAX_ERRORS} more: `--json` lists all")
     if report.errors:
         table = Table(title="Record errors", title_justify="left")
         table.add_column("Record")

@@ -59,6 +59,27 @@ class EngagementSummary:
         )
 
 
+@dataclass(frozen=True)
+class WaivedSummary:
+    """A finding a manager waived on one engagement: listed in every run's summary."""
+
+    record_id: str
+    name: str
+    rule: str
+    message: str
+    until: dt.date
+    reason: str
+
+    @classmethod
+    def all_of(cls, engagement: Engagement, assessment: Assessment) -> list[WaivedSummary]:
+        return [
+            cls(
+                engagement.id, engagement.name, w.finding.rule, w.finding.message, w.until, w.reason
+            )
+            for w in assessment.waived
+        ]
+
+
 @dataclass
 class RunReport:
     """Everything a caller needs to know about a finished run."""
@@ -72,6 +93,9 @@ class RunReport:
     status: RunStatus = RunStatus.RUNNING
     totals: RunTotals = field(default_factory=RunTotals)
     engagements: list[EngagementSummary] = field(default_factory=list)
+    #: Every waived finding the run saw (kept even when ``engagements`` is not: waivers are
+    #: few, and a manager's decision must stay visible).
+    waived: list[WaivedSummary] = field(default_factory=list)
     errors: list[RecordProblem] = field(default_factory=list)
     duration_seconds: float = 0.0
     error_message: str | None = None
@@ -106,6 +130,17 @@ class RunReport:
                     ],
                 }
                 for e in self.engagements
+            ],
+            "waived": [
+                {
+                    "record_id": w.record_id,
+                    "name": w.name,
+                    "rule": w.rule,
+                    "message": w.message,
+                    "until": w.until.isoformat(),
+                    "reason": w.reason,
+                }
+                for w in self.waived
             ],
             "errors": self._errors(),
         }

@@ -40,7 +40,13 @@ from servefirst.sync.engine.plan import (
     plan_engagement,
     plan_lines,
 )
-from servefirst.sync.engine.report import EngagementSummary, FailureKind, RunReport, failure_kind
+from servefirst.sync.engine.report import (
+    EngagementSummary,
+    FailureKind,
+    RunReport,
+    WaivedSummary,
+    failure_kind,
+)
 from servefirst.sync.engine.snapshot import snapshot_of
 from servefirst.sync.logs import log_event
 from servefirst.sync.state.records import (
@@ -410,6 +416,7 @@ class _Run:
             totals.findings_by_rule[finding.rule] = totals.findings_by_rule.get(finding.rule, 0) + 1
         if self.options.keep_engagements:
             self.report.engagements.append(EngagementSummary.of(engagement, assessment))
+        self.report.waived.extend(WaivedSummary.all_of(engagement, assessment))
 
     def _add(self, outcome: BatchOutcome) -> None:
         totals = self.report.totals
