@@ -23,7 +23,8 @@ FLAT_MEMORY = 1.25
 
 
 NOTES = (
-    "calls: every request the sandbox counted (its own counters, reset before each phase); "
+    "calls: every API request the sandbox counted (its own counters, reset before each "
+    "phase; Salesforce's versions list, which costs no API request, left out); "
     "min: the theoretical minimum defined in bench/minimum.py",
     "sync cpu s / sandbox cpu s: CPU the child process (start-up included) and the sandbox "
     "(serving from the benchmark's process) spent in the phase: where the wall time went",

@@ -113,7 +113,7 @@ def measure(
     row: dict[str, Any] = {
         "read": read,
         "write": write,
-        "calls": stats["total"],
+        "calls": read + write,
         "by_endpoint": stats["by_endpoint"],
         "seconds": result["seconds"],
         "peak_rss_mb": round(result["peak_rss_mb"], 1),

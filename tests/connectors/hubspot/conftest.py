@@ -46,6 +46,7 @@ class Rep:
         client = hubspot.Client.create(access_token=token, host=url, client_side_validation=True)
         crm = client.crm
         self.deals = crm.deals.basic_api
+        self.deals_batch = crm.deals.batch_api
         self.contacts = crm.contacts.basic_api
         self.tasks = crm.objects.tasks.basic_api
         self.tasks_batch = crm.objects.tasks.batch_api
@@ -54,7 +55,7 @@ class Rep:
         self.labels = crm.associations.v4.schema.definitions_api
         self.client_properties = crm.properties.core_api
         self.groups = crm.properties.groups_api
-        self._apis = [self.deals, self.contacts, self.tasks, self.tasks_batch]
+        self._apis = [self.deals, self.deals_batch, self.contacts, self.tasks, self.tasks_batch]
         self._apis += [self.pipelines, self.assoc, self.labels, self.client_properties, self.groups]
 
     def stage_id(self, pipeline_label: str, stage_label: str) -> tuple[str, str]:

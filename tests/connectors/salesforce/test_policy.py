@@ -169,4 +169,4 @@ def test_meter_stops_before_crossing_the_budget_share() -> None:
     assert info.value.connection == "acme"
     calls = meter.calls
     assert (calls.read, calls.write, calls.auth) == (2, 0, 1)  # the refused call was never sent
-    assert meter.last_date == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    assert meter.first_date == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)

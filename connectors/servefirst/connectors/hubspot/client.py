@@ -12,7 +12,7 @@ everywhere without each call site remembering them:
   429 raises ``BudgetExhaustedError`` at once: retrying cannot succeed before tomorrow.
 * **Pacing before each call** (see ``limits.Pacer``) and a timeout of ``timeout_seconds``.
 * **Counts** of read and write requests (every attempt: each one spends budget), and the
-  ``Date`` of the last reply, which is the portal's clock for watermarks.
+  ``Date`` of the first reply, which is the portal's clock for watermarks.
 
 Errors leave this module already translated into servefirst's error tree; messages carry the
 status and HubSpot's reply body, never request headers (which hold the token).
@@ -109,7 +109,7 @@ class HubSpotClient:
         self.max_retries = max_retries
         self.pacer = pacer
         self.calls = ApiCalls()
-        self._server_date: dt.datetime | None = None
+        self._first_date: dt.datetime | None = None
         self._client = hubspot.Client.create(
             access_token=token.get_secret_value(),
             host=base_url.rstrip("/"),
@@ -228,9 +228,9 @@ class HubSpotClient:
             return
         self.pacer.observe(RateHeaders.parse(headers))
         date = headers.get("Date")
-        if date:
+        if date and self._first_date is None:
             with contextlib.suppress(TypeError, ValueError):
-                self._server_date = parsedate_to_datetime(date).astimezone(dt.UTC)
+                self._first_date = parsedate_to_datetime(date).astimezone(dt.UTC)
 
     def _translate(self, exc: Any, label: str) -> Exception:
         """Turn one of the client's ``ApiException`` into the servefirst error the engine needs."""
@@ -287,8 +287,21 @@ class HubSpotClient:
         )
 
     def server_time(self) -> dt.datetime:
-        """The portal's clock from the last reply's ``Date`` header, or this machine's UTC now."""
-        return self._server_date or dt.datetime.now(dt.UTC)
+        """The portal's clock: the ``Date`` of the first reply this client received.
+
+        Never this machine's clock, which may run ahead of HubSpot's and so lose edits made in
+        between. Before any reply, one cheap read (the deal pipelines) fetches it.
+        """
+        if self._first_date is None:
+            self.call(
+                "read", "crm.pipelines.pipelines_api", "get_all", "deals", raw=True, what="clock"
+            )
+        if self._first_date is None:
+            raise FatalSyncError(
+                "HubSpot sent no Date header, so servefirst cannot read the portal's clock",
+                connection=self.connection,
+            )
+        return self._first_date
 
     def close(self) -> None:
         """Close every cached API's connections (``ApiClient.close`` only stops its threads)."""

@@ -110,7 +110,12 @@ class HubSpotConnector:
         return record_url(self.settings.app_url, self.settings.portal_id, engagement_id)
 
     def server_time(self) -> dt.datetime:
-        """HubSpot's clock from the last reply's ``Date`` header, or UTC now."""
+        """HubSpot's clock from the first reply's ``Date`` header, never the local one.
+
+        Before any request, reading the pipeline (which the pull needs anyway, and keeps) is
+        the request whose reply tells the time: asking for the clock costs no extra call.
+        """
+        self.stage_mapping()
         return self.client.server_time()
 
     @property

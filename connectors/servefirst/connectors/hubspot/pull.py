@@ -52,8 +52,6 @@ from servefirst.connectors.hubspot.records import (
 )
 from servefirst.connectors.hubspot.search import (
     INDEX_LAG_OVERLAP,
-    PAGE_SIZE,
-    RESULT_CAP,
     Group,
     page_groups,
     queries,
@@ -114,21 +112,18 @@ class DealReader:
         mapping: StageMapping,
         seen: set[str],
     ) -> Iterator[Engagement]:
-        """Page through one query: ``after`` offsets inside a window, a new window at the cap.
+        """Page through one query by keyset: sorted on the id, each page after the last id read.
 
-        A window is the query restricted to ids above the last one read. Offsets are cheap for
-        HubSpot (the same query, its next slice) but shift when a record leaves or joins the
-        result set mid-pull, which could skip a record; so a window also ends, early, as soon
-        as the reply's ``total`` differs from the window's first page. Restarting after the
-        last id can never skip: the sort is on the unique id.
+        Every page is the query restricted to ``hs_object_id > last id read`` (none on the
+        first). ``after`` offsets would be cheaper for nobody (still one call per page) but
+        shift when a deal leaves or joins the result set mid-pull and can skip one; a keyset
+        never skips, since the sort is on the unique id, and it never meets the 10,000-result
+        cap of one query.
         """
         config = self.client.api(SEARCH_API).api_client.configuration
         last_id: str | None = None
-        offset: str | None = None
-        total: object = None
         while True:
             request = search_request(page_groups(query, last_id), properties, config)
-            request.after = offset
             reply = self.client.call(
                 "read",
                 SEARCH_API,
@@ -142,17 +137,9 @@ class DealReader:
             fresh = [r for r in page if str(r["id"]) not in seen]
             seen.update(str(r["id"]) for r in fresh)
             yield from self.engagements(fresh, mapping)
-            following = next_after(reply)
-            if not page or following is None:
+            if not page or next_after(reply) is None:
                 return
-            if offset is None:
-                total = reply.get("total")
-            moved = reply.get("total") != total
-            if moved or not following.isdigit() or int(following) + PAGE_SIZE > RESULT_CAP:
-                last_id = max((str(r["id"]) for r in page), key=_id_order)
-                offset = None
-            else:
-                offset = following
+            last_id = max((str(r["id"]) for r in page), key=_id_order)
 
     def engagements(
         self, deals: Sequence[dict[str, Any]], mapping: StageMapping

@@ -8,10 +8,11 @@ queries; the pull de-duplicates across them. Engagements asked for by id (``Pull
 ride along as further groups, "pipeline AND ``hs_object_id`` IN (up to 100 ids)", so they cost
 no call of their own while the query has room.
 
-Every query is sorted ascending on ``hs_object_id``, the unique id. HubSpot answers 400 to any
-page past the 10,000th result of a query, so the pull reads in windows: ``after`` offsets
-within a window, and a new window (the same query with ``hs_object_id > last id read``) before
-the cap. Windowing costs nothing extra: still one call per page of 200.
+Every query is sorted ascending on ``hs_object_id``, the unique id, and read by keyset: each
+page is the same query with ``hs_object_id > last id read``, never an ``after`` offset. Offsets
+shift when a record leaves or joins the result set between two pages (a deal deleted behind
+the cursor makes the next page start one record late), and HubSpot answers 400 to any offset
+past the 10,000th result; a keyset has neither problem and costs the same one call per page.
 """
 
 from __future__ import annotations

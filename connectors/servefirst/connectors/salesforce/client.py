@@ -24,8 +24,13 @@ from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.base import ApiCalls
 from servefirst.connectors.salesforce.auth import TokenSource
 from servefirst.connectors.salesforce.retry import TRANSIENT_NETWORK, RetryPolicy, translate
-from servefirst.connectors.salesforce.transport import CallMeter, Usage, metered_session
-from servefirst.playbook.errors import AuthError
+from servefirst.connectors.salesforce.transport import (
+    VERSIONS_PATH,
+    CallMeter,
+    Usage,
+    metered_session,
+)
+from servefirst.playbook.errors import AuthError, FatalSyncError
 
 T = TypeVar("T")
 
@@ -71,12 +76,29 @@ class SalesforceClient:
         return self.meter.usage
 
     def server_time(self) -> dt.datetime:
-        """The ``Date`` of the last response, or the local UTC clock before any call.
+        """Salesforce's clock: the ``Date`` of the first response this client received.
 
-        Costs no request: a stale ``Date`` only moves a watermark earlier (safe, it re-reads),
-        and the incremental overlap absorbs ordinary skew of the local clock.
+        Never this machine's clock, which may run ahead of the org's and so lose edits made
+        in between. Before any response, the list of API versions (no login, no API budget)
+        tells it.
         """
-        return self.meter.last_date or dt.datetime.now(dt.UTC)
+        if self.meter.first_date is None:
+            self.retry.run("server time", self._read_clock)
+        if self.meter.first_date is None:
+            raise FatalSyncError(
+                "Salesforce sent no Date header, so servefirst cannot read the org's clock",
+                connection=self.name,
+            )
+        return self.meter.first_date
+
+    def _read_clock(self) -> None:
+        """One GET of the versions list: whatever its status, its reply carries a ``Date``."""
+        url = f"{self.settings.instance_url.rstrip('/')}{VERSIONS_PATH}/"
+        try:
+            self.session.get(url).close()
+        except TRANSIENT_NETWORK as exc:
+            translated = translate(exc, "server time", self.name)
+            raise (translated or exc) from exc
 
     def call(self, what: str, op: Callable[[Salesforce], T]) -> T:
         """Run one single-request operation with login, renewal, retries and translation."""

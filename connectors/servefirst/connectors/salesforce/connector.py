@@ -80,7 +80,7 @@ class SalesforceConnector:
         return record_url(self.settings.instance_url, engagement_id)
 
     def server_time(self) -> dt.datetime:
-        """Salesforce's clock from the last response's ``Date`` header (UTC)."""
+        """Salesforce's clock from the first response's ``Date`` header, never the local one."""
         return self.client.server_time()
 
     @property

@@ -28,6 +28,7 @@ from servefirst.playbook.errors import BudgetExhaustedError
 
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(?P<used>\d+)/(?P<max>\d+)")
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
+VERSIONS_PATH = "/services/data"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -48,14 +49,23 @@ def parse_limit_info(header: str) -> Usage | None:
 
 
 def call_kind(method: str, url: str) -> str:
-    """``auth`` for the token endpoint, else ``read`` for GET and ``write`` for the rest."""
-    if TOKEN_PATH in url:
+    """``auth`` for requests that cost no API budget, ``read`` for GET, ``write`` for the rest.
+
+    The token endpoint and the unauthenticated list of API versions (which servefirst reads
+    only for the org's clock) cost the org no API request.
+    """
+    if TOKEN_PATH in url or url.rstrip("/").endswith(VERSIONS_PATH):
         return "auth"
     return "read" if method.upper() in READ_METHODS else "write"
 
 
 class CallMeter:
-    """Counts calls by kind and keeps the last usage report and server clock; thread-safe."""
+    """Counts calls by kind and keeps the last usage report and the server's clock; thread-safe.
+
+    ``first_date`` is the ``Date`` of the first response this meter saw: the org's clock at
+    the start of the connector's work, which is what a watermark must be (anything modified
+    after it is re-read next time).
+    """
 
     def __init__(self, budget_share: float, connection: str = "") -> None:
         self.budget_share = budget_share
@@ -63,7 +73,7 @@ class CallMeter:
         self._lock = threading.Lock()
         self._calls = ApiCalls()
         self.usage: Usage | None = None
-        self.last_date: dt.datetime | None = None
+        self.first_date: dt.datetime | None = None
 
     @property
     def calls(self) -> ApiCalls:
@@ -104,8 +114,8 @@ class CallMeter:
         with self._lock:
             if usage is not None:
                 self.usage = usage
-            if date is not None:
-                self.last_date = date
+            if date is not None and self.first_date is None:
+                self.first_date = date
 
 
 class SalesforceAdapter(HTTPAdapter):

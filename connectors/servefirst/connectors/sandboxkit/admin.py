@@ -44,6 +44,10 @@ class SandboxAdmin:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def set_clock_offset(self, seconds: float) -> None:
+        """Run the sandbox's clock ``seconds`` ahead of this machine's (behind if negative)."""
+        self._call("POST", "/clock", {"offset_seconds": seconds})
+
     def close(self) -> None:
         """Release the keep-alive connection, so the sandbox can stop at once."""
         self._session.close()

@@ -11,6 +11,9 @@ Admin API (JSON):
                                         "path_prefix": ""}
     POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
     DELETE /__sandbox__/faults         clear scripted and random faults
+    GET    /__sandbox__/clock          {"offset_seconds": 0.0, "now": "<ISO time>"}
+    POST   /__sandbox__/clock          {"offset_seconds": -600}: run the CRM's clock this far
+                                        from this machine's (Date header, every stamp it writes)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 
@@ -58,11 +62,19 @@ class SandboxMiddleware:
         self.extra_admin = extra_admin
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.clock = sandbox_clock.SandboxClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        token = sandbox_clock.serving(self.clock)
+        try:
+            await self._serve(scope, receive, _dated(send, self.clock))
+        finally:
+            sandbox_clock.restore(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(ADMIN_PREFIX):
@@ -122,9 +134,33 @@ class SandboxMiddleware:
         if (method, sub) == ("DELETE", "/faults"):
             self.faults.clear()
             return {"ok": True}
+        if (method, sub) == ("GET", "/clock"):
+            return self._clock_state()
+        if (method, sub) == ("POST", "/clock"):
+            self.clock.set_offset(float(payload["offset_seconds"]))
+            return self._clock_state()
         if self.extra_admin is not None:
             return self.extra_admin(method, sub, payload)
         return None
+
+    def _clock_state(self) -> dict[str, Any]:
+        return {
+            "offset_seconds": self.clock.offset.total_seconds(),
+            "now": self.clock.now().isoformat(),
+        }
+
+
+def _dated(send: Send, clock: sandbox_clock.SandboxClock) -> Send:
+    """``send`` that stamps each response with the sandbox's own ``Date`` header."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", clock.http_date().encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return dated
 
 
 def _fault(payload: dict[str, Any]) -> Fault:

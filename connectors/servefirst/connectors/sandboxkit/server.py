@@ -44,6 +44,7 @@ class SandboxServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            date_header=False,  # the sandbox's middleware sends its own clock's Date
             **kwargs,
         )
         self._server = uvicorn.Server(config)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
+
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 
 _EPOCH_MS = re.compile(r"^-?\d{1,16}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -26,7 +27,8 @@ class ValueProblemError(Exception):
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    """The sandbox's clock (see ``sandboxkit.clock``) in epoch milliseconds."""
+    return int(sandbox_clock.now().timestamp() * 1000)
 
 
 def iso_ms(ms: int) -> str:

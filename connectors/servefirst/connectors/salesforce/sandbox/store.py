@@ -12,14 +12,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.ids import IdFactory
 from servefirst.connectors.salesforce.sandbox.schema import FieldDef, ObjectDef, Schema
+from servefirst.connectors.sandboxkit import clock as sandbox_clock
 
 Record = dict[str, Any]
 Listener = Callable[[], None]
+
+
+#: A clock that reads further back than this was moved on purpose, not by a burst of stamps.
+_STEP_BACK = timedelta(seconds=1)
 
 
 class Clock:
@@ -36,15 +41,20 @@ class Clock:
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        current = datetime.now(UTC)
+        """The sandbox's clock (see ``sandboxkit.clock``: a test may shift it) in milliseconds.
+
+        A clock set back by a test starts its never-backwards floor afresh: stamps then follow
+        the shifted clock, as a real org's would.
+        """
+        current = sandbox_clock.now()
         current = current.replace(microsecond=current.microsecond // 1000 * 1000)
         with self._lock:
-            current = max(current, self._last)
-            self._last = current
-            return current
+            if current >= self._last or self._last - current > _STEP_BACK:
+                self._last = current
+            return self._last
 
     def today(self) -> Any:
-        return datetime.now(UTC).date()
+        return sandbox_clock.now().date()
 
 
 class Store:
