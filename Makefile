@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The proof of "incremental equals full" at length: SOAK_EXAMPLES per CRM, SOAK_SEED to replay.
+SOAK_EXAMPLES ?= 2000
+SOAK_SEED ?= $(shell date +%s)
+soak: $(STAMP)
+	SOAK_EXAMPLES=$(SOAK_EXAMPLES) SOAK_SEED=$(SOAK_SEED) $(BIN)/pytest -q -s -p no:logging \
+		-p no:cacheprovider --timeout=0 --hypothesis-seed=$(SOAK_SEED) \
+		tests/sync/proof/test_incremental_equals_full.py -k incremental_run_equals_a_full_scan
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -164,6 +164,9 @@ class _ConnectionBase(_Strict):
     #: playbook stage key (and ``won`` / ``lost``) -> the CRM's stage value; unset keys use the
     #: playbook's own stage labels.
     stage_map: dict[str, str] = Field(default_factory=dict)
+    #: CRM stages deliberately left out of the playbook (e.g. a "Parked" stage): ``doctor``
+    #: accepts them unmapped instead of asking to map them.
+    unmapped_stages: tuple[str, ...] = ()
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     #: How far before the watermark an incremental pull re-reads, because the CRM may make a
     #: write visible to queries late (HubSpot's search index lags by seconds; Salesforce's

@@ -12,6 +12,7 @@ from typing import Protocol, cast
 
 from servefirst.config.settings import HubSpotConnection, SalesforceConnection
 from servefirst.connectors.base import Connector
+from servefirst.connectors.preflight import Check, Status
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 
@@ -46,3 +47,28 @@ def open_connector(
         ) from None
     connect = cast(ConnectFn, module.connect)
     return connect(name, conn_settings, playbook, base_dir=base_dir)
+
+
+def diagnose_connection(
+    name: str, conn_settings: ConnectionSettings, playbook: Playbook, base_dir: Path
+) -> list[Check]:
+    """``servefirst doctor``'s checklist for one connection, from its CRM's ``doctor`` module.
+
+    A secret that cannot be read or a stage map the playbook does not know is a failed check
+    like any other, so ``doctor --all`` carries on with the next connection.
+    """
+    module_name = CONNECTOR_MODULES.get(conn_settings.crm)
+    if module_name is None:
+        raise ConfigError(f"connection {name!r}: no connector for CRM {conn_settings.crm!r}")
+    module = importlib.import_module(f"{module_name}.doctor")
+    diagnose = cast(DiagnoseFn, module.diagnose)
+    try:
+        return diagnose(name, conn_settings, playbook, base_dir=base_dir)
+    except ConfigError as exc:
+        return [Check("config", Status.FAIL, exc.message, "fix servefirst.toml, then run again")]
+
+
+class DiagnoseFn(Protocol):
+    def __call__(
+        self, name: str, settings: ConnectionSettings, playbook: Playbook, *, base_dir: Path
+    ) -> list[Check]: ...

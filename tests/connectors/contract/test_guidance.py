@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tests.connectors.contract.test_contract import CRITERIA, SCENARIOS
+
 from servefirst.connectors.base import PullWindow
 from servefirst.playbook.definition import RULE_IDS
 from servefirst.playbook.evaluate import evaluate
@@ -20,7 +22,6 @@ from servefirst.sync.connectors import open_connector
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import sync_connection
-from tests.connectors.contract.test_contract import CRITERIA, SCENARIOS
 
 TODAY = dt.datetime.now(dt.UTC).date()
 DATE_RULES = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate, Property
 
 from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import ConfigError
 
 if TYPE_CHECKING:
     from tests.connectors.hubspot.conftest import Portal
@@ -96,7 +96,7 @@ def test_drift_is_repaired_and_only_drift(bare_portal: Portal, prime: Playbook) 
 
 
 def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
-    bare_portal: Portal, prime: Playbook, caplog: pytest.LogCaptureFixture
+    bare_portal: Portal, prime: Playbook
 ) -> None:
     stage_map = {
         "discover": "Appointment Scheduled",
@@ -104,7 +104,7 @@ def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
         "design": "Presentation Scheduled",
         "deliver": "Contract Sent",
         "won": "Closed Won",
-        "lost": "No such stage",
+        "lost": "Closed Lost",
     }
     connector = bare_portal.connector(prime, pipeline="Sales Pipeline", stage_map=stage_map)
     connector.provision(prime, dry_run=False)
@@ -114,14 +114,22 @@ def test_mapping_onto_an_existing_pipeline_is_reported_not_modified(
     stages = {s.name: (s.action, s.detail) for s in report.steps if s.kind == "stage"}
     assert stages["Sales Pipeline/Appointment Scheduled"][0] == "none"
     assert "discover mapped onto" in stages["Sales Pipeline/Appointment Scheduled"][1]
-    assert stages["Sales Pipeline/No such stage"][0] == "manual"
-    assert "stage_map" in stages["Sales Pipeline/No such stage"][1]
     assert _writes(bare_portal) == 0  # mapped stages are never modified
+    assert connector.stage_mapping().key_by_stage["appointmentscheduled"] == "discover"
 
-    with caplog.at_level(logging.WARNING):
-        mapping = connector.stage_mapping()
-    assert mapping.key_by_stage["appointmentscheduled"] == "discover"
-    assert "playbook stage(s) lost" in caplog.text
+
+def test_a_stage_map_naming_a_missing_stage_is_refused_before_any_write(
+    bare_portal: Portal, prime: Playbook
+) -> None:
+    stage_map = {"design": "Solutioning", "won": "Closed Won", "lost": "Closed Lost"}
+    connector = bare_portal.connector(prime, pipeline="Sales Pipeline", stage_map=stage_map)
+    bare_portal.reset()
+    with pytest.raises(ConfigError, match=r"stage_map\.design = 'Solutioning'") as refused:
+        connector.provision(prime, dry_run=False)
+    assert "'Presentation Scheduled'" in str(refused.value)  # the stages it could use
+    assert _writes(bare_portal) == 0
+    with pytest.raises(ConfigError, match=r"stage_map\.design = 'Solutioning'"):
+        connector.stage_mapping()  # what a sync asks first: the run stops before any write
 
 
 def test_a_create_that_loses_a_race_re_reads_and_converges(

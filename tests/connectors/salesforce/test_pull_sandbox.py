@@ -261,13 +261,14 @@ def test_pull_is_a_generator_that_reads_page_by_page(
     connector.close()
 
 
-def test_unmapped_stage_keeps_the_raw_value(
+def test_a_stage_map_naming_a_stage_the_org_lacks_stops_the_pull(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
+    """Mapped as written, every Design opportunity would lose its stage and its tasks."""
     connector = connector_for(org["sandbox"], stage_map={"design": "Solution Design"})
-    pulled = by_id(list(connector.pull(PullWindow())))
-    e = pulled[org["design"]]
-    assert (e.stage, e.raw_stage, e.status) == (None, "Design", Status.OPEN)
+    with pytest.raises(ConfigError, match="Solution Design") as refused:
+        list(connector.pull(PullWindow()))
+    assert "'Design'" in str(refused.value)
     connector.close()
 
 

@@ -303,6 +303,11 @@ class HubSpotClient:
             )
         return self._first_date
 
+    @property
+    def server_date(self) -> dt.datetime | None:
+        """The first reply's ``Date`` header, without a request (``None`` before any reply)."""
+        return self._first_date
+
     def close(self) -> None:
         """Close every cached API's connections (``ApiClient.close`` only stops its threads)."""
         for api in self._apis.values():

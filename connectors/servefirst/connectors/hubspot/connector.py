@@ -28,6 +28,7 @@ from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
 from servefirst.connectors.hubspot.records import OwnerDirectory, find_pipeline
 from servefirst.connectors.hubspot.search import INDEX_LAG_OVERLAP
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import Engagement
@@ -93,6 +94,13 @@ class HubSpotConnector:
                     "`servefirst provision`, or set `pipeline` to an existing pipeline",
                     connection=self.name,
                 )
+            refusal = missing_stage_targets(
+                self.settings.stage_map,
+                [s.label for s in pipeline.stages],
+                f"pipeline '{pipeline.label}'",
+            )
+            if refusal is not None:
+                raise ConfigError(refusal, connection=self.name)
             self._mapping = StageMapping.build(pipeline, self.playbook, self.settings.stage_map)
             missing = self._mapping.missing_keys(self.playbook)
             if missing:

@@ -140,6 +140,8 @@ class Pacer:
         self._seen_at = float("-inf")
         self._budget_message: str | None = None
         self.waited_seconds = 0.0
+        #: The portal's daily budget and what is left of it, as the last reply reported them.
+        self.daily: tuple[int, int] | None = None
 
     def before(self, *, search: bool) -> None:
         """Call just before each request: raises when out of budget, otherwise waits if needed."""
@@ -159,6 +161,7 @@ class Pacer:
             self._last = headers
             self._seen_at = self.clock()
         if headers.daily and headers.daily_remaining is not None:
+            self.daily = (headers.daily, headers.daily_remaining)
             floor = headers.daily * (1 - self.budget_share)
             if headers.daily_remaining <= floor:
                 self._budget_message = (

@@ -34,7 +34,9 @@ from servefirst.connectors.hubspot.spec import (
     property_specs,
     stage_specs,
 )
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -244,14 +246,15 @@ class Provisioner:
         )
         if spec.mapped:
             if found is None:
-                return _Item(
-                    ProvisionStep(
-                        "stage",
-                        what,
-                        "manual",
-                        f"stage_map maps {spec.key!r} to {spec.label!r}, which this pipeline "
-                        "lacks: add the stage in HubSpot or fix stage_map",
+                # Planning happens before any write: nothing is changed when this refuses.
+                raise ConfigError(
+                    missing_stage_targets(
+                        {spec.key: spec.label},
+                        [s.label for s in pipeline.stages],
+                        f"pipeline '{pipeline.label}'",
                     )
+                    or f"stage_map.{spec.key}: pipeline '{pipeline.label}' has no such stage",
+                    connection=self.client.connection,
                 )
             if found.is_closed != spec.is_closed or (spec.key == "won") != found.is_won:
                 return _Item(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.base import ApiCalls, ApplyResult, Plan, ProvisionReport, PullWindow
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.apply import Writer
 from servefirst.connectors.salesforce.client import SalesforceClient
@@ -15,8 +16,9 @@ from servefirst.connectors.salesforce.mapping import SalesforceMapping, record_u
 from servefirst.connectors.salesforce.provision import Provisioner
 from servefirst.connectors.salesforce.pull import Puller
 from servefirst.connectors.salesforce.retry import RetryPolicy
+from servefirst.connectors.salesforce.stages import STAGES_SOQL, active_stage_names
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import RecordError
+from servefirst.playbook.errors import ConfigError, RecordError
 from servefirst.playbook.model import Engagement
 
 
@@ -54,6 +56,7 @@ class SalesforceConnector:
         )
         self._puller = Puller(self.client, self.mapping, overlap=overlap, batch_size=batch_size)
         self._writer = Writer(self.client, self.mapping, playbook)
+        self._stages_checked = False
 
     def provision(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
         """Plan (and unless ``dry_run`` apply) fields, permissions, rule and stage checks."""
@@ -61,7 +64,20 @@ class SalesforceConnector:
         return Provisioner(self.client, self.settings, mapping).run(playbook, dry_run=dry_run)
 
     def pull(self, window: PullWindow) -> Iterator[Engagement]:
-        """Engagements the window asks for, page by page (see ``pull.Puller``)."""
+        """Engagements the window asks for, page by page (see ``pull.Puller``).
+
+        A connection with an explicit ``stage_map`` first checks, once per connector, that
+        the org has every stage it names (one query): a map naming a missing stage would flag
+        and unmap that stage's engagements, so the run stops with a ConfigError instead.
+        """
+        if self.settings.stage_map and not self._stages_checked:
+            page = self.client.call("query", lambda sf: sf.query(STAGES_SOQL))
+            refusal = missing_stage_targets(
+                self.settings.stage_map, active_stage_names(page.get("records") or []), "the org"
+            )
+            if refusal is not None:
+                raise ConfigError(refusal, connection=self.name)
+            self._stages_checked = True
         return self._puller.pull(window)
 
     @property

@@ -20,12 +20,18 @@ from simple_salesforce.format import format_soql
 
 from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
+from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.path import path_spec, provision_path
 from servefirst.connectors.salesforce.retry import describe
-from servefirst.connectors.salesforce.stages import stage_steps, validation_rule
+from servefirst.connectors.salesforce.stages import (
+    STAGES_SOQL,
+    active_stage_names,
+    stage_steps,
+    validation_rule,
+)
 from servefirst.connectors.salesforce.waiver import grant_step, waiver_steps
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
@@ -62,6 +68,12 @@ class Provisioner:
             ) from None
 
     def _run(self, playbook: Playbook, *, dry_run: bool) -> ProvisionReport:
+        stages = self._query(STAGES_SOQL)
+        refusal = missing_stage_targets(
+            self.settings.stage_map, active_stage_names(stages), "the org"
+        )
+        if refusal is not None:
+            raise ConfigError(refusal, connection=self.client.name)
         specs = field_specs(self.settings.fields)
         steps = self._fields(specs, dry_run)
         steps += self._permissions(specs, dry_run)
@@ -76,7 +88,6 @@ class Provisioner:
             )
         if self.settings.validation_rule:
             steps += self._validation_rule(playbook, dry_run)
-        stages = self._query(_STAGES_SOQL)
         steps += stage_steps(self.mapping, stages)
         path = path_spec(self.mapping, playbook, stages)
         steps.append(provision_path(self.client, path, dry_run=dry_run))
@@ -322,9 +333,3 @@ class Provisioner:
                 "tooling update", tooling("PATCH", f"sobjects/ValidationRule/{rule_id}", body)
             )
         return [Step("validation_rule", rule.full_name, "update", f"differs in {', '.join(diffs)}")]
-
-
-_STAGES_SOQL = (
-    "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, SortOrder "
-    "FROM OpportunityStage ORDER BY SortOrder"
-)

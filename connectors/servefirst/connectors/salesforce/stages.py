@@ -20,6 +20,18 @@ ERROR_MESSAGE_MAX = 255
 _SETUP_PATH = "Setup > Object Manager > Opportunity > Fields & Relationships > Stage > Values"
 
 
+#: The org's Opportunity stages, as provisioning and the stage-map guard read them.
+STAGES_SOQL = (
+    "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, SortOrder "
+    "FROM OpportunityStage ORDER BY SortOrder"
+)
+
+
+def active_stage_names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """StageName values of the org's active stages."""
+    return [str(r.get("ApiName") or r.get("MasterLabel")) for r in rows if r.get("IsActive")]
+
+
 def stage_steps(
     mapping: SalesforceMapping, rows: Iterable[Mapping[str, Any]]
 ) -> list[ProvisionStep]:

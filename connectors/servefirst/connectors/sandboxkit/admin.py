@@ -44,6 +44,19 @@ class SandboxAdmin:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def hold(self, after: int, path_prefix: str = "", timeout_seconds: float = 10.0) -> None:
+        """Park the ``after``-th request whose path starts with ``path_prefix`` until released."""
+        payload = {"after": after, "path_prefix": path_prefix, "timeout_seconds": timeout_seconds}
+        self._call("POST", "/gate", payload)
+
+    def holding(self) -> bool:
+        """Whether a request is parked at the gate right now."""
+        return bool(self._call("GET", "/gate")["holding"])
+
+    def release(self) -> None:
+        """Let a parked request go on (if any) and disarm the gate."""
+        self._call("DELETE", "/gate")
+
     def set_clock_offset(self, seconds: float) -> None:
         """Run the sandbox's clock ``seconds`` ahead of this machine's (behind if negative)."""
         self._call("POST", "/clock", {"offset_seconds": seconds})

@@ -37,6 +37,8 @@ class FaultInjector:
         self._rate = 0.0
         self._random_kinds: tuple[Fault, ...] = ()
         self._rng = random.Random(0)  # noqa: S311 - reproducible fault schedule, not crypto
+        #: Faults applied so far (scripted and random), so a test can report what it injected.
+        self.fired = 0
 
     def inject(self, fault: Fault, count: int = 1) -> None:
         """The next ``count`` matching requests suffer ``fault``."""
@@ -67,7 +69,9 @@ class FaultInjector:
                         del self._queue[index]
                     else:
                         self._queue[index] = (fault, remaining - 1)
+                    self.fired += 1
                     return fault
             if self._rate and self._random_kinds and self._rng.random() < self._rate:
+                self.fired += 1
                 return self._rng.choice(self._random_kinds)
         return None

@@ -4,13 +4,19 @@ The admin API lives under a prefix no CRM uses, so the real client libraries can
 by accident, and its own requests are neither counted nor faulted.
 
 Admin API (JSON):
-    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...}}
+    GET    /__sandbox__/               this list, and the CRM's own admin endpoints
+    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...},
+                                        "faults_fired": n}
     POST   /__sandbox__/stats/reset    zero the counters
     POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
                                         "status": 503, "latency_ms": 0, "policy": "",
                                         "path_prefix": ""}
     POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
     DELETE /__sandbox__/faults         clear scripted and random faults
+    POST   /__sandbox__/gate           {"after": 1, "path_prefix": "", "timeout_seconds": 10}:
+                                       hold that request until released (see ``gate``)
+    GET    /__sandbox__/gate           {"holding": bool, "armed": bool, "seen": n}
+    DELETE /__sandbox__/gate           release a held request and disarm
     GET    /__sandbox__/clock          {"offset_seconds": 0.0, "now": "<ISO time>"}
     POST   /__sandbox__/clock          {"offset_seconds": -600}: run the CRM's clock this far
                                         from this machine's (Date header, every stamp it writes)
@@ -26,6 +32,7 @@ from typing import Any
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
+from servefirst.connectors.sandboxkit.gate import RequestGate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,6 +46,19 @@ FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
 EndpointClassifier = Callable[[str, str], str]
 
 ADMIN_PREFIX = "/__sandbox__"
+#: The admin endpoints every sandbox answers, as ``GET /__sandbox__/`` lists them.
+COMMON_ADMIN: tuple[str, ...] = (
+    "GET /__sandbox__/ - this list",
+    "GET /__sandbox__/stats - requests served, by endpoint",
+    "POST /__sandbox__/stats/reset - zero the counters",
+    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency", "count", "status", '
+    '"latency_ms", "policy", "path_prefix"}: fault the next matching requests',
+    'POST /__sandbox__/faults/random - {"rate", "seed", "faults": [...]}: random faults',
+    "DELETE /__sandbox__/faults - clear every fault",
+    'POST /__sandbox__/gate - {"after", "path_prefix", "timeout_seconds"}: hold that request',
+    "GET /__sandbox__/gate - whether a request is held now",
+    "DELETE /__sandbox__/gate - release a held request and disarm",
+)
 
 
 class _ConnectionResetError(Exception):
@@ -55,13 +75,16 @@ class SandboxMiddleware:
         classify: EndpointClassifier,
         respond: FaultResponder,
         extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
+        extra_index: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.classify = classify
         self.respond = respond
         self.extra_admin = extra_admin
+        self.index = COMMON_ADMIN + extra_index
         self.faults = FaultInjector()
         self.counter = RequestCounter()
+        self.gate = RequestGate()
         self.clock = sandbox_clock.SandboxClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,6 +104,7 @@ class SandboxMiddleware:
             await self._admin(scope, receive, send)
             return
         self.counter.add(method, self.classify(method, path))
+        await self.gate.passage(path)
         fault = self.faults.take(path)
         if fault is None:
             await self.app(scope, receive, send)
@@ -118,9 +142,15 @@ class SandboxMiddleware:
     def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Answers one admin call; ``None`` means no such endpoint."""
         sub = path[len(ADMIN_PREFIX) :].rstrip("/")
+        if (method, sub) == ("GET", ""):
+            return {"endpoints": list(self.index)}
         if (method, sub) == ("GET", "/stats"):
             counts = self.counter.snapshot()
-            return {"total": sum(counts.values()), "by_endpoint": counts}
+            return {
+                "total": sum(counts.values()),
+                "by_endpoint": counts,
+                "faults_fired": self.faults.fired,
+            }
         if (method, sub) == ("POST", "/stats/reset"):
             self.counter.reset()
             return {"ok": True}
@@ -134,6 +164,8 @@ class SandboxMiddleware:
         if (method, sub) == ("DELETE", "/faults"):
             self.faults.clear()
             return {"ok": True}
+        if sub == "/gate":
+            return self._gate(method, payload)
         if (method, sub) == ("GET", "/clock"):
             return self._clock_state()
         if (method, sub) == ("POST", "/clock"):
@@ -142,6 +174,19 @@ class SandboxMiddleware:
         if self.extra_admin is not None:
             return self.extra_admin(method, sub, payload)
         return None
+
+    def _gate(self, method: str, payload: dict[str, Any]) -> Any:
+        if method == "POST":
+            self.gate.arm(
+                int(payload.get("after", 1)),
+                str(payload.get("path_prefix", "")),
+                float(payload.get("timeout_seconds", 10.0)),
+            )
+        elif method == "DELETE":
+            self.gate.release()
+        elif method != "GET":
+            return None
+        return self.gate.status()
 
     def _clock_state(self) -> dict[str, Any]:
         return {

@@ -19,13 +19,16 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from servefirst.config.loader import load_playbook, load_settings
+from servefirst.config.settings import Settings
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.sync.cli.sync_render import render_provision, render_sync
 from servefirst.sync.demo.guidance import dismiss_and_waive, show_comeback, show_timetable
 from servefirst.sync.demo.reps import RepDesk, rep_for
 from servefirst.sync.engine.report import EngagementSummary, RunReport
 from servefirst.sync.engine.run import SyncOptions
-from servefirst.sync.service import provision_connection, sync_connection
+from servefirst.sync.report import build, render
+from servefirst.sync.report.figures import HEALTH
+from servefirst.sync.service import opened_store, provision_connection, sync_connection
 from servefirst.sync.state import RunStatus
 
 CRMS = ("salesforce", "hubspot")
@@ -104,14 +107,41 @@ def run_demo(
         console.print(f"{len(again.changes)} change(s) would be made.")
     finally:
         sandbox.stop()
+    _step(console, "11. The pipeline report, from servefirst's history alone (the CRM is stopped)")
+    page = _write_report(console, settings, workdir / crm / "report.html")
     seconds = time.monotonic() - started
     console.print(Rule())
     console.print(
         f"Done in {seconds:.1f} s. State and config kept in {workdir / crm}: try "
         f"`servefirst runs list -c {sandbox.config_path}`."
     )
+    console.print(
+        f"The pipeline report is in {page}: open it in a browser.", highlight=False, soft_wrap=True
+    )
     failed = any(r.status is RunStatus.FAILED for r in (first, second, third, quiet))
     return 3 if failed else 0
+
+
+def _write_report(console: Console, settings: Settings, path: Path) -> Path:
+    """Write the HTML report of the demo's connection and say what it shows."""
+    with opened_store(settings) as store:
+        figures = build(store, list(settings.connections))
+    path.write_text(render(figures, "html"), encoding="utf-8")
+    health = {h: sum(getattr(r, h) for r in figures.by_stage) for h in HEALTH}
+    console.print(
+        f"{figures.engagements} engagements: {health['on_track']} on track, "
+        f"{health['at_risk']} at risk, {health['off_track']} off track; "
+        f"{figures.no_operational_date} without an Operational Date; the report charts when "
+        "customers go live month by month, health by stage and owner, slips and findings."
+    )
+    if figures.as_of is not None:
+        year, month = figures.as_of.year, figures.as_of.month
+        months = {
+            f"{year + (month + i - 1) // 12:04d}-{(month + i - 1) % 12 + 1:02d}" for i in range(3)
+        }
+        soon = sum(m.going_live for m in figures.forecast if m.month in months)
+        console.print(f"Engagements going live this month and the next two: {soon}.")
+    return path.resolve()
 
 
 def _reps_at_work(

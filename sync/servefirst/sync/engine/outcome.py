@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from servefirst.connectors.base import ApplyResult, Plan, RecordUpdate, TaskOpen, WriteResult
-from servefirst.sync.state.records import ChangeRecord
+from servefirst.sync.state.records import ChangeRecord, RunTotals
 
 NO_RESULT = "the connector reported no result for this write; it will be retried next run"
 CONFLICT = "skipped: the field was filled in the CRM before the autofill could write it"
@@ -76,6 +77,27 @@ def _count_planned(items: list[str]) -> dict[str, int]:
     for item in items:
         counts[item] += 1
     return counts
+
+
+class Tallied(Protocol):
+    """What keeps a run's counts: a sync's or a revert's report."""
+
+    totals: RunTotals
+    errors: list[RecordProblem]
+
+
+def add_outcome(report: Tallied, outcome: BatchOutcome) -> None:
+    """Add one applied (or dry-run) batch to a run's counts and record errors."""
+    totals = report.totals
+    totals.records_updated += outcome.records_updated
+    totals.fields_updated += outcome.fields_updated
+    totals.tasks_opened += outcome.tasks_opened
+    totals.tasks_closed += outcome.tasks_closed
+    totals.tasks_updated += outcome.tasks_updated
+    totals.tasks_reopened += outcome.tasks_reopened
+    totals.conflicts_skipped += outcome.conflicts_skipped
+    totals.record_errors += len(outcome.problems)
+    report.errors.extend(outcome.problems)
 
 
 def dry_run_outcome(plan: Plan) -> BatchOutcome:

@@ -56,7 +56,7 @@ def next_slips(
     )
 
 
-def _same(current: object, desired: object) -> bool:
+def same_value(current: object, desired: object) -> bool:
     """Whether a CRM value already says what the playbook wants.
 
     CRMs return an empty text as ``None`` or ``""``: both mean empty, which is what keeps a
@@ -82,7 +82,7 @@ def field_changes(engagement: Engagement, desired: PluginFields | None) -> list[
     for name in PLUGIN_FIELDS:
         want = getattr(desired, name)
         have = getattr(engagement.current, name)
-        if not _same(have, want):
+        if not same_value(have, want):
             changes.append(FieldChange(engagement.id, name, have, want))
     return changes
 

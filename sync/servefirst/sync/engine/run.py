@@ -29,6 +29,7 @@ from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import (
     BatchOutcome,
     RecordProblem,
+    add_outcome,
     applied_outcome,
     dry_run_outcome,
     unconfirmed_outcome,
@@ -419,13 +420,4 @@ class _Run:
         self.report.waived.extend(WaivedSummary.all_of(engagement, assessment))
 
     def _add(self, outcome: BatchOutcome) -> None:
-        totals = self.report.totals
-        totals.records_updated += outcome.records_updated
-        totals.fields_updated += outcome.fields_updated
-        totals.tasks_opened += outcome.tasks_opened
-        totals.tasks_closed += outcome.tasks_closed
-        totals.tasks_updated += outcome.tasks_updated
-        totals.tasks_reopened += outcome.tasks_reopened
-        totals.conflicts_skipped += outcome.conflicts_skipped
-        totals.record_errors += len(outcome.problems)
-        self.report.errors.extend(outcome.problems)
+        add_outcome(self.report, outcome)

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from servefirst.connectors.hubspot.sandbox import (
     routes_associations,
     routes_batch,
+    routes_oauth,
     routes_objects,
     routes_owners,
     routes_pipelines,
@@ -94,6 +95,7 @@ def build_app(portal: Portal, limiter: RateLimiter) -> Starlette:
     """The API routes; unknown paths and methods answer an empty 404/405 like HubSpot's edge,
     still with the rate-limit headers."""
     routes = [Route(ep.path, _route(portal, limiter, ep), methods=[ep.method]) for ep in ENDPOINTS]
+    routes.append(routes_oauth.route(portal))
 
     async def no_route(request: Request, exc: Exception) -> Response:  # noqa: ARG001
         status = exc.status_code if isinstance(exc, HTTPException) else 404

@@ -56,6 +56,17 @@ def write_config(
 class SandboxAdminApi:
     """The HubSpot-specific ``/__sandbox__/`` endpoints (see :func:`start_sandbox`)."""
 
+    INDEX = (
+        'POST /__sandbox__/search-lag - {"seconds"}: search shows records as they were then',
+        'POST /__sandbox__/ratelimits - {"tier", "enabled", "daily_used", "search_per_second", '
+        '"reset_window"}: the portal\'s rate limits',
+        'POST /__sandbox__/tokens - {"scopes": [...], "expired"}: issue a private-app token '
+        "with only these scopes (or an expired one)",
+        'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
+        "POST /__sandbox__/save - write the portal to its data file",
+        "GET /__sandbox__/portal - record counts by object",
+    )
+
     def __init__(self, portal: Portal, limiter: RateLimiter, data: Path | None) -> None:
         self.portal = portal
         self.limiter = limiter
@@ -167,6 +178,7 @@ def start_sandbox(
         classify=classify,
         respond=make_responder(limiter),
         extra_admin=admin,
+        extra_index=SandboxAdminApi.INDEX,
     )
     server = _Stopping(app, port=port, tls_dir=None)
     server.admin_api = admin

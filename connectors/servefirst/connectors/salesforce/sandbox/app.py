@@ -62,6 +62,14 @@ class SandboxState:
             self.after_write()
         return counts
 
+    INDEX = (
+        'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
+        "GET /__sandbox__/limits - the daily API limit and what is used",
+        'POST /__sandbox__/limits - {"daily_limit", "used"}: set the daily API budget',
+        'POST /__sandbox__/tokens/expire - {"token"}: expire one token (or all)',
+        "GET /__sandbox__/org - instance URL, integration user, permission set, stages",
+    )
+
     def admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Salesforce-specific admin endpoints under ``/__sandbox__/``."""
         org = self.org
@@ -127,6 +135,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         classify=classify,
         respond=lambda fault: respond(fault, org.budget.header()),
         extra_admin=state.admin,
+        extra_index=SandboxState.INDEX,
     )
 
 
