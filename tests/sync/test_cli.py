@@ -69,7 +69,7 @@ def test_sync_json_is_one_document_with_the_issue_keys(config: Path) -> None:
     doc = json.loads(out)  # exactly one document: anything else on stdout would break this
     assert set(doc) == {
         "run_id", "connection", "crm", "dry_run", "as_of", "status", "counts", "health",
-        "api_calls", "engagements", "waived", "errors",
+        "api_calls", "engagements", "errors",
     }  # fmt: skip
     assert (doc["connection"], doc["crm"], doc["dry_run"], doc["as_of"], doc["status"]) == (
         "acme", "fake", False, "2026-03-02", "ok",

@@ -53,7 +53,7 @@ def _totals_table(totals: RunTotals, *, health: bool = True) -> Table:
 
 def _findings_table(by_rule: dict[str, int]) -> Table:
     table = Table(title="Findings by rule", title_justify="left")
-    table.add_column("Rule")
+    table.add_column("Rule", overflow="fold")
     table.add_column("Engagements", justify="right")
     for rule, count in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(rule, str(count))
@@ -76,21 +76,10 @@ def render_sync(console: Console, report: RunReport) -> None:
     console.print(_totals_table(report.totals))
     if report.totals.findings_by_rule:
         console.print(_findings_table(report.totals.findings_by_rule))
-    if report.waived:
-        table = Table(title="Waived by a manager", title_justify="left")
-        for column in ("Engagement", "Finding", "Until", "Why"):
-            table.add_column(column)
-        for item in report.waived[:_MAX_ERRORS]:
-            table.add_row(
-                escape(item.name), escape(item.message), item.until.isoformat(), escape(item.reason)
-            )
-        console.print(table)
-        if len(report.waived) > _MAX_ERRORS:
-            console.print(f"… and {len(report.waived) - _MAX_ERRORS} more: `--json` lists all")
     if report.errors:
         table = Table(title="Record errors", title_justify="left")
-        table.add_column("Record")
-        table.add_column("CRM message")
+        table.add_column("Record", overflow="fold")
+        table.add_column("CRM message", overflow="fold")
         for problem in report.errors[:_MAX_ERRORS]:
             table.add_row(escape(problem.record_id), escape(problem.message))
         console.print(table)
@@ -148,7 +137,8 @@ def render_runs(console: Console, rows: list[RunRecord]) -> None:
     table = Table(title="Sync runs", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     columns = ("Run", "Connection", "Started UTC", "Status", "Read", "Fields", "Tasks")
     for column in (*columns, "Err", "API"):
-        table.add_column(column, no_wrap=True)
+        # A long connection name wraps rather than being cut into an ambiguous prefix.
+        table.add_column(column, no_wrap=column != "Connection", overflow="fold")
     for r in rows:
         t = r.totals
         table.add_row(
@@ -158,7 +148,7 @@ def render_runs(console: Console, rows: list[RunRecord]) -> None:
             _status(r.status),
             str(t.engagements_read),
             str(t.fields_updated),
-            f"+{t.tasks_opened}/-{t.tasks_closed}",
+            f"+{t.tasks_opened + t.tasks_reopened}/-{t.tasks_closed}",
             str(t.record_errors),
             str(t.api_calls_read + t.api_calls_write),
         )

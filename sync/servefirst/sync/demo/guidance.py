@@ -102,13 +102,15 @@ def show_comeback(console: Console, rep: RepDesk, report: RunReport, done: Dismi
     if back is not None and back.open:
         first = back.body.splitlines()[0] if back.body else ""
         console.print(f"  The dismissed task is open again: {escape(first)}", highlight=False)
-    waived = [w for w in report.waived if w.record_id == done.waived]
-    for item in waived:
-        console.print(
-            f"  Waived on {escape(item.name)}: {escape(item.message)} (until {item.until}: "
-            f"{escape(item.reason)})",
-            highlight=False,
-        )
+    for engagement in report.engagements:
+        if engagement.id != done.waived:
+            continue
+        for item in engagement.waived:
+            console.print(
+                f"  Waived on {escape(engagement.name)}: {escape(item.message)} (until "
+                f"{item.until}: {escape(item.reason)})",
+                highlight=False,
+            )
     closed = next(
         (t for t in rep.playbook_tasks(done.waived) if t.task_id == done.waived_task_id), None
     )

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from servefirst.playbook.errors import ConfigError, ServeFirstError
+from servefirst.playbook.errors import BudgetExhaustedError, ConfigError, ServeFirstError
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import RecordProblem
 from servefirst.sync.state.records import RunStatus, RunTotals
@@ -16,7 +16,8 @@ class FailureKind(StrEnum):
     """Why a run failed, which decides the exit code (config 2, anything else 3)."""
 
     CONFIG = "config"
-    FATAL = "fatal"  # auth, budget, CRM unreachable after retries
+    FATAL = "fatal"  # auth, CRM unreachable after retries
+    BUDGET = "budget"  # the daily API budget (or servefirst's share of it) is spent
     UNEXPECTED = "unexpected"  # a bug: logged with its traceback
 
 
@@ -24,6 +25,8 @@ def failure_kind(exc: BaseException) -> FailureKind:
     """Which kind of failure an exception is, by class only (never by message)."""
     if isinstance(exc, ConfigError):
         return FailureKind.CONFIG
+    if isinstance(exc, BudgetExhaustedError):
+        return FailureKind.BUDGET
     if isinstance(exc, ServeFirstError):
         return FailureKind.FATAL
     return FailureKind.UNEXPECTED
@@ -59,27 +62,6 @@ class EngagementSummary:
         )
 
 
-@dataclass(frozen=True)
-class WaivedSummary:
-    """A finding a manager waived on one engagement: listed in every run's summary."""
-
-    record_id: str
-    name: str
-    rule: str
-    message: str
-    until: dt.date
-    reason: str
-
-    @classmethod
-    def all_of(cls, engagement: Engagement, assessment: Assessment) -> list[WaivedSummary]:
-        return [
-            cls(
-                engagement.id, engagement.name, w.finding.rule, w.finding.message, w.until, w.reason
-            )
-            for w in assessment.waived
-        ]
-
-
 @dataclass
 class RunReport:
     """Everything a caller needs to know about a finished run."""
@@ -93,9 +75,6 @@ class RunReport:
     status: RunStatus = RunStatus.RUNNING
     totals: RunTotals = field(default_factory=RunTotals)
     engagements: list[EngagementSummary] = field(default_factory=list)
-    #: Every waived finding the run saw (kept even when ``engagements`` is not: waivers are
-    #: few, and a manager's decision must stay visible).
-    waived: list[WaivedSummary] = field(default_factory=list)
     errors: list[RecordProblem] = field(default_factory=list)
     duration_seconds: float = 0.0
     error_message: str | None = None
@@ -130,17 +109,6 @@ class RunReport:
                     ],
                 }
                 for e in self.engagements
-            ],
-            "waived": [
-                {
-                    "record_id": w.record_id,
-                    "name": w.name,
-                    "rule": w.rule,
-                    "message": w.message,
-                    "until": w.until.isoformat(),
-                    "reason": w.reason,
-                }
-                for w in self.waived
             ],
             "errors": self._errors(),
         }

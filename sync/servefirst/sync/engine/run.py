@@ -45,7 +45,6 @@ from servefirst.sync.engine.report import (
     EngagementSummary,
     FailureKind,
     RunReport,
-    WaivedSummary,
     failure_kind,
 )
 from servefirst.sync.engine.snapshot import snapshot_of
@@ -417,7 +416,6 @@ class _Run:
             totals.findings_by_rule[finding.rule] = totals.findings_by_rule.get(finding.rule, 0) + 1
         if self.options.keep_engagements:
             self.report.engagements.append(EngagementSummary.of(engagement, assessment))
-        self.report.waived.extend(WaivedSummary.all_of(engagement, assessment))
 
     def _add(self, outcome: BatchOutcome) -> None:
         add_outcome(self.report, outcome)
