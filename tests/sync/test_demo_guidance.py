@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from servefirst.sync.demo.guidance import WAIVER_REASON
 from servefirst.sync.demo.story import run_demo
 from servefirst.sync.engine.tasks import REOPEN_NOTE
 
@@ -24,6 +25,6 @@ def test_the_demo_shows_a_timetable_a_task_coming_back_and_a_waiver(
     assert "Operational Date" in text.split("ready to paste", 1)[1]
     assert "Tasks reopened: 1" in text
     assert f"The dismissed task is open again: {REOPEN_NOTE}" in text
-    assert "Waived on " in text and "the sponsor is on leave" in text
+    assert "Waived on " in text and WAIVER_REASON in text
     assert "is closed." in text
     assert "0 change(s) would be made." in text

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.markup import escape
 
-from servefirst.sync.demo.reps import RepDesk
+from servefirst.playbook.definition import Playbook
+from servefirst.playbook.model import Action
+from servefirst.sync.demo.reps import DeskTask, RepDesk
 from servefirst.sync.engine.report import EngagementSummary, RunReport
 
 #: The waiver the demo's manager writes: plain words, a date within the playbook's limit.
 WAIVER_DAYS = 30
-WAIVER_REASON = "the sponsor is on leave; their deputy names a sponsor when they are back"
+WAIVER_REASON = "the customer freezes all projects until their audit is over"
 
 
 @dataclass(frozen=True)
@@ -47,46 +49,62 @@ def show_timetable(console: Console, rep: RepDesk, report: RunReport) -> None:
     console.print("No open engagement carries a timetable yet.")
 
 
-def _with_rule(report: RunReport, rule: str, taken: set[str]) -> EngagementSummary | None:
-    for engagement in report.engagements:
-        if engagement.id not in taken and any(f.rule == rule for f in engagement.findings):
-            return engagement
-    return None
+def waiver_name(playbook: Playbook, rule: str) -> str | None:
+    """The plain name a manager writes to waive the task ``rule`` is part of, if it has one.
+
+    A rule sharing a task with others is waived through its group, so the whole task closes.
+    """
+    for group in playbook.task_groups.values():
+        if rule in group.rules:
+            return group.label
+    definition = playbook.rules.get(rule)
+    if definition is None or definition.action is not Action.TASK:
+        return None
+    return definition.label or rule
+
+
+def _open_task(rep: RepDesk, engagement: EngagementSummary) -> DeskTask | None:
+    return next((t for t in rep.playbook_tasks(engagement.id) if t.open), None)
 
 
 def dismiss_and_waive(
-    console: Console, rep: RepDesk, report: RunReport, taken: set[str], today: dt.date
+    console: Console,
+    rep: RepDesk,
+    report: RunReport,
+    playbook: Playbook,
+    taken: set[str],
+    today: dt.date,
 ) -> Dismissal | None:
     """A rep marks a task done without fixing it; a manager waives another engagement's finding.
 
     ``taken`` are the engagements the rep fixed earlier in the demo (left alone here).
     """
-    waived = _with_rule(report, "sponsor_missing", taken)
-    if waived is None:
-        return None
-    dismissed = next(
-        (
-            e
-            for e in report.engagements
-            if e.id not in taken | {waived.id}
-            and e.health == "off_track"
-            and any(t.open for t in rep.playbook_tasks(e.id))
-        ),
-        None,
-    )
+    candidates = [e for e in report.engagements if e.id not in taken and e.findings]
+    dismissed = next((e for e in candidates if _open_task(rep, e) is not None), None)
     if dismissed is None:
         return None
-    task = next(t for t in rep.playbook_tasks(dismissed.id) if t.open)
+    task = _open_task(rep, dismissed)
+    assert task is not None  # noqa: S101 - just found
+    waived, name = None, None
+    for engagement in candidates:
+        names = [waiver_name(playbook, f.rule) for f in engagement.findings]
+        name = next((n for n in names if n), None)
+        if engagement.id != dismissed.id and name and _open_task(rep, engagement) is not None:
+            waived = engagement
+            break
+    if waived is None or name is None:
+        return None
     rep.complete_task(task.task_id)
     console.print(
         f"  {escape(dismissed.name)}: the rep marks the task \u201c{escape(task.subject)}\u201d "
         "done without changing anything on the engagement."
     )
-    waived_task = next(t for t in rep.playbook_tasks(waived.id) if t.open)
+    waived_task = _open_task(rep, waived)
+    assert waived_task is not None  # noqa: S101 - just found
     until = today + dt.timedelta(days=WAIVER_DAYS)
-    rep.waive(waived.id, f"Sponsor missing until {until.isoformat()}: {WAIVER_REASON}")
+    rep.waive(waived.id, f"{name} until {until.isoformat()}: {WAIVER_REASON}")
     console.print(
-        f"  {escape(waived.name)}: the sales manager waives \u201csponsor missing\u201d until "
+        f"  {escape(waived.name)}: the sales manager waives \u201c{escape(name)}\u201d until "
         f"{until.isoformat()} in the Playbook waiver field ({WAIVER_REASON})."
     )
     return Dismissal(dismissed.id, task.task_id, waived.id, waived_task.task_id)

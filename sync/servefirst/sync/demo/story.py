@@ -21,6 +21,7 @@ from rich.rule import Rule
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.playbook.definition import Playbook
 from servefirst.sync.cli.sync_render import render_provision, render_sync
 from servefirst.sync.demo.guidance import dismiss_and_waive, show_comeback, show_timetable
 from servefirst.sync.demo.reps import RepDesk, rep_for
@@ -91,7 +92,9 @@ def run_demo(
         render_sync(console, first)
         _show_worst(console, first)
 
-        second, third = _reps_at_work(console, rep_for(crm, sandbox), sync_once, first, today)
+        second, third = _reps_at_work(
+            console, rep_for(crm, sandbox), sync_once, first, playbook, today
+        )
 
         _step(console, "9. Nothing new since: a sync that writes nothing")
         sync_once()  # reads our writes
@@ -149,6 +152,7 @@ def _reps_at_work(
     rep: RepDesk,
     sync_once: Callable[[], RunReport],
     first: RunReport,
+    playbook: Playbook,
     today: dt.date,
 ) -> tuple[RunReport, RunReport]:
     """Steps 4 to 8: fixes, the timetable, a dismissed task and a waiver; two syncs' reports."""
@@ -169,7 +173,7 @@ def _reps_at_work(
         show_timetable(console, rep, second)
 
         _step(console, "7. A rep marks a task done without fixing it; a manager waives a finding")
-        done = dismiss_and_waive(console, rep, second, set(fixed), today)
+        done = dismiss_and_waive(console, rep, second, playbook, set(fixed), today)
 
         _step(console, "8. The next sync brings the dismissed task back and honours the waiver")
         third = sync_once()
