@@ -1,9 +1,10 @@
 """An in-memory CRM for the engine's unit tests, and helpers to build engagements.
 
 ``FakeConnector`` implements the ``Connector`` protocol over dicts with the behaviour the engine
-relies on from real connectors: pages of a fixed size, a server clock that moves with every
-write, ``modified_since`` / key-date-range filtering, idempotent task upserts on the task key,
-autofill re-checked at write time, and per-record refusals. It also counts calls and keeps
+relies on from real connectors: pages of a fixed size, a server clock of its own (months away
+from this machine's, moving with every write), ``modified_since`` / key-date-range / by-id
+filtering, idempotent task upserts on the task key, autofill re-checked at write time,
+per-record refusals and records it cannot map. It also counts calls and keeps
 every plan it was given, so tests can assert on writes the way the benchmarks do.
 """
 
@@ -28,6 +29,7 @@ from servefirst.connectors.base import (
     ProvisionReport,
     ProvisionStep,
     PullWindow,
+    UnmappableRecord,
     WriteResult,
 )
 from servefirst.playbook.definition import Playbook
@@ -70,6 +72,10 @@ class FakeConnector:
     plans: list[Plan] = field(default_factory=list)
     windows: list[PullWindow] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # engagement id -> CRM error message
+    unmappable: dict[str, str] = field(default_factory=dict)  # engagement id -> why
+    #: The CRM clock at the first response of the latest pull: what ``server_time`` reports,
+    #: like a real connector reading the ``Date`` of its first response.
+    first_response: dt.datetime | None = None
     crash_after_writes: int | None = None  # raise SimulatedCrashError after this many writes
     pull_error: BaseException | None = None
     before_write: Callable[[FakeConnector], None] | None = None
@@ -122,17 +128,21 @@ class FakeConnector:
         )
         return e.model_copy(update={"open_tasks": refs})
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
         self.windows.append(window)
         if self.pull_error is not None:
             raise self.pull_error
         matching = sorted(i for i, e in self.records.items() if self._matches(e, window))
         self.calls.read += 1
+        self.first_response = self.tick()
         for start in range(0, max(len(matching), 1), self.page_size):
             if start:
                 self.calls.read += 1
             for engagement_id in matching[start : start + self.page_size]:
-                yield self._view(self.records[engagement_id])
+                if engagement_id in self.unmappable:
+                    yield UnmappableRecord(engagement_id, self.unmappable[engagement_id])
+                else:
+                    yield self._view(self.records[engagement_id])
 
     def _write(self) -> None:
         if self.crash_after_writes is not None:
@@ -194,7 +204,8 @@ class FakeConnector:
         return f"https://crm.example/records/{engagement_id}"
 
     def server_time(self) -> dt.datetime:
-        return self.tick()  # time moves on between a write and the next read of the clock
+        # Before any response a real connector has nothing better than this machine's clock.
+        return self.first_response or dt.datetime.now(dt.UTC)
 
     @property
     def api_calls(self) -> ApiCalls:
@@ -261,12 +272,14 @@ def _postgres_reachable() -> bool:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    """A fresh store on each backend; PostgreSQL gets a throwaway schema, dropped afterwards."""
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh state database on each backend, by URL (other processes can open it too).
+
+    PostgreSQL gets a throwaway schema, named in the URL's connection options and dropped
+    afterwards; the test skips, saying why, where PostgreSQL is not reachable.
+    """
     if request.param == "sqlite":
-        state = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
-        yield state
-        state.close()
+        yield f"sqlite:///{tmp_path / 'state.db'}"
         return
     if not _postgres_reachable():
         pytest.skip(
@@ -277,15 +290,20 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateS
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
-    state = StateStore(engine)
     try:
-        yield state
+        yield f"{PG_URL}?options=-csearch_path%3D{name}"
     finally:
-        state.close()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def any_store(state_url: str) -> Iterator[StateStore]:
+    """A fresh store on each backend."""
+    state = StateStore.open(state_url)
+    yield state
+    state.close()
 
 
 @pytest.fixture

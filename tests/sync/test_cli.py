@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,17 +13,20 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
+from servefirst.config.loader import load_settings
 from servefirst.playbook.errors import AuthError, ConfigError
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
 from servefirst.sync.cli.sync_cmds import _progress
 from servefirst.sync.connectors import ConnectionSettings
-from servefirst.sync.state import RunTotals
+from servefirst.sync.lease import held_lease
+from servefirst.sync.state import RunTotals, StateStore
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
 
 runner = CliRunner()
+T0 = dt.date(2026, 3, 2)
 Make = Callable[..., Engagement]
 COUNTS = {
     "engagements_read",
@@ -53,6 +59,8 @@ def config(
         return fake
 
     monkeypatch.setattr("servefirst.sync.service.open_connector", connect)
+    # The in-memory CRM's engagements are dated around T0: that is "today" for these runs.
+    monkeypatch.setattr("servefirst.sync.clock.today_in", lambda _zone: T0)
     return path
 
 
@@ -69,7 +77,7 @@ def test_sync_json_is_one_document_with_the_issue_keys(config: Path) -> None:
     doc = json.loads(out)  # exactly one document: anything else on stdout would break this
     assert set(doc) == {
         "run_id", "connection", "crm", "dry_run", "as_of", "status", "counts", "health",
-        "api_calls", "engagements", "errors",
+        "api_calls", "engagements", "errors", "retry_set",
     }  # fmt: skip
     assert (doc["connection"], doc["crm"], doc["dry_run"], doc["as_of"], doc["status"]) == (
         "acme", "fake", False, "2026-03-02", "ok",
@@ -189,6 +197,76 @@ def test_the_progress_line_follows_the_run_totals() -> None:
     with _progress(True) as on:
         assert on is not None
         on(RunTotals(engagements_read=500, fields_updated=12, tasks_opened=3))
+
+
+def test_another_day_writes_nothing_without_dry_run(config: Path, fake: FakeConnector) -> None:
+    code, _, err = invoke("sync", "-c", str(config), "--as-of", "2026-04-01")
+    assert code == 2
+    assert "--dry-run" in err
+    assert "2026-03-02" in err  # what today is for the connection
+    assert fake.plans == [] and fake.windows == []
+    assert json.loads(invoke("runs", "list", "-c", str(config), "--json")[1]) == []
+
+    code, _, _ = invoke("sync", "-c", str(config), "--as-of", "2026-04-01", "--dry-run")
+    assert code == 0
+    assert fake.plans == []
+
+
+def test_refused_records_are_listed_until_they_sync(config: Path, fake: FakeConnector) -> None:
+    fake.refuse["E2"] = "FIELD_CUSTOM_VALIDATION_EXCEPTION: Close the loop first"
+    code, out, _ = invoke("sync", "-c", str(config), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    (entry,) = doc["retry_set"]
+    assert (entry["record_id"], entry["attempts"], entry["stuck"]) == ("E2", 1, False)
+    assert entry["message"] == fake.refuse["E2"]
+
+    code, out, _ = invoke("runs", "show", str(doc["run_id"]), "-c", str(config), "--json")
+    assert [e["record_id"] for e in json.loads(out)["retry_set"]] == ["E2"]
+    code, out, _ = invoke("runs", "show", str(doc["run_id"]), "-c", str(config))
+    assert "Records to retry" in out
+    assert "Close the loop first" in out
+
+    del fake.refuse["E2"]
+    code, out, _ = invoke("sync", "-c", str(config), "--json", "--full")
+    assert code == 0
+    assert json.loads(out)["retry_set"] == []
+
+
+def test_a_stage_map_edit_forces_a_full_scan(config: Path) -> None:
+    def scope() -> bool:
+        code, out, _ = invoke("sync", "-c", str(config), "--json")
+        assert code == 0
+        run_id = json.loads(out)["run_id"]
+        return bool(
+            json.loads(invoke("runs", "show", str(run_id), "-c", str(config), "--json")[1])[
+                "full_scan"
+            ]
+        )
+
+    assert scope()  # the first run
+    assert not scope()
+    with config.open("a", encoding="utf-8") as file:
+        file.write('stage_map = { design = "Proposal" }\n')
+    assert scope()
+    assert not scope()
+
+
+def test_a_second_run_exits_3_naming_the_holder(config: Path) -> None:
+    settings = load_settings(config)
+    store = StateStore.open(settings.resolve_state_url())
+    try:
+        with held_lease(store, "acme"):
+            code, out, err = invoke("sync", "-c", str(config), "--json")
+    finally:
+        store.close()
+    assert code == 3
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert f"process {os.getpid()} on {socket.gethostname()} since " in lines[0]
+    assert "--wait" in lines[0]
+    assert invoke("sync", "-c", str(config), "--json")[0] == 0  # released
 
 
 def test_history_names_engagements_in_show_json_and_the_diff_file(

@@ -6,6 +6,7 @@ or the console helpers the commands use, and looks at the characters a user woul
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -22,9 +23,9 @@ from servefirst.connectors.base import ProvisionReport, ProvisionStep
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
 from servefirst.sync.cli.output import SyncProgress, Verbosity, logs_wanted, state
-from servefirst.sync.cli.sync_render import render_provision
+from servefirst.sync.cli.sync_render import render_provision, render_runs
 from servefirst.sync.connectors import ConnectionSettings
-from servefirst.sync.state import RunTotals
+from servefirst.sync.state import RunStatus, RunTotals, StateStore
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -141,7 +142,8 @@ def test_sync_all_runs_every_connection_with_its_own_playbook(
     two_orgs: tuple[Path, list[tuple[str, str]]],
 ) -> None:
     config, opened = two_orgs
-    code, out, err = invoke("sync", "-c", str(config), "--all", "--as-of", "2026-03-02", "--json")
+    args = ("--all", "--as-of", "2026-03-02", "--dry-run", "--json")
+    code, out, err = invoke("sync", "-c", str(config), *args)
     assert code == 0, err
     documents = json.loads(out)
     assert [d["connection"] for d in documents] == ["us", "emea"]
@@ -248,3 +250,35 @@ def test_root_help_imports_no_heavy_library() -> None:
     )
     assert "sync" in done.stdout
     assert done.stderr.strip().splitlines()[-1:] in ([], [""])
+
+
+def test_init_offers_ca_bundle_and_the_alert_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-x")
+    code, _, err = invoke("init", "--crm", "hubspot", str(tmp_path))
+    assert code == 0, err
+    text = (tmp_path / "servefirst.toml").read_text(encoding="utf-8")
+    assert "# ca_bundle = " in text
+    assert "# alert_webhook = { env = " in text
+    code, out, err = invoke("validate", "-c", str(tmp_path / "servefirst.toml"))
+    assert code == 0, err
+    assert f"from {tmp_path / 'playbook.yaml'}\n" in out  # whole, on one line
+
+
+def test_runs_list_wraps_a_long_connection_name_instead_of_cutting_it(tmp_path: Path) -> None:
+    name = "emea-enterprise-production-eu-west"
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    run_id = store.start_run(name, "hubspot", dt.date(2026, 3, 2), dry_run=False, full_scan=True)
+    store.finish_run(run_id, status=RunStatus.OK, totals=RunTotals(), duration_seconds=1.0)
+    (row,) = store.list_runs()
+    store.close()
+    console = Console(width=80, record=True, emoji=False)
+    render_runs(console, [row])
+    text = console.export_text()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    start = next(line.index("emea") for line in text.splitlines() if "emea" in line)
+    rows = [line for line in text.splitlines() if len(line) > start and line[start] != " "]
+    column = "".join(line[start:].split(" ", 1)[0] for line in rows if line[start - 1] == " ")
+    assert name in column, text

@@ -268,3 +268,40 @@ def test_the_sandbox_admin_api_lists_itself(
         endpoints = sandbox.admin.call("GET", "/")["endpoints"]
         assert any(e.startswith("POST /__sandbox__/faults ") for e in endpoints)
         assert any(own in e for e in endpoints)
+
+
+def test_pointing_at_the_company_pipeline_is_warned_about(
+    hubspot_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.txt"
+    token.write_text(hubspot_sandbox.token, encoding="utf-8")
+    config = tmp_path / "servefirst.toml"
+    config.write_text(
+        _hubspot("hs", hubspot_sandbox.url, token) + 'pipeline = "Sales Pipeline"\n',
+        encoding="utf-8",
+    )
+    code, out = _doctor("-c", str(config))
+    assert code == 1, out  # its stages are not mapped either
+    (warning,) = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("warn  pipeline")]
+    assert "pipeline 'Sales Pipeline' holds" in warning
+    assert "deals servefirst did not create" in warning
+    assert "would add stages Discover, Diagnose, Design, Deliver" in warning
+    assert "a pipeline of its own" in warning
+
+
+def test_a_clock_ten_minutes_off_fails_the_clock_check(
+    hubspot_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.txt"
+    token.write_text(hubspot_sandbox.token, encoding="utf-8")
+    config = tmp_path / "servefirst.toml"
+    config.write_text(_hubspot("hs", hubspot_sandbox.url, token), encoding="utf-8")
+    hubspot_sandbox.admin.set_clock_offset(-600)
+    try:
+        code, out = _doctor("-c", str(config))
+    finally:
+        hubspot_sandbox.admin.set_clock_offset(0)
+    assert code == 1, out
+    (line,) = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fail")]
+    assert line.startswith("fail  clock")
+    assert "s ahead of HubSpot's" in line and "NTP" in line

@@ -288,7 +288,7 @@ def test_dry_run_writes_nothing_and_keeps_the_watermark(
     assert all(c.ok is None for c in store.get_changes(row.id))
 
 
-def test_per_record_refusal_gives_partial_and_spares_the_others(
+def test_per_record_refusal_gives_partial_spares_the_others_and_moves_on(
     fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
 ) -> None:
     seed(fake, make)
@@ -301,14 +301,19 @@ def test_per_record_refusal_gives_partial_and_spares_the_others(
     }
     assert report.totals.record_errors == 2  # the update and the task open of E2
     assert fake.records["E3"].current.health is Health.OFF_TRACK
-    assert store.get_watermark("acme") is None  # E2 must be retried next run
+    # One refused record does not hold the watermark back: it waits in the retry set.
+    mark = store.get_watermark("acme")
+    assert mark is not None
+    assert mark.run_id == report.run_id
+    assert [(e.engagement_id, e.attempts) for e in store.retry_entries("acme")] == [("E2", 1)]
     refused = [c for c in store.get_changes(report.run_id) if c.record_id == "E2"]
     assert refused and all(c.ok is False for c in refused)
     assert "Close the loop" in refused[0].message
 
     del fake.refuse["E2"]
-    assert sync(fake, prime, store).status is RunStatus.OK
+    assert sync(fake, prime, store, full=True).status is RunStatus.OK
     assert fake.records["E2"].current.health is Health.OFF_TRACK
+    assert store.retry_entries("acme") == []
 
 
 def test_fatal_error_fails_the_run_and_keeps_the_watermark(

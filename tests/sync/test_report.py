@@ -19,7 +19,10 @@ from servefirst.config.loader import builtin_playbook, load_playbook_file
 from servefirst.playbook.model import Engagement, Status
 from servefirst.sync.cli import app
 from servefirst.sync.engine import SyncOptions, run_sync
+from servefirst.sync.report import render
+from servefirst.sync.report.figures import compute
 from servefirst.sync.state import StateStore
+from servefirst.sync.state.records import EngagementSnapshot
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -187,3 +190,24 @@ def test_all_connections_and_choosing_one(config: Path, fake: FakeConnector) -> 
     assert code == 2
     assert "run `servefirst sync` first" in err.replace("\n", " ")
     assert invoke("report", "-c", str(config), "--format", "pdf")[0] == 2
+
+
+def test_the_page_lists_the_most_urgent_thousand_and_says_so() -> None:
+    flagged = [
+        EngagementSnapshot(
+            engagement_id=f"E{i:04d}",
+            name=f"Engagement {i:04d}",
+            status="open",
+            stage="design",
+            stage_label="Design",
+            stage_rank=2,
+            health="off_track" if i == 1000 else "at_risk",
+            as_of=T0,
+        )
+        for i in range(1001)
+    ]
+    page = render(compute(["acme"], flagged, []), "html")
+    table = page[page.index('id="attention"') :]
+    assert table.count("<tr>") == 1001  # the header and 1,000 engagements
+    assert "Engagement 1000" in table  # the off-track one comes first
+    assert "1,000 most urgent of 1,001" in page

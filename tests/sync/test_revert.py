@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,8 @@ def config(
         return fake
 
     monkeypatch.setattr("servefirst.sync.service.open_connector", connect)
+    # The engagements are dated around 2026-03-02: that is "today" for these syncs.
+    monkeypatch.setattr("servefirst.sync.clock.today_in", lambda _zone: dt.date(2026, 3, 2))
     return path
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,6 +21,7 @@ from servefirst.config.loader import load_settings
 from servefirst.config.settings import Schedule
 from servefirst.playbook.errors import AuthError, ConfigError
 from servefirst.playbook.model import Engagement
+from servefirst.sync.lease import held_lease
 from servefirst.sync.scheduler import JOB_FUNC, build_scheduler, run_scheduled_sync, trigger_for
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -146,6 +148,41 @@ def test_the_job_syncs(
     monkeypatch.setattr("servefirst.sync.service.open_connector", lambda *_a: fake)
     assert run_scheduled_sync(str(one), "acme") == "ok"
     assert "sponsor_missing" in {t.rule for t in fake.open_tasks()}  # evaluated as of today
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_the_job_syncs_as_of_today_in_the_connections_timezone(
+    tmp_path: Path, fake: FakeConnector, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """UTC+14 and UTC-11: at any hour, one of them is on another calendar day than UTC."""
+    path = write(tmp_path, TWO[: TWO.index("[connections.globex]")] + f'timezone = "{zone}"\n')
+    monkeypatch.setattr("servefirst.sync.service.open_connector", lambda *_a: fake)
+    expected = dt.datetime.now(ZoneInfo(zone)).date()
+    assert run_scheduled_sync(str(path), "acme") == "ok"
+    store = StateStore.open(load_settings(path).resolve_state_url())
+    (row,) = store.list_runs("acme")
+    store.close()
+    assert row.as_of == expected or row.as_of == dt.datetime.now(ZoneInfo(zone)).date()
+    scheduler = build(path)
+    try:
+        (job,) = scheduler.get_jobs()
+        assert str(job.trigger.timezone) == zone  # the schedule follows the connection's zone
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_job_skips_a_connection_another_process_is_syncing(
+    one: Path, fake: FakeConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("servefirst.sync.service.open_connector", lambda *_a: fake)
+    store = StateStore.open(load_settings(one).resolve_state_url())
+    try:
+        with held_lease(store, "acme"):
+            assert run_scheduled_sync(str(one), "acme") == "skipped"
+    finally:
+        store.close()
+    assert fake.windows == []
+    assert run_scheduled_sync(str(one), "acme") == "ok"
 
 
 def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:

@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
 
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import Engagement, PluginFields, Status
 from servefirst.sync.engine import RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
+from servefirst.sync.state.records import EngagementSnapshot, FindingSnapshot
 from servefirst.sync.state.schema import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -204,3 +208,40 @@ def test_a_database_from_before_snapshots_upgrades_with_its_history(
         assert change.engagement_name == "Engagement E1"  # from the snapshot the sync left
     finally:
         store.close()
+
+
+def test_snapshots_history_and_the_upgrade_step_on_each_backend(any_store: StateStore) -> None:
+    store = any_store
+    run = store.start_run("acme", "hubspot", T0, dry_run=False, full_scan=True)
+    snap = EngagementSnapshot(
+        engagement_id="E1",
+        name="Kestrel Line 4",
+        status="open",
+        stage="design",
+        stage_label="Design",
+        stage_rank=2,
+        health="at_risk",
+        findings=(FindingSnapshot("po_date_past", "warning", "The PO date passed."),),
+        po_date=T0,
+        run_id=run,
+        as_of=T0,
+    )
+    store.snapshots.put("acme", [snap])
+    store.snapshots.put("acme", [snap])  # replaced, not doubled
+    store.snapshots.close_run("acme", run, T0, full_scan=True)
+    assert store.snapshots.all(["acme"]) == [replace(snap, connection="acme")]
+    assert store.snapshots.find("acme", "kestrel") == ["E1"]
+    (point,) = store.snapshots.history(["acme"])
+    assert (point.at_risk, point.findings_by_rule) == (1, {"po_date_past": 1})
+
+    # Step 2 adds its columns only where missing: run it on tables that lack them.
+    with store.engine.begin() as conn:
+        for table, column in (("runs", "kind"), ("changes", "engagement_name")):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    (step,) = [m for m in MIGRATIONS if m.version == 2]
+    with store.engine.begin() as conn:
+        step.apply(conn)
+        step.apply(conn)  # and is safe to repeat
+    found = store.get_run(run)
+    assert found is not None
+    assert found.kind == "sync"  # the column's default fills existing rows

@@ -77,7 +77,8 @@ class Schedule(_Strict):
 
     interval_minutes: Annotated[int | None, Field(ge=1, le=10080)] = None
     cron: str | None = None
-    timezone: str = "UTC"
+    #: The zone cron fields are read in; ``None``: the connection's ``timezone``.
+    timezone: str | None = None
     misfire_grace_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
 
     @field_validator("cron")
@@ -167,6 +168,9 @@ class _ConnectionBase(_Strict):
     #: CRM stages deliberately left out of the playbook (e.g. a "Parked" stage): ``doctor``
     #: accepts them unmapped instead of asking to map them.
     unmapped_stages: tuple[str, ...] = ()
+    #: A Slack-compatible incoming webhook (its URL holds a token, so it is a secret) told
+    #: about a failed or partial run and an exhausted API budget.
+    alert_webhook: Secret | None = None
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     #: How far before the watermark an incremental pull re-reads, because the CRM may make a
     #: write visible to queries late (HubSpot's search index lags by seconds; Salesforce's
@@ -178,6 +182,11 @@ class _ConnectionBase(_Strict):
     #: deal it was already associated with), so incremental runs alone would miss them.
     #: ``None`` turns the periodic full scan off.
     full_scan_every_hours: Annotated[int | None, Field(ge=1, le=24 * 90)] = 24
+    #: The IANA zone whose calendar decides "today" for this connection's findings (and its
+    #: schedule, unless the schedule names its own). ``None``: this machine's local zone.
+    timezone: str | None = None
+    #: Failed attempts after which a record the CRM keeps refusing is reported as stuck.
+    retry_stuck_after: Annotated[int, Field(ge=1, le=100)] = 5
 
 
 class SalesforceConnection(_ConnectionBase):

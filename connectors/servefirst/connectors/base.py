@@ -8,11 +8,12 @@ the engine (in ``servefirst.sync``) decides *what* to write, the connector only 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.errors import RecordError
 from servefirst.playbook.model import DateRange, DesiredTask, Engagement, PluginFields
 
 #: Neutral names of the fields a plan may write: plugin-owned fields, plus the one opt-in
@@ -62,6 +63,20 @@ class UnmappableRecord:
 
     record_id: str
     reason: str
+
+
+def mapped(pulled: Iterable[Engagement | UnmappableRecord]) -> list[Engagement]:
+    """Every engagement of a pull, for callers that cannot go on past an unreadable record.
+
+    The engine reports unmappable records and carries on; tools that need the whole set (a
+    seeding script, a test) use this instead, and get a ``RecordError`` naming the record.
+    """
+    engagements = []
+    for item in pulled:
+        if isinstance(item, UnmappableRecord):
+            raise RecordError(item.reason, record_id=item.record_id)
+        engagements.append(item)
+    return engagements
 
 
 @dataclass(frozen=True)
@@ -232,8 +247,11 @@ class Connector(Protocol):
         """Make the CRM ready for the playbook (fields, stages, labels); idempotent."""
         ...
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
-        """Yield engagements page by page; never holds the whole org in memory."""
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
+        """Yield engagements page by page; never holds the whole org in memory.
+
+        A record that cannot be mapped is yielded as an ``UnmappableRecord`` in its place.
+        """
         ...
 
     def apply(self, plan: Plan) -> ApplyResult:
@@ -249,7 +267,11 @@ class Connector(Protocol):
         ...
 
     def server_time(self) -> dt.datetime:
-        """The CRM's notion of now (UTC), read from a response header, for watermarks."""
+        """The CRM's clock (UTC) as of the first response this connector instance received.
+
+        Read from that response's ``Date`` header (or a server timestamp); the engine asks
+        after the pull has made its first request and uses it as the next watermark.
+        """
         ...
 
     @property
@@ -283,4 +305,5 @@ __all__ = [
     "TaskUpdate",
     "UnmappableRecord",
     "WriteResult",
+    "mapped",
 ]

@@ -76,6 +76,9 @@ class Checklist:
     def skip(self, name: str, message: str) -> Check:
         return self.add(name, Status.SKIP, message)
 
+    def append(self, check: Check) -> None:
+        self.checks.append(check)
+
     def extend(self, checks: Iterable[Check]) -> None:
         self.checks.extend(checks)
 

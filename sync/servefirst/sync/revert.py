@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import ExitStack
 
 from servefirst.config.settings import Settings
 from servefirst.playbook.definition import Playbook
@@ -15,6 +16,7 @@ from servefirst.playbook.errors import ConfigError
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.revert import RevertReport, run_revert
 from servefirst.sync.engine.run import mark_failed
+from servefirst.sync.lease import held_lease
 from servefirst.sync.service import opened_connector, opened_store
 from servefirst.sync.state import RunRecord, RunStatus, RunTotals, StateStore
 
@@ -43,10 +45,14 @@ def revert_run(
     """Revert run ``run_id`` of whichever configured connection it synced.
 
     Raises ``ConfigError`` when the run cannot be reverted (unknown, still running, a dry run,
-    nothing written); every later failure is in the returned report and the history.
+    nothing written), ``LeaseHeldError`` when another run holds the connection (a revert writes,
+    so it takes the connection's lease like a sync); every later failure is in the returned
+    report and the history.
     """
-    with opened_store(settings) as store:
+    with opened_store(settings) as store, ExitStack() as lease:
         target = _target(store, settings, run_id)
+        if not dry_run:
+            lease.enter_context(held_lease(store, target.connection))
         crm = settings.connections[target.connection].crm
         own = store.start_run(
             target.connection, crm, as_of, dry_run=dry_run, full_scan=False, reverts_run_id=run_id

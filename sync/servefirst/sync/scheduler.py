@@ -17,7 +17,6 @@ import signal
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -30,25 +29,38 @@ from apscheduler.triggers.interval import IntervalTrigger
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Schedule, Settings
 from servefirst.playbook.errors import ConfigError
+from servefirst.sync.clock import connection_zone, today_in, zone_named
 from servefirst.sync.engine.run import SyncOptions
+from servefirst.sync.engine.stop import StopRequest
 from servefirst.sync.logs import log_event
 from servefirst.sync.service import sync_connection
-from servefirst.sync.state import StateStore, create_state_engine
+from servefirst.sync.state import LeaseHeldError, StateStore, create_state_engine
 
 log = logging.getLogger("servefirst.sync.scheduler")
 
 JOB_FUNC = "servefirst.sync.scheduler:run_scheduled_sync"
 JOBS_TABLE = "apscheduler_jobs"
 
+#: Requested when the scheduler is told to stop: the running syncs end after their batch.
+STOPPING = StopRequest()
+
 
 def run_scheduled_sync(config_path: str, connection_name: str) -> str:
-    """The job: one sync of one connection as of today; returns the run status, never raises."""
+    """The job: one sync of one connection as of today; returns the run status, never raises.
+
+    "Today" is the connection's own calendar day. A connection another process is syncing
+    (a manual ``servefirst sync``, a second scheduler) is skipped: its lease names the holder.
+    """
     try:
         settings = load_settings(Path(config_path))
         playbook = load_playbook(settings, connection_name)
-        today = dt.datetime.now(dt.UTC).date()
+        name, conn = settings.connection(connection_name)
+        today = today_in(connection_zone(name, conn))
         options = SyncOptions(as_of=today, keep_engagements=False)
-        report = sync_connection(settings, playbook, connection_name, options)
+        report = sync_connection(settings, playbook, connection_name, options, stop=STOPPING)
+    except LeaseHeldError as exc:
+        log_event(log, logging.WARNING, "sync_skipped", connection=connection_name, why=str(exc))
+        return "skipped"
     except ConfigError as exc:
         log_event(
             log,
@@ -64,15 +76,15 @@ def run_scheduled_sync(config_path: str, connection_name: str) -> str:
     return report.status.value
 
 
-def trigger_for(name: str, schedule: Schedule) -> BaseTrigger:
-    """The APScheduler trigger of a connection's schedule; bad values name the connection."""
-    try:
-        zone = ZoneInfo(schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"connection {name!r}: unknown schedule timezone {schedule.timezone!r}; use an IANA "
-            "name such as Europe/Paris"
-        ) from None
+def trigger_for(name: str, schedule: Schedule, default_zone: str | None = None) -> BaseTrigger:
+    """The APScheduler trigger of a connection's schedule; bad values name the connection.
+
+    The schedule's own ``timezone`` wins; else ``default_zone`` (the connection's); else this
+    machine's zone.
+    """
+    zone = zone_named(
+        schedule.timezone or default_zone, what=f"connection {name!r}: schedule timezone"
+    )
     if schedule.cron is not None:
         try:
             return CronTrigger.from_crontab(schedule.cron, timezone=zone)
@@ -118,7 +130,7 @@ def build_scheduler(
         store.remove_job(job_id)
     now = dt.datetime.now(dt.UTC)
     for name, conn in settings.connections.items():
-        trigger = trigger_for(name, conn.schedule)
+        trigger = trigger_for(name, conn.schedule, conn.timezone)
         previous = stored.get(name)
         next_run = now
         unchanged = previous is not None and _same_trigger(previous.trigger, trigger)
@@ -162,10 +174,10 @@ def _on_job_event(event: JobExecutionEvent) -> None:
 def serve(settings: Settings, config_path: Path) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT.
 
-    Either signal shuts down with ``wait=True``: a sync in progress finishes (its batches are
-    committed as it goes, and the watermark only moves at its end), no new one starts. A
-    second signal exits at once; the interrupted run is marked so by the next start and the
-    next run replays it safely.
+    Either signal shuts down with ``wait=True``: a sync in progress stops after the batch it is
+    applying (recorded ``interrupted``, its watermark unmoved), no new one starts. A second
+    signal exits at once; the interrupted run is marked so by the next start and the next run
+    replays it safely.
     """
     if not settings.connections:
         raise ConfigError("no connections are configured; add a [connections.NAME] table")
@@ -181,6 +193,7 @@ def serve(settings: Settings, config_path: Path) -> None:
             os._exit(128 + signum)
         stopping = True
         log_event(log, logging.INFO, "scheduler_stopping", signal=name)
+        STOPPING.request(f"stopped by {name}")
         scheduler.shutdown(wait=True)
 
     previous: dict[int, Any] = {

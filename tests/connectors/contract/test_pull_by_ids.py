@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from servefirst.connectors.base import Connector, Plan, PullWindow, TaskOpen
+from servefirst.connectors.base import Connector, Plan, PullWindow, TaskOpen, mapped
 from servefirst.connectors.salesforce.ids import to18
 from servefirst.playbook.model import DesiredTask, task_key
 from servefirst.sync.connectors import open_connector
@@ -58,7 +58,7 @@ def test_ids_come_back_unchanged_or_not_mapped_as_a_full_scan_maps_them(crm: Any
     made = _seed(crm)
     connector = _connector(crm)
     try:
-        full = {e.id: e for e in connector.pull(PullWindow())}
+        full = {e.id: e for e in mapped(connector.pull(PullWindow()))}
         quiet = connector.pull(PullWindow(modified_since=FUTURE))
         assert list(quiet) == []
         calls = connector.api_calls.read
@@ -66,7 +66,7 @@ def test_ids_come_back_unchanged_or_not_mapped_as_a_full_scan_maps_them(crm: Any
         without_ids = connector.api_calls.read - calls
         asked = (made["Asked"], made["Also asked"], made["Asked"], "no-such-id'); x")
         calls = connector.api_calls.read
-        pulled = list(connector.pull(PullWindow(modified_since=FUTURE, ids=asked)))
+        pulled = list(mapped(connector.pull(PullWindow(modified_since=FUTURE, ids=asked))))
         with_ids = connector.api_calls.read - calls
     finally:
         connector.close()
@@ -88,7 +88,7 @@ def test_ids_already_in_the_window_come_back_once(crm: Any) -> None:
     connector = _connector(crm)
     try:
         window = PullWindow(modified_since=PAST, ids=(made["Asked"], made["Not asked"]))
-        pulled = [e.id for e in connector.pull(window)]
+        pulled = [e.id for e in mapped(connector.pull(window))]
     finally:
         connector.close()
     assert Counter(pulled) == Counter(made.values())
@@ -105,7 +105,9 @@ def test_thousands_of_ids_split_into_queries_the_crm_accepts(crm: Any) -> None:
     asked = (*unknown[:700], made["Asked"], *unknown[700:], made["Also asked"])
     connector = _connector(crm)
     try:
-        pulled = [e.id for e in connector.pull(PullWindow(modified_since=FUTURE, ids=asked))]
+        pulled = [
+            e.id for e in mapped(connector.pull(PullWindow(modified_since=FUTURE, ids=asked)))
+        ]
     finally:
         connector.close()
     assert sorted(pulled) == sorted([made["Asked"], made["Also asked"]])

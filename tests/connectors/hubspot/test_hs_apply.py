@@ -14,6 +14,7 @@ from servefirst.connectors.base import (
     RecordUpdate,
     TaskClose,
     TaskOpen,
+    mapped,
 )
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import RetryableError
@@ -28,7 +29,7 @@ DUE = dt.date(2030, 1, 15)
 @pytest.fixture(scope="module")
 def engagements(portal: Portal, prime: Playbook) -> list[Engagement]:
     portal.sandbox.seed("bench", 150)
-    pulled = list(portal.connector(prime).pull(PullWindow()))
+    pulled = list(mapped(portal.connector(prime).pull(PullWindow())))
     assert len(pulled) == 150
     return sorted(pulled, key=lambda e: int(e.id))
 
@@ -77,7 +78,7 @@ def test_n_updates_cost_ceil_n_over_100_write_calls(
     assert [r.engagement_id for r in result.results] == [e.id for e in engagements]
     assert _writes(portal) == {"POST objects/deals/batch/update": 2}  # ceil(150 / 100)
 
-    again = {e.id: e for e in portal.connector(prime).pull(PullWindow())}
+    again = {e.id: e for e in mapped(portal.connector(prime).pull(PullWindow()))}
     sample = again[engagements[120].id]
     assert sample.current.health is Health.AT_RISK
     assert sample.current.findings == f"PO date passed on {engagements[120].name}"
@@ -158,7 +159,7 @@ def test_a_task_is_created_on_the_deal_for_its_owner_and_never_twice(
     assert task["hs_task_status"] == "NOT_STARTED"
     assert task["hs_timestamp"].startswith("2030-01-15T")
 
-    pulled = {e.id: e for e in portal.connector(prime).pull(PullWindow())}
+    pulled = {e.id: e for e in mapped(portal.connector(prime).pull(PullWindow()))}
     assert [(t.rule, t.task_id) for t in pulled[target.id].open_tasks] == [
         ("sponsor_missing", task["id"])
     ]
@@ -229,7 +230,7 @@ def test_closing_tasks_completes_them(
     result = portal.connector(prime).apply(Plan(task_closes=closes))
     assert [r.ok for r in result.results] == [True, True]  # a deleted task counts as closed
     assert _writes(portal) == {"POST objects/tasks/batch/update": 1}
-    pulled = {e.id: e for e in portal.connector(prime).pull(PullWindow())}
+    pulled = {e.id: e for e in mapped(portal.connector(prime).pull(PullWindow()))}
     assert pulled[target.id].open_tasks == ()
 
 

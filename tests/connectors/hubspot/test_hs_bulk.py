@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, mapped
 from servefirst.connectors.hubspot.limits import Pacer
 from servefirst.playbook.definition import Playbook
 
@@ -31,7 +31,7 @@ def test_25000_changed_deals_are_pulled_once_each(bench: Portal, prime: Playbook
     # (190 calls per 10 s); pacing itself is tested in test_hs_limits and test_hs_faults.
     connector = bench.connector(prime, pacer=Pacer(0.5, sleep=lambda _seconds: None))
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    ids = Counter(e.id for e in connector.pull(PullWindow(modified_since=since)))
+    ids = Counter(e.id for e in mapped(connector.pull(PullWindow(modified_since=since))))
 
     assert len(ids) == N
     assert max(ids.values()) == 1

@@ -11,6 +11,7 @@ from hubspot.crm.deals import SimplePublicObjectBatchInputForCreate as DealCreat
 
 from servefirst.connectors.base import PullWindow
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.model import Engagement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,6 +54,7 @@ def test_a_deal_leaving_and_one_joining_between_pages_skips_nothing(
     pulled: list[str] = []
     joined = ""
     for engagement in connector.pull(PullWindow()):
+        assert isinstance(engagement, Engagement), engagement
         pulled.append(engagement.id)
         if len(pulled) == 200:  # page 1 read; page 2 not asked for yet
             crowded.rep.deals.archive(ids[10])  # total unchanged: one leaves behind the cursor,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, mapped
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import DateRange, Status
 
@@ -51,7 +51,7 @@ def deals(portal: Portal) -> Deals:
 def test_full_pull_maps_the_pipelines_deals_and_ignores_others(
     portal: Portal, prime: Playbook, deals: Deals
 ) -> None:
-    pulled = {e.id: e for e in portal.connector(prime).pull(PullWindow())}
+    pulled = {e.id: e for e in mapped(portal.connector(prime).pull(PullWindow()))}
     assert set(pulled) == {deals.design, deals.won}
     design = pulled[deals.design]
     assert (design.stage, design.status) == ("design", Status.OPEN)
@@ -103,7 +103,7 @@ def test_incremental_pull_returns_what_changed_since_the_watermark(
     connector = portal.connector(prime, incremental_overlap_seconds=0)
     watermark = _now()
     portal.rep.update_deal(deals.won, amount="4200")
-    changed = [e.id for e in connector.pull(PullWindow(modified_since=watermark))]
+    changed = [e.id for e in mapped(connector.pull(PullWindow(modified_since=watermark)))]
     assert changed == [deals.won]
 
 
@@ -118,7 +118,7 @@ def test_date_ranges_are_ored_with_the_modified_window(
             DateRange(field="operational_date", start=dt.date(2031, 1, 1), end=dt.date(2031, 2, 1)),
         ),
     )
-    assert [e.id for e in connector.pull(window)] == [deals.design]
+    assert [e.id for e in mapped(connector.pull(window))] == [deals.design]
     assert portal.writes()["POST objects/deals/search"] == 1  # one query for both ranges
 
 
@@ -132,7 +132,8 @@ def test_a_deal_matching_several_queries_is_yielded_once(
     )
     connector = portal.connector(prime)
     pulled = [
-        e.id for e in connector.pull(PullWindow(modified_since=FAR_FUTURE, date_ranges=ranges))
+        e.id
+        for e in mapped(connector.pull(PullWindow(modified_since=FAR_FUTURE, date_ranges=ranges)))
     ]
     assert pulled == [deals.design]
     assert portal.writes()["POST objects/deals/search"] >= 2
@@ -148,18 +149,20 @@ def test_the_overlap_catches_writes_the_search_index_had_not_seen(
         first = portal.connector(prime, incremental_overlap_seconds=0)
         before = _now()
         portal.rep.update_deal(deals.design, amount="999")
-        run1 = [e.id for e in first.pull(PullWindow(modified_since=before))]
+        run1 = [e.id for e in mapped(first.pull(PullWindow(modified_since=before)))]
         watermark = _now()  # what the engine records after run 1
         assert deals.design not in run1  # the index had not caught up
         time.sleep(1.1)
 
         no_overlap = portal.connector(prime, incremental_overlap_seconds=0)
         assert deals.design not in [
-            e.id for e in no_overlap.pull(PullWindow(modified_since=watermark))
+            e.id for e in mapped(no_overlap.pull(PullWindow(modified_since=watermark)))
         ]
 
         run2 = portal.connector(prime, incremental_overlap_seconds=5)
-        assert deals.design in [e.id for e in run2.pull(PullWindow(modified_since=watermark))]
+        assert deals.design in [
+            e.id for e in mapped(run2.pull(PullWindow(modified_since=watermark)))
+        ]
     finally:
         portal.sandbox.admin.call("POST", "/search-lag", {"seconds": 0})
 

@@ -16,6 +16,7 @@ from servefirst.connectors.base import (
     RecordUpdate,
     TaskClose,
     TaskOpen,
+    mapped,
 )
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
@@ -34,7 +35,7 @@ def org(
 ) -> Iterator[dict[str, Any]]:
     sandbox = new_sandbox(engagements=N)
     connector = connector_for(sandbox)
-    engagements = sorted(connector.pull(PullWindow()), key=lambda e: e.id)
+    engagements = sorted(mapped(connector.pull(PullWindow())), key=lambda e: e.id)
     sf = rep(sandbox)
     yield {"sandbox": sandbox, "connector": connector, "engagements": engagements, "sf": sf}
     connector.close()
@@ -43,7 +44,7 @@ def org(
 
 
 def pulled(connector: SalesforceConnector) -> dict[str, Engagement]:
-    return {e.id: e for e in connector.pull(PullWindow())}
+    return {e.id: e for e in mapped(connector.pull(PullWindow()))}
 
 
 def update(engagement_id: str, **values: Any) -> RecordUpdate:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, mapped
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.playbook.model import Engagement
 
 N = 10_000
 PAGE = 2_000  # Salesforce's default and largest query page
@@ -38,6 +39,7 @@ def test_ten_thousand_engagements_are_pulled_page_by_page(
         if index % PAGE == 0:
             # the first record of each page arrives when, and only when, its page is read
             pages_read.append(counted(sandbox, "GET query"))
+        assert isinstance(engagement, Engagement), engagement
         seen.add(engagement.id)
     assert len(seen) == N
     assert pages_read == [1, 2, 3, 4, 5]
@@ -89,7 +91,7 @@ def test_many_role_changes_are_fetched_in_uri_sized_chunks(
     sf.session.close()
     connector = connector_for(sandbox, incremental_overlap_seconds=0)
     before = counted(sandbox, "GET query")
-    changed = {e.id: e for e in connector.pull(PullWindow(modified_since=since))}
+    changed = {e.id: e for e in mapped(connector.pull(PullWindow(modified_since=since)))}
     assert set(changed) == set(opportunities)
     assert all(contact in {s.contact_id for s in e.sponsors} for e in changed.values())
     queries = counted(sandbox, "GET query") - before

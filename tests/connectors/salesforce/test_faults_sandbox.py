@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trustme
 
-from servefirst.connectors.base import FieldChange, Plan, PullWindow, RecordUpdate
+from servefirst.connectors.base import FieldChange, Plan, PullWindow, RecordUpdate, mapped
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.errors import AuthError, BudgetExhaustedError, RetryableError
@@ -84,7 +84,7 @@ def test_retries_are_bounded(
 def test_writes_are_retried_too(
     sandbox: RunningSandbox, connector: SalesforceConnector, counted: Counted
 ) -> None:
-    target = next(iter(connector.pull(PullWindow()))).id
+    target = next(iter(mapped(connector.pull(PullWindow())))).id
     before = counted(sandbox, "PATCH composite/sobjects")
     sandbox.admin.inject(
         "status", count=1, status=503, path_prefix="/services/data/v59.0/composite"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from servefirst.connectors.base import FieldChange, Plan, PullWindow, RecordUpdate
+from servefirst.connectors.base import FieldChange, Plan, PullWindow, RecordUpdate, mapped
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.definition import Playbook
@@ -100,7 +100,7 @@ def test_fresh_org_provisions_then_a_second_run_is_a_no_op(
             "Playbook_Health__c": "On track",
         }
     )
-    assert [e.current.health for e in connector.pull(PullWindow())] == [Health.ON_TRACK]
+    assert [e.current.health for e in mapped(connector.pull(PullWindow()))] == [Health.ON_TRACK]
     describe = {f["name"]: f for f in sf.Opportunity.describe()["fields"]}
     health = describe["Playbook_Health__c"]
     assert health["label"] == "Playbook Health" and health["restrictedPicklist"]

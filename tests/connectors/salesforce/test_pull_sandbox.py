@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from servefirst.connectors.base import Connector, PullWindow
+from servefirst.connectors.base import Connector, PullWindow, mapped
 from servefirst.connectors.salesforce import SalesforceConnector, soql
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.errors import ConfigError
@@ -149,7 +149,7 @@ def test_full_pull_maps_opportunities_roles_owner_account_and_open_tasks(
     sandbox = org["sandbox"]
     connector = connector_for(sandbox)
     before = counted(sandbox, "GET query")
-    pulled = by_id(list(connector.pull(PullWindow())))
+    pulled = by_id(list(mapped(connector.pull(PullWindow()))))
     assert counted(sandbox, "GET query") - before == 1
     assert set(pulled) == {org["discover"], org["design"], org["won"]}
     e = pulled[org["discover"]]
@@ -188,7 +188,7 @@ def test_incremental_pull_returns_only_what_changed_and_costs_three_calls(
     # no change: roles changed, tasks completed, opportunities changed: three data calls
     assert connector.api_calls.read - before <= 3
     sf.Opportunity.update(org["design"], {"Amount": 99000})
-    changed = list(connector.pull(PullWindow(modified_since=since)))
+    changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
     assert [(e.id, e.amount) for e in changed] == [(org["design"], 99000.0)]
     connector.close()
 
@@ -198,7 +198,7 @@ def test_overlap_window_rereads_recent_changes(
 ) -> None:
     connector = connector_for(org["sandbox"], incremental_overlap_seconds=None)  # default: 5 min
     since = watermark_after_quiet()
-    assert {e.id for e in connector.pull(PullWindow(modified_since=since))} == {
+    assert {e.id for e in mapped(connector.pull(PullWindow(modified_since=since)))} == {
         org["discover"],
         org["design"],
         org["won"],
@@ -220,7 +220,7 @@ def test_contact_role_change_brings_its_opportunity_without_an_extra_call(
         sf.Opportunity.get(org["design"])["SystemModstamp"] == stamp
     )  # roles leave the deal alone
     before = counted(sandbox, "GET query")
-    changed = list(connector.pull(PullWindow(modified_since=since)))
+    changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
     assert counted(sandbox, "GET query") - before == 3  # roles, completed tasks, the main query
     assert [e.id for e in changed] == [org["design"]]
     assert [s.contact_id for s in changed[0].sponsors] == [org["lee"]]
@@ -242,9 +242,13 @@ def test_key_date_ranges_are_ored_into_the_window_and_deduplicated(
             ),
         ),
     )
-    assert sorted(e.id for e in connector.pull(window)) == sorted([org["won"], org["discover"]])
+    assert sorted(e.id for e in mapped(connector.pull(window))) == sorted(
+        [org["won"], org["discover"]]
+    )
     sf.Opportunity.update(org["won"], {"Amount": 5})  # changed *and* in a range: yielded once
-    assert sorted(e.id for e in connector.pull(window)) == sorted([org["won"], org["discover"]])
+    assert sorted(e.id for e in mapped(connector.pull(window))) == sorted(
+        [org["won"], org["discover"]]
+    )
     connector.close()
 
 
@@ -276,7 +280,7 @@ def test_quotes_in_configured_values_cannot_break_the_query(
     org: dict[str, Any], connector_for: Callable[..., SalesforceConnector]
 ) -> None:
     connector = connector_for(org["sandbox"], sponsor_role="Sponsor' OR Role != '")
-    pulled = list(connector.pull(PullWindow()))
+    pulled = list(mapped(connector.pull(PullWindow())))
     assert len(pulled) == 3 and all(e.sponsors == () for e in pulled)
     connector.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import importlib.util
 import os
 import sys
@@ -31,13 +32,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
-from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.connectors.hubspot.sandbox.desk import HubSpotDesk
 from servefirst.connectors.salesforce.sandbox.desk import SalesforceDesk
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.connectors.sandboxkit.admin import while_held
+from servefirst.connectors.sandboxkit.fullscan import SlipBounds, full_scan_differences
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.evaluate import evaluate
-from servefirst.playbook.model import Engagement
 from servefirst.sync.engine.report import RunReport
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import provision_connection, sync_connection
@@ -94,6 +94,12 @@ SOAK = int(os.environ.get("SOAK_EXAMPLES", "0"))
 MAX_ENGAGEMENTS = 10
 #: Leases (one run per connection) exist: concurrent triggers are part of the machine then.
 LEASES = importlib.util.find_spec("servefirst.sync.lease") is not None
+#: Runs can be asked to stop between batches (SIGTERM): the crash rule asks as well as kills.
+STOP = (
+    importlib.import_module("servefirst.sync.engine.stop")
+    if importlib.util.find_spec("servefirst.sync.engine.stop") is not None
+    else None
+)
 CRITERIA = (None, "- [ ] Setup from 40 to 10 minutes", "- [x] Zero missed shipments")
 #: Faults a run may meet: server errors, a connection reset, a rate limit.
 FAULTS: tuple[dict[str, Any], ...] = (
@@ -102,8 +108,11 @@ FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "reset"},
     {"kind": "limit", "policy": "secondly"},
 )
-#: The first path segment of every CRM API request, where a held request may park.
-API_PREFIX = {"salesforce": "/services/data", "hubspot": "/crm"}
+#: Where a held request may park: any CRM API request, or only the pull's pages.
+HOLD_AT = {
+    "salesforce": {"any": "/services/data", "page": "/services/data/v59.0/query"},
+    "hubspot": {"any": "/crm", "page": "/crm/v3/objects/deals/search"},
+}
 
 
 class Crash(Exception):  # noqa: N818 - it is the thing that happens, not an error in the test
@@ -139,20 +148,6 @@ class Figures:
         )
 
 
-def expected_slips(engagement: Engagement, last: dt.date | None, slips: int | None) -> int:
-    """The slip count a full scan would hold, from the state's memory of the last date seen."""
-    if slips is None:
-        return max(engagement.current.slips or 0, 0)
-    date = engagement.operational_date
-    return slips + 1 if date is not None and last is not None and date > last else slips
-
-
-def same(have: object, want: object) -> bool:
-    if isinstance(have, str | None) and isinstance(want, str | None):
-        return (have or None) == (want or None)
-    return have == want
-
-
 class Proof(RuleBasedStateMachine):
     """One sales team, one connection, one sequence of days, on one sandbox."""
 
@@ -167,6 +162,7 @@ class Proof(RuleBasedStateMachine):
         self.admin.clear_faults()
         self.admin.release()
         self.admin.set_clock_offset(0)
+        self.admin.call("POST", "/page-cap", {"max": None})
         self.desk.wipe()
         self.figures.examples += 1
         state = crm.workdir / f"state-{self.figures.examples}.sqlite"
@@ -178,6 +174,7 @@ class Proof(RuleBasedStateMachine):
         )
         self.as_of = dt.datetime.now(dt.UTC).date()
         self.ids: list[str] = []
+        self.slips = SlipBounds()
         self.runs = 0
         if SOAK and self.figures.examples % 25 == 0:
             print(self.figures.line(crm.name), file=sys.stderr, flush=True)
@@ -199,6 +196,7 @@ class Proof(RuleBasedStateMachine):
         day = self.as_of + dt.timedelta(days=po)
         operational = None if op is None else self.as_of + dt.timedelta(days=op)
         eid = self.desk.create(stage, day, operational, criteria)
+        self.slips.set(eid, operational)
         self.ids.append(eid)
         if sponsor:
             self.desk.add_sponsor(eid)
@@ -222,7 +220,7 @@ class Proof(RuleBasedStateMachine):
     @precondition(lambda self: self.ids)
     def move_operational_date(self, index: int, days: int | None) -> None:
         when = None if days is None else self.as_of + dt.timedelta(days=days)
-        self.desk.update(self.pick(index), op=when)
+        self.move_date(self.pick(index), when)
 
     @rule(index=st.integers(0, 99), criteria=st.sampled_from(CRITERIA), confirmed=st.booleans())
     @precondition(lambda self: self.ids)
@@ -253,6 +251,11 @@ class Proof(RuleBasedStateMachine):
         """The CRM's clock runs minutes away from this machine's, for the whole example."""
         self.admin.set_clock_offset(offset)
 
+    @rule(cap=st.sampled_from([2, 4, None]))
+    def pages_hold(self, cap: int | None) -> None:
+        """The CRM serves the pull's pages this small (a handful of records still pages)."""
+        self.admin.call("POST", "/page-cap", {"max": cap})
+
     @rule(days=st.integers(1, 45))
     def days_pass(self, days: int) -> None:
         self.as_of += dt.timedelta(days=days)
@@ -276,51 +279,45 @@ class Proof(RuleBasedStateMachine):
         self.figures.faults += self.admin.stats()["faults_fired"] - before
         self.no_duplicates()
 
-    @rule(batch=st.integers(1, 3), after=st.integers(1, 3), hard=st.booleans())
-    def sync_crashing_between_batches(self, batch: int, after: int, hard: bool) -> None:
+    @rule(
+        batch=st.integers(1, 3),
+        after=st.integers(1, 3),
+        how=st.sampled_from(["crash", "kill", "stop"]),
+    )
+    def sync_crashing_between_batches(self, batch: int, after: int, how: str) -> None:
+        """The run dies (or is asked to stop, as by SIGTERM) after its ``after``-th batch."""
         done = 0
+        stop = STOP.StopRequest() if STOP is not None and how == "stop" else None
 
         def crash(_totals: object) -> None:
             nonlocal done
             done += 1
-            if done >= after:
-                raise Kill if hard else Crash
+            if done < after:
+                return
+            if stop is not None:
+                stop.request("SIGTERM")
+                return
+            raise Kill if how == "kill" else Crash
 
+        extra = {"stop": stop} if stop is not None else {}
         with contextlib.suppress(Kill):
-            self.run(batch_size=batch, on_progress=crash)
+            self.run(batch_size=batch, on_progress=crash, **extra)
         self.figures.crashes += 1 if done >= after else 0
         self.no_duplicates()
 
     @rule(
         after=st.integers(1, 8),
         index=st.integers(0, 99),
-        change=st.sampled_from(["op_later", "op_earlier", "stage", "sponsor", "delete", "create"]),
+        change=st.sampled_from(
+            ["op_later", "op_earlier", "stage", "sponsor", "delete", "create", "swap"]
+        ),
+        where=st.sampled_from(["any", "page"]),
     )
-    def sync_while_a_rep_edits(self, after: int, index: int, change: str) -> None:
-        """A rep's edit lands while the run is between two of its requests."""
+    def sync_while_a_rep_edits(self, after: int, index: int, change: str, where: str) -> None:
+        """A rep's edit lands while the run is between two of its requests (or pages)."""
         edit = self._edit(index, change)
-        self.admin.hold(after, API_PREFIX[self.crm.name], timeout_seconds=20)
-        finished = threading.Event()
-        failures: list[BaseException] = []
-
-        def rep() -> None:
-            try:
-                while not finished.is_set() and not self.admin.holding():
-                    time.sleep(0.02)
-                edit()
-            except BaseException as exc:
-                failures.append(exc)
-            finally:
-                self.admin.release()
-
-        thread = threading.Thread(target=rep, name="rep")
-        thread.start()
-        try:
+        with while_held(self.admin, after, HOLD_AT[self.crm.name][where], edit):
             self.run()
-        finally:
-            finished.set()
-            thread.join(timeout=30)
-        assert not failures, failures
         self.figures.held_pulls += 1
         self.no_duplicates()
 
@@ -350,24 +347,35 @@ class Proof(RuleBasedStateMachine):
         if change == "create" or not self.ids:
             return lambda: self.create("design", 30, None, None, sponsor=False)
         eid = self.pick(index)
-        if change == "delete":
+        if change in ("delete", "swap"):
+            # A swap keeps the result set's size: one engagement leaves, another joins.
             self.ids.remove(eid)
-            return lambda: self.desk.delete(eid)
+
+            def swap() -> None:
+                self.desk.delete(eid)
+                self.create("design", 30, None, None, sponsor=False)
+
+            return swap if change == "swap" else lambda: self.desk.delete(eid)
         if change == "stage":
             return lambda: self.desk.update(eid, stage="deliver")
         if change == "sponsor":
             return lambda: self.desk.add_sponsor(eid)
         shift = 30 if change == "op_later" else -30
-        return lambda: self.desk.update(eid, op=self.as_of + dt.timedelta(days=200 + shift))
+        return lambda: self.move_date(eid, self.as_of + dt.timedelta(days=200 + shift))
+
+    def move_date(self, eid: str, when: dt.date | None) -> None:
+        self.desk.update(eid, op=when)
+        self.slips.set(eid, when)
 
     def run(self, **options: Any) -> RunReport:
-        on_progress = options.pop("on_progress", None)
+        """One sync as the CLI starts it; ``on_progress`` and ``stop`` go to the service."""
+        service = {k: options.pop(k) for k in ("on_progress", "stop") if k in options}
         report = sync_connection(
             self.settings,
             self.crm.playbook,
             None,
             SyncOptions(as_of=self.as_of, keep_engagements=False, **options),
-            on_progress=on_progress,
+            **service,
         )
         self.runs += 1
         self.figures.runs += 1
@@ -395,29 +403,10 @@ class Proof(RuleBasedStateMachine):
             dates = store.get_engagement_dates(self.connection, list(snapshot.engagements))
         finally:
             store.close()
-        wrong: list[str] = []
-        for eid, engagement in snapshot.engagements.items():
-            remembered = dates.get(eid)
-            slips = expected_slips(
-                engagement,
-                remembered.last_operational_date if remembered else None,
-                remembered.slips if remembered else None,
-            )
-            assessment = evaluate(engagement, self.crm.playbook, self.as_of, slips=slips)
-            if assessment.desired is not None:
-                for name in PLUGIN_FIELDS:
-                    have = getattr(engagement.current, name)
-                    want = getattr(assessment.desired, name)
-                    if not same(have, want):
-                        wrong.append(f"{eid} {name}: CRM has {have!r}, a full scan wants {want!r}")
-            want_tasks = sorted(t.key for t in assessment.tasks)
-            have_tasks = sorted(t.key for t in engagement.open_tasks)
-            if want_tasks != have_tasks:
-                wrong.append(
-                    f"{eid} open tasks: CRM has {have_tasks}, a full scan wants {want_tasks}"
-                )
-        counts = Counter(t.key for t in snapshot.open_tasks)
-        wrong += [f"two open tasks for {key}" for key, n in counts.items() if n > 1]
+        remembered = {e: (d.last_operational_date, d.slips) for e, d in dates.items()}
+        self.slips.observe(snapshot)
+        wrong = full_scan_differences(snapshot, self.crm.playbook, self.as_of, remembered)
+        wrong += self.slips.outside(snapshot)
         self.figures.checks += 1
         assert not wrong, "\n".join(wrong)
 

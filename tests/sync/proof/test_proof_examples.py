@@ -7,11 +7,11 @@ ends in the machine's own check (incremental equals full, no task open twice).
 from __future__ import annotations
 
 import importlib.util
-import threading
-import time
 from typing import Any
 
 import pytest
+
+from servefirst.connectors.sandboxkit.admin import while_held
 
 #: Leases (one run per connection) exist on this branch.
 LEASES = importlib.util.find_spec("servefirst.sync.lease") is not None
@@ -42,20 +42,24 @@ def test_a_second_run_during_the_first_never_opens_a_task_twice(
         reason = "issue 9, bug 4: without a lease both runs read no task, then both create it"
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     proof.create("diagnose", 30, None, None, sponsor=False)
-    proof.admin.hold(1, TASK_CREATE[proof.crm.name], timeout_seconds=30)
-    first = threading.Thread(target=proof.run, name="first run")
-    first.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not proof.admin.holding() and time.monotonic() < deadline:
-            time.sleep(0.02)
+
+    def second_trigger() -> None:
         assert proof.admin.holding(), "the first run never reached its task create"
         try:
             proof.run()
         except Exception as exc:
             assert type(exc).__name__ == "LeaseHeldError", exc
-    finally:
-        proof.admin.release()
-        first.join(timeout=30)
+
+    with while_held(proof.admin, 1, TASK_CREATE[proof.crm.name], second_trigger):
+        proof.run()
     proof.no_duplicates()
     proof.sync()
+
+
+def test_a_sponsor_removed_after_a_run_is_seen_by_the_next(proof_machine: Any) -> None:
+    """Issue 9, bug 5: on Salesforce a deleted contact role stamps no opportunity."""
+    proof = proof_machine()
+    proof.create("diagnose", 30, 200, None, sponsor=True)
+    proof.sync()
+    proof.remove_sponsor(0)
+    proof.sync()  # checks: the sponsor finding and its task are there

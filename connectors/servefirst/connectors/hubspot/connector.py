@@ -19,6 +19,7 @@ from servefirst.connectors.base import (
     Plan,
     ProvisionReport,
     PullWindow,
+    UnmappableRecord,
 )
 from servefirst.connectors.hubspot.apply import Writer
 from servefirst.connectors.hubspot.client import HubSpotClient
@@ -74,7 +75,7 @@ class HubSpotConnector:
             self._mapping = None  # stages may have been created: resolve them again
         return report
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
         """Engagements of the configured pipeline in ``window``, page by page."""
         return self.reader.pull(window, self.stage_mapping())
 

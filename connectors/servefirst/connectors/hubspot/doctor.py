@@ -64,8 +64,8 @@ def diagnose(
     if ca_bundle is not None and not ca_bundle.is_absolute():
         ca_bundle = base_dir / ca_bundle
     timeout = min(settings.timeout_seconds, 10.0)
-    checks.extend(
-        [probe(settings.base_url, setting="base_url", ca_bundle=ca_bundle, timeout=timeout)]
+    checks.append(
+        probe(settings.base_url, setting="base_url", ca_bundle=ca_bundle, timeout=timeout)
     )
     if checks.failed:
         checks.skip("the rest", "skipped until HubSpot can be reached")
@@ -130,7 +130,7 @@ def _with_client(
         checks.skip("pipeline", "skipped until the token can read pipelines")
         deals = 0
     _budget(checks, client, settings, deals)
-    checks.extend([clock_check(client.server_date, "HubSpot")])
+    checks.append(clock_check(client.server_date, "HubSpot"))
 
 
 def _lifetime(checks: Checklist, token: str) -> None:
@@ -303,14 +303,12 @@ def _budget(
     reads = math.ceil(deals / SEARCH_PAGE) + 3 * math.ceil(deals / ASSOCIATION_BATCH)
     reads += 3 * math.ceil(deals / OBJECT_BATCH)
     writes = 2 * math.ceil(deals / OBJECT_BATCH)
-    checks.extend(
-        [
-            budget_check(
-                daily_max=daily[0],
-                remaining=daily[1],
-                share=settings.api_budget_share,
-                engagements=deals,
-                full_sync_calls=max(reads + writes, 1),
-            )
-        ]
+    checks.append(
+        budget_check(
+            daily_max=daily[0],
+            remaining=daily[1],
+            share=settings.api_budget_share,
+            engagements=deals,
+            full_sync_calls=max(reads + writes, 1),
+        )
     )

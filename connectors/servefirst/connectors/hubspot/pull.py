@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from servefirst.config.settings import HubSpotFields
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, UnmappableRecord
 from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.completed import completed_task_deals
 from servefirst.connectors.hubspot.mapping import (
@@ -89,11 +89,14 @@ class DealReader:
         self.owners = owners
         self.overlap = overlap
 
-    def pull(self, window: PullWindow, mapping: StageMapping) -> Iterator[Engagement]:
+    def pull(
+        self, window: PullWindow, mapping: StageMapping
+    ) -> Iterator[Engagement | UnmappableRecord]:
         """Yield the window's engagements, each deal once, one search page at a time.
 
         An incremental window also asks for the deals whose playbook task a rep completed since
-        the watermark (see ``completed``): they ride along as ids.
+        the watermark (see ``completed``): they ride along as ids. A deal whose properties
+        cannot be read comes out as an ``UnmappableRecord``.
         """
         if window.modified_since is not None:
             since = window.modified_since - self.overlap
@@ -111,7 +114,7 @@ class DealReader:
         properties: list[str],
         mapping: StageMapping,
         seen: set[str],
-    ) -> Iterator[Engagement]:
+    ) -> Iterator[Engagement | UnmappableRecord]:
         """Page through one query by keyset: sorted on the id, each page after the last id read.
 
         Every page is the query restricted to ``hs_object_id > last id read`` (none on the
@@ -143,7 +146,7 @@ class DealReader:
 
     def engagements(
         self, deals: Sequence[dict[str, Any]], mapping: StageMapping
-    ) -> Iterator[Engagement]:
+    ) -> Iterator[Engagement | UnmappableRecord]:
         """Map one page of deals (raw search results), reading their surroundings in batches."""
         if not deals:
             return
@@ -195,7 +198,15 @@ class DealReader:
                     if a.to_id in task_props
                 ),
             )
-            engagement = deal_to_engagement(bundle, mapping, self.fields)
+            try:
+                engagement = deal_to_engagement(bundle, mapping, self.fields)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                yield UnmappableRecord(
+                    deal_id,
+                    f"cannot read this deal: {exc}; fix the deal in HubSpot or the field "
+                    "mapping in servefirst.toml",
+                )
+                continue
             if engagement is not None:
                 yield engagement
 

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from servefirst.config.settings import SalesforceConnection
-from servefirst.connectors.base import ApiCalls, ApplyResult, Plan, ProvisionReport, PullWindow
+from servefirst.connectors.base import (
+    ApiCalls,
+    ApplyResult,
+    Plan,
+    ProvisionReport,
+    PullWindow,
+    UnmappableRecord,
+)
 from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.apply import Writer
@@ -18,7 +25,7 @@ from servefirst.connectors.salesforce.pull import Puller
 from servefirst.connectors.salesforce.retry import RetryPolicy
 from servefirst.connectors.salesforce.stages import STAGES_SOQL, active_stage_names
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import ConfigError, RecordError
+from servefirst.playbook.errors import ConfigError
 from servefirst.playbook.model import Engagement
 
 
@@ -63,7 +70,7 @@ class SalesforceConnector:
         mapping = SalesforceMapping.build(self.settings, playbook)
         return Provisioner(self.client, self.settings, mapping).run(playbook, dry_run=dry_run)
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
         """Engagements the window asks for, page by page (see ``pull.Puller``).
 
         A connection with an explicit ``stage_map`` first checks, once per connector, that
@@ -79,11 +86,6 @@ class SalesforceConnector:
                 raise ConfigError(refusal, connection=self.name)
             self._stages_checked = True
         return self._puller.pull(window)
-
-    @property
-    def skipped(self) -> list[RecordError]:
-        """Opportunities the last pull could not map (each error names the record)."""
-        return list(self._puller.skipped)
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Write a plan in collections of 200; per-record failures are results, not errors."""

@@ -63,7 +63,7 @@ def diagnose(
     ):
         urls.append(("auth.login_url", settings.auth.login_url))
     for setting, url in urls:
-        checks.extend([probe(url, setting=setting, ca_bundle=ca_bundle, timeout=timeout)])
+        checks.append(probe(url, setting=setting, ca_bundle=ca_bundle, timeout=timeout))
     if checks.failed:
         checks.skip("the rest", "skipped until Salesforce can be reached")
         return checks.checks
@@ -111,7 +111,7 @@ def _with_client(
     _fields(checks, client, settings, describes)
     _stages(checks, client, settings, playbook)
     _budget(checks, client, settings, limits)
-    checks.extend([clock_check(client.meter.first_date, "Salesforce")])
+    checks.append(clock_check(client.meter.first_date, "Salesforce"))
 
 
 def _versions(client: SalesforceClient, settings: SalesforceConnection) -> list[str]:
@@ -270,16 +270,14 @@ def _budget(
     count = client.call("count", lambda sf: sf.query("SELECT COUNT() FROM Opportunity"))
     engagements = int(count.get("totalSize") or 0)
     calls = 2 * math.ceil(engagements / QUERY_PAGE) + 2 * math.ceil(engagements / WRITE_BATCH)
-    checks.extend(
-        [
-            budget_check(
-                daily_max=int(daily["Max"]),
-                remaining=int(daily["Remaining"]),
-                share=settings.api_budget_share,
-                engagements=engagements,
-                full_sync_calls=max(calls, 1),
-            )
-        ]
+    checks.append(
+        budget_check(
+            daily_max=int(daily["Max"]),
+            remaining=int(daily["Remaining"]),
+            share=settings.api_budget_share,
+            engagements=engagements,
+            full_sync_calls=max(calls, 1),
+        )
     )
 
 

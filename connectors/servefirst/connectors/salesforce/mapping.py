@@ -233,7 +233,10 @@ def parse_date(value: object) -> dt.date | None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"expected a date string, got {value!r}")
-    return dt.date.fromisoformat(value[:10])
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def parse_datetime(value: object) -> dt.datetime | None:

@@ -28,7 +28,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, UnmappableRecord
 from servefirst.connectors.salesforce import soql
 from servefirst.connectors.salesforce.client import SalesforceClient
 from servefirst.connectors.salesforce.ids import to18
@@ -59,12 +59,13 @@ class Puller:
         self.query = soql.OpportunityQuery(mapping.fields, mapping.sponsor_role)
         self.overlap = overlap
         self.headers = {"Sforce-Query-Options": f"batchSize={batch_size}"} if batch_size else {}
-        #: Records that could not be mapped in the last pull (reported, never fatal).
-        self.skipped: list[RecordError] = []
 
-    def pull(self, window: PullWindow) -> Iterator[Engagement]:
-        """Yield the engagements the window asks for, page by page."""
-        self.skipped = []
+    def pull(self, window: PullWindow) -> Iterator[Engagement | UnmappableRecord]:
+        """Yield the engagements the window asks for, page by page.
+
+        An opportunity that cannot be mapped comes out as an ``UnmappableRecord``: the engine
+        reports it and keeps it in its retry set.
+        """
         seen: set[str] = set()
         condition = soql.where_changed(self.mapping.fields, window, self.overlap)
         start = soql.since(window, self.overlap)
@@ -103,7 +104,9 @@ class Puller:
                     ids[str(row[column])] = None
         return list(ids)
 
-    def _emit(self, record: Mapping[str, Any], seen: set[str]) -> Iterator[Engagement]:
+    def _emit(
+        self, record: Mapping[str, Any], seen: set[str]
+    ) -> Iterator[Engagement | UnmappableRecord]:
         record_id = str(record.get("Id"))
         if record_id in seen:
             return
@@ -111,8 +114,7 @@ class Puller:
         try:
             yield self.mapping.to_engagement(record)
         except RecordError as exc:
-            log.warning("skipped an opportunity: %s", exc)
-            self.skipped.append(exc)
+            yield UnmappableRecord(record_id, str(exc))
 
     def _records(self, query: str, *, complete_children: bool = True) -> Iterator[dict[str, Any]]:
         """Every record of a query, one page in memory at a time."""

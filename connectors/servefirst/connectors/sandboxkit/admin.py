@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +72,38 @@ class SandboxAdmin:
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         """A CRM-specific admin endpoint (e.g. seeding or search lag)."""
         return self._call(method, path, payload)
+
+
+@contextmanager
+def while_held(
+    admin: SandboxAdmin, after: int, path_prefix: str, action: Callable[[], None]
+) -> Iterator[None]:
+    """Run ``action`` while the ``after``-th matching request of the body's work is held.
+
+    The body (a sync, say) runs in the calling thread; ``action`` (a rep's edit) runs in another
+    as soon as the request is parked, then releases it. Should the body never make that request,
+    ``action`` runs once the body is done. An error in ``action`` is raised here.
+    """
+    admin.hold(after, path_prefix, timeout_seconds=20)
+    finished = threading.Event()
+    failures: list[BaseException] = []
+
+    def act() -> None:
+        try:
+            while not finished.is_set() and not admin.holding():
+                time.sleep(0.02)
+            action()
+        except BaseException as exc:  # handed to the caller below
+            failures.append(exc)
+        finally:
+            admin.release()
+
+    thread = threading.Thread(target=act, name="while-held")
+    thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join(timeout=30)
+    if failures:
+        raise failures[0]

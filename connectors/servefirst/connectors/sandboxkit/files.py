@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from servefirst.config.private import write_private
+
 CONFIG_NAME = "servefirst.toml"
 STATE_NAME = "servefirst-state.db"
 #: What ``seed=`` accepts when a sandbox starts: the demo account or an empty one.
@@ -21,13 +23,6 @@ def check_seed(seed: str) -> None:
     """Refuse an unknown ``seed`` before anything is started or written."""
     if seed not in SEEDS:
         raise ValueError(f"seed must be 'demo' or 'none', not {seed!r}")
-
-
-def write_private(path: Path, content: bytes) -> Path:
-    """Write a secret (token, key) readable by its owner only."""
-    path.write_bytes(content)
-    path.chmod(0o600)
-    return path
 
 
 def toml_string(value: object) -> str:
@@ -50,6 +45,4 @@ def write_config(workdir: Path, header: Iterable[str], connection: Iterable[str]
         *connection,
         "",
     ]
-    path = workdir / CONFIG_NAME
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return write_private(workdir / CONFIG_NAME, "\n".join(lines))

@@ -58,6 +58,8 @@ COMMON_ADMIN: tuple[str, ...] = (
     'POST /__sandbox__/gate - {"after", "path_prefix", "timeout_seconds"}: hold that request',
     "GET /__sandbox__/gate - whether a request is held now",
     "DELETE /__sandbox__/gate - release a held request and disarm",
+    "GET /__sandbox__/clock - the CRM clock's offset from this machine's, and its time",
+    'POST /__sandbox__/clock - {"offset_seconds"}: run the CRM clock ahead (or behind if negative)',
 )
 
 

@@ -3,7 +3,8 @@
 Each command group lives in its own module and registers itself on ``app`` when imported, so
 the groups stay small and independent: ``playbook_cmds`` (init, validate, playbook show/check),
 ``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs), ``revert_cmds``
-(runs revert), ``report_cmds`` (report), ``demo_cmds`` (demo), ``doctor_cmds`` (doctor).
+(runs revert), ``report_cmds`` (report), ``demo_cmds`` (demo), ``doctor_cmds`` (doctor),
+``health_cmds`` (health).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from servefirst.sync.cli import (  # noqa: F401  (each module registers its commands)
     demo_cmds,
     doctor_cmds,
+    health_cmds,
     playbook_cmds,
     report_cmds,
     revert_cmds,

@@ -17,11 +17,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from servefirst.sync.state import RunTotals
 
 console = Console(emoji=False, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
@@ -128,18 +133,19 @@ class SyncProgress:
         self.delay = delay
         self.clock = clock
         self.started = clock()
-        self._progress: Any = None
-        self._task: Any = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
-    def __call__(self, totals: Any) -> None:
+    def __call__(self, totals: RunTotals) -> None:
         """Update from the engine's running totals (after each batch)."""
         if self._progress is None:
             if self.clock() - self.started < self.delay:
                 return
-            self._start()
+            self._progress, self._task = self._start()
+        assert self._task is not None  # noqa: S101 - started together with the progress
         self._progress.update(self._task, description=describe_totals(totals))
 
-    def _start(self) -> None:
+    def _start(self) -> tuple[Progress, TaskID]:
         from rich.progress import (  # noqa: PLC0415 - only long syncs need it
             BarColumn,
             Progress,
@@ -147,15 +153,15 @@ class SyncProgress:
             TimeElapsedColumn,
         )
 
-        self._progress = Progress(
+        progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(bar_width=12),
             TimeElapsedColumn(),
             console=self.target,
             transient=True,
         )
-        self._progress.start()
-        self._task = self._progress.add_task("Syncing", total=None)
+        progress.start()
+        return progress, progress.add_task("Syncing", total=None)
 
     def close(self) -> None:
         if self._progress is not None:
@@ -163,7 +169,7 @@ class SyncProgress:
             self._progress = None
 
 
-def describe_totals(totals: Any) -> str:
+def describe_totals(totals: RunTotals) -> str:
     """``Syncing: 4,000 read, 120 fields, 30 tasks opened, 12 closed`` from ``RunTotals``."""
     return (
         f"Syncing: {totals.engagements_read:,} read, {totals.fields_updated:,} fields, "

@@ -40,6 +40,7 @@ def init(
 ) -> None:
     """Write a commented servefirst.toml and a copy of the default playbook; never overwrite."""
     from servefirst.config.loader import builtin_playbook  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.config.private import write_private  # noqa: PLC0415
 
     if crm not in ("salesforce", "hubspot"):
         fail(f"--crm must be salesforce or hubspot, not {crm!r}", Exit.USAGE)
@@ -51,8 +52,8 @@ def init(
         fail(f"{names} already exist(s); servefirst init never overwrites files", Exit.USAGE)
     directory.mkdir(parents=True, exist_ok=True)
     template = resources.files("servefirst.config") / "templates" / f"{crm}.toml"
-    config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
-    playbook.write_text(builtin_playbook("prime").read_text(encoding="utf-8"), encoding="utf-8")
+    write_private(config, template.read_text(encoding="utf-8"))
+    write_private(playbook, builtin_playbook("prime").read_text(encoding="utf-8"))
     console.print(plain(f"Wrote {config} and {playbook}."))
     console.print("Next: fill in the connection, then run `servefirst validate`.")
 
@@ -87,17 +88,20 @@ def validate(config: ConfigOption = None) -> None:
         problems.extend(_secret_problems(settings, config))
         if problems:
             raise ConfigFileError(problems)
+    # One line each, never wrapped: file paths stay whole for copying.
     for source, playbook in playbooks.items():
         console.print("ok", style="green", end="")
         console.print(
             plain(
                 f": playbook {playbook.name!r} ({len(playbook.stages)} stages, "
                 f"{sum(r.enabled for r in playbook.rules.values())} rules enabled) from {source}"
-            )
+            ),
+            soft_wrap=True,
         )
     for name, conn in settings.connections.items():
         console.print(
-            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}")
+            plain(f"  connection {name}: {conn.crm}, playbook {playbook_source(settings, name)}"),
+            soft_wrap=True,
         )
 
 

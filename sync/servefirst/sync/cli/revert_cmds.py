@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from servefirst.sync.cli.common import ConfigOption, config_errors, console, err_console, load
+from servefirst.sync.cli.app import Exit
+from servefirst.sync.cli.common import (
+    ConfigOption,
+    config_errors,
+    console,
+    err_console,
+    fail,
+    load,
+)
 from servefirst.sync.cli.output import plain
 from servefirst.sync.cli.sync_cmds import DryRunOption, exit_code, runs_app
 
@@ -90,11 +98,15 @@ def runs_revert(
     import datetime as dt  # noqa: PLC0415
 
     from servefirst.sync.revert import revert_run  # noqa: PLC0415 - keeps `--help` fast
+    from servefirst.sync.state import LeaseHeldError  # noqa: PLC0415
 
     settings, playbook = load(config)
-    with config_errors():
-        today = dt.datetime.now(dt.UTC).date()
-        out = revert_run(settings, playbook, run_id, dry_run=dry_run, as_of=today)
+    try:
+        with config_errors():
+            today = dt.datetime.now(dt.UTC).date()
+            out = revert_run(settings, playbook, run_id, dry_run=dry_run, as_of=today)
+    except LeaseHeldError as exc:
+        fail(f"{exc}; try again once it has finished", Exit.FAILED)
     if json_output:
         sys.stdout.write(json.dumps(revert_json(out), default=str) + "\n")
     else:

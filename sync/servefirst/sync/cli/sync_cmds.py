@@ -6,12 +6,14 @@ Output contract: ``sync --json`` prints exactly one JSON document on stdout and 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
     from servefirst.playbook.definition import Playbook
     from servefirst.sync.engine import RunReport
     from servefirst.sync.engine.run import ProgressCallback, SyncOptions
-    from servefirst.sync.state import RunRecord
+    from servefirst.sync.engine.stop import StopRequest
+    from servefirst.sync.state import LeaseHeldError, RetryBackoff, RunRecord
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
 app.add_typer(runs_app, name="runs")
@@ -46,6 +49,43 @@ DryRunOption = Annotated[
 
 #: ``--json`` of the history commands (``runs list``, ``runs show``), which print tables.
 TablesJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="If another run holds the connection, wait for it instead of exiting 3."
+    ),
+]
+WaitTimeoutOption = Annotated[
+    int,
+    typer.Option("--wait-timeout", min=1, max=86400, help="With --wait: give up after SECONDS."),
+]
+
+
+def _waiting(wait: bool, timeout: int) -> dt.timedelta | None:
+    return dt.timedelta(seconds=timeout) if wait else None
+
+
+def _lease_held(exc: LeaseHeldError, wait: bool) -> NoReturn:
+    """Exit 3 with the one line that names who holds the connection and since when."""
+    hint = "; it did not finish in time" if wait else "; add --wait to wait for it"
+    fail(f"{exc}{hint}", Exit.FAILED)
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[StopRequest]:
+    """SIGTERM ends the sync after the batch in progress (``interrupted``, watermark unmoved)."""
+    from servefirst.sync.engine.stop import StopRequest  # noqa: PLC0415
+
+    stop = StopRequest()
+
+    def handle(_signum: int, _frame: object) -> None:
+        stop.request("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_code(report: RunReport) -> Exit:
@@ -81,12 +121,15 @@ def provision(
     connection: ConnectionOption = None,
     dry_run: DryRunOption = False,
     every: AllOption = False,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 600,
 ) -> None:
     """Create the playbook's fields, stages and labels in the CRM (idempotent)."""
     from servefirst.config.loader import load_playbook  # noqa: PLC0415 - keeps `--help` fast
     from servefirst.playbook.errors import ServeFirstError  # noqa: PLC0415
     from servefirst.sync.cli.sync_render import render_provision  # noqa: PLC0415
     from servefirst.sync.service import provision_connection  # noqa: PLC0415
+    from servefirst.sync.state import LeaseHeldError  # noqa: PLC0415
 
     settings, _ = load(config)
     setup_logging(settings.log_level)
@@ -94,7 +137,11 @@ def provision(
         try:
             with config_errors():
                 playbook = load_playbook(settings, name)
-                _, report = provision_connection(settings, playbook, name, dry_run=dry_run)
+                _, report = provision_connection(
+                    settings, playbook, name, dry_run=dry_run, wait=_waiting(wait, wait_timeout)
+                )
+        except LeaseHeldError as exc:
+            _lease_held(exc, wait)
         except ServeFirstError as exc:
             fail(f"provisioning {name} failed: {exc}", Exit.FAILED)
         render_provision(console, name, report, dry_run=dry_run)
@@ -121,21 +168,32 @@ def sync(
         Path | None,
         typer.Option("--diff-file", help="Write the plan as JSON lines here.", dir_okay=False),
     ] = None,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 600,
 ) -> None:
-    """Sync one connection, or each in turn with --all: write back only what changed."""
+    """Sync one connection, or each in turn with --all: write back only what changed.
+
+    A real sync runs as of today in the connection's timezone; another day (``--as-of``) is
+    for trying things out and needs ``--dry-run``, because writing that day's findings would
+    move the watermark's date past crossings the next real run must still see.
+    """
     from servefirst.sync.engine.run import SyncOptions  # noqa: PLC0415 - keeps `--help` fast
 
-    date = parse_date(as_of)
+    asked = None if as_of is None else parse_date(as_of)
     if diff_file is not None and not diff_file.parent.is_dir():
         fail(f"--diff-file {diff_file}: folder {diff_file.parent} does not exist", Exit.USAGE)
     settings, _ = load(config)
     names = connection_names(settings, connection, every)
     if diff_file is not None and len(names) > 1:
         fail("--diff-file takes one connection: drop --all or pick one", Exit.USAGE)
+    days = {name: _day(settings, name, asked, dry_run=dry_run) for name in names}
     interactive = sys.stderr.isatty()
     setup_logging(settings.log_level, interactive=interactive)
-    options = SyncOptions(as_of=date, dry_run=dry_run, full=full, diff_file=diff_file)
-    reports = [_sync_one(settings, name, options, interactive=interactive) for name in names]
+    waiting = _waiting(wait, wait_timeout)
+    reports = []
+    for name in names:
+        options = SyncOptions(as_of=days[name], dry_run=dry_run, full=full, diff_file=diff_file)
+        reports.append(_sync_one(settings, name, options, interactive=interactive, wait=waiting))
     if json_output:
         documents = [r.to_json() for r in reports]
         sys.stdout.write(json.dumps(documents if every else documents[0]) + "\n")
@@ -150,17 +208,47 @@ def sync(
     raise typer.Exit(int(max(exit_code(r) for r in reports)))
 
 
+def _day(settings: Settings, name: str, asked: dt.date | None, *, dry_run: bool) -> dt.date:
+    """The date connection ``name`` runs as of: today in its timezone, or ``asked`` on a dry run."""
+    from servefirst.sync.clock import connection_zone, today_in  # noqa: PLC0415
+
+    with config_errors():
+        today = today_in(connection_zone(name, settings.connections[name]))
+    if asked is None or asked == today:
+        return today
+    if not dry_run:
+        fail(
+            f"--as-of {asked.isoformat()} is not today ({today.isoformat()} for connection "
+            f"{name}): add --dry-run to see that day's findings without writing them",
+            Exit.USAGE,
+        )
+    return asked
+
+
 def _sync_one(
-    settings: Settings, name: str, options: SyncOptions, *, interactive: bool
+    settings: Settings,
+    name: str,
+    options: SyncOptions,
+    *,
+    interactive: bool,
+    wait: dt.timedelta | None,
 ) -> RunReport:
-    """One connection's run with its own playbook; every failure is in the report."""
+    """One connection's run with its own playbook; every failure is in the report.
+
+    Another run holding the connection exits 3 at once, in one line naming it.
+    """
     from servefirst.config.loader import load_playbook  # noqa: PLC0415
     from servefirst.sync.service import sync_connection  # noqa: PLC0415
+    from servefirst.sync.state import LeaseHeldError  # noqa: PLC0415
 
     try:
-        with config_errors(), _progress(interactive) as on_progress:
+        with config_errors(), _progress(interactive) as on_progress, _stop_on_sigterm() as stop:
             playbook: Playbook = load_playbook(settings, name)
-            return sync_connection(settings, playbook, name, options, on_progress=on_progress)
+            return sync_connection(
+                settings, playbook, name, options, on_progress=on_progress, wait=wait, stop=stop
+            )
+    except LeaseHeldError as exc:
+        _lease_held(exc, wait is not None)
     except KeyboardInterrupt:
         fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
 
@@ -203,7 +291,8 @@ def runs_show(
 ) -> None:
     """One run: its counts, API calls, error, and its changes with before and after."""
     from servefirst.config.loader import load_settings  # noqa: PLC0415 - keeps `--help` fast
-    from servefirst.sync.cli.sync_render import render_run  # noqa: PLC0415
+    from servefirst.sync.cli.sync_render import render_retry, render_run  # noqa: PLC0415
+    from servefirst.sync.engine.report import retry_json  # noqa: PLC0415
     from servefirst.sync.service import opened_store  # noqa: PLC0415
 
     with config_errors():
@@ -222,8 +311,10 @@ def runs_show(
                         Exit.USAGE,
                     )
             listed = store.get_changes(run_id, limit=changes, record_ids=ids)
+            retry = store.retry_entries(row.connection, _backoff(settings, row.connection))
     if json_output:
         data = _run_json(row)
+        data["retry_set"] = [retry_json(entry) for entry in retry]
         data["changes"] = [
             {
                 "record_id": c.record_id,
@@ -241,6 +332,15 @@ def runs_show(
         sys.stdout.write(json.dumps(data) + "\n")
         return
     render_run(console, row, listed)
+    render_retry(console, retry)
+
+
+def _backoff(settings: Settings, connection: str) -> RetryBackoff:
+    """The retry policy of a connection in the history (the default if no longer configured)."""
+    from servefirst.sync.state import RetryBackoff  # noqa: PLC0415
+
+    conn = settings.connections.get(connection)
+    return RetryBackoff() if conn is None else RetryBackoff(stuck_after=conn.retry_stuck_after)
 
 
 def _run_json(row: RunRecord) -> dict[str, object]:

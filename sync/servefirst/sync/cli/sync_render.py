@@ -11,7 +11,14 @@ from rich.text import Text
 
 from servefirst.connectors.base import ProvisionReport
 from servefirst.sync.engine import RunReport
-from servefirst.sync.state import COUNT_NAMES, ChangeRecord, RunRecord, RunStatus, RunTotals
+from servefirst.sync.state import (
+    COUNT_NAMES,
+    ChangeRecord,
+    RetryEntry,
+    RunRecord,
+    RunStatus,
+    RunTotals,
+)
 
 _STATUS_STYLE = {
     RunStatus.OK: "green",
@@ -86,6 +93,29 @@ def render_sync(console: Console, report: RunReport) -> None:
         if len(report.errors) > _MAX_ERRORS:
             more = len(report.errors) - _MAX_ERRORS
             console.print(f"… and {more} more: `servefirst runs show {report.run_id}`")
+    render_retry(console, report.retry)
+
+
+def render_retry(console: Console, entries: list[RetryEntry]) -> None:
+    """The records later runs will try again, stuck ones (which need a person) first."""
+    if not entries:
+        return
+    table = Table(title="Records to retry", title_justify="left")
+    for column in ("Record", "Attempts", "Next try (UTC)", "CRM message"):
+        table.add_column(column, overflow="fold")
+    for entry in entries[:_MAX_ERRORS]:
+        when = "stuck" if entry.stuck else entry.next_attempt.strftime("%m-%d %H:%M")
+        table.add_row(escape(entry.engagement_id), str(entry.attempts), when, escape(entry.reason))
+    console.print(table)
+    stuck = sum(entry.stuck for entry in entries)
+    if stuck:
+        console.print(
+            f"[yellow]{stuck} record(s) keep being refused: fix them (or the rule refusing "
+            "them) in the CRM. They are tried again from time to time, and as soon as they "
+            "change.[/]"
+        )
+    if len(entries) > _MAX_ERRORS:
+        console.print(f"… and {len(entries) - _MAX_ERRORS} more (`--json` lists them all)")
 
 
 def render_provision(

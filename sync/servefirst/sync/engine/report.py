@@ -9,7 +9,7 @@ from enum import StrEnum
 from servefirst.playbook.errors import BudgetExhaustedError, ConfigError, ServeFirstError
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.outcome import RecordProblem
-from servefirst.sync.state.records import RunStatus, RunTotals
+from servefirst.sync.state.records import RetryEntry, RunStatus, RunTotals
 
 
 class FailureKind(StrEnum):
@@ -79,6 +79,8 @@ class RunReport:
     duration_seconds: float = 0.0
     error_message: str | None = None
     failure: FailureKind | None = None
+    #: The connection's retry set after this run: records still to sync, stuck ones first.
+    retry: list[RetryEntry] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """The one JSON document ``servefirst sync --json`` prints (issue 5's exact keys)."""
@@ -111,6 +113,7 @@ class RunReport:
                 for e in self.engagements
             ],
             "errors": self._errors(),
+            "retry_set": [retry_json(entry) for entry in self.retry],
         }
 
     def _errors(self) -> list[dict[str, str | None]]:
@@ -122,3 +125,16 @@ class RunReport:
         if self.error_message:
             rows.append({"record_id": None, "message": self.error_message})
         return rows
+
+
+def retry_json(entry: RetryEntry) -> dict[str, object]:
+    """One retry-set entry as ``sync --json`` and ``runs show --json`` list it."""
+    return {
+        "record_id": entry.engagement_id,
+        "message": entry.reason,
+        "attempts": entry.attempts,
+        "stuck": entry.stuck,
+        "first_seen": entry.first_seen.isoformat(),
+        "last_seen": entry.last_seen.isoformat(),
+        "next_attempt": entry.next_attempt.isoformat(),
+    }

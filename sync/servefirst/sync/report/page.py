@@ -16,6 +16,9 @@ from servefirst.sync.report import charts
 from servefirst.sync.report.figures import HEALTH, HEALTH_LABELS, Figures, HealthRow, rule_label
 from servefirst.sync.state.records import EngagementSnapshot
 
+#: Rows of the attention table a page holds: beyond this a browser table helps nobody, and the
+#: page stays small; off-track engagements come first, so the most urgent are always there.
+ATTENTION_ROWS = 1000
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
@@ -110,9 +113,16 @@ def _cell(value: str, sort: object, css: str = "") -> str:
     return f'<td{cls} data-sort="{escape(str(sort))}">{value}</td>'
 
 
-def _attention(rows: Sequence[EngagementSnapshot], several: bool) -> str:
-    if not rows:
+def _attention(everyone: Sequence[EngagementSnapshot], several: bool) -> str:
+    if not everyone:
         return "<p>No engagement is at risk or off track.</p>"
+    rows = everyone[:ATTENTION_ROWS]
+    note = ""
+    if len(everyone) > len(rows):
+        note = (
+            f"<p>The {len(rows):,} most urgent of {len(everyone):,} are listed here; the JSON "
+            "and CSV formats list them all.</p>"
+        )
     rank = {"off_track": 0, "at_risk": 1}
     headers = ["Engagement", "Account", "Owner", "Stage", "Health"]
     headers += ["PO date", "Operational Date", "Slips", "Findings"]
@@ -149,7 +159,7 @@ def _attention(rows: Sequence[EngagementSnapshot], several: bool) -> str:
             cells.insert(1, _cell(escape(s.connection), s.connection))
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<table class="sortable" id="attention"><thead><tr>{head}</tr></thead>'
+        f'{note}<table class="sortable" id="attention"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
 

@@ -189,3 +189,34 @@ class PipelinePoint:
     at_risk: int
     off_track: int
     findings_by_rule: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RetryEntry:
+    """An engagement the CRM refused (or that could not be read), re-pulled by id until it syncs.
+
+    ``stuck`` entries have failed so often that only a change in the CRM (an admin fixing the
+    validation rule, a rep fixing the record) will clear them; they stay listed until then.
+    """
+
+    engagement_id: str
+    reason: str
+    attempts: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    next_attempt: dt.datetime
+    stuck: bool = False
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who runs a connection right now: one holder at a time, across processes and hosts."""
+
+    connection: str
+    holder: str
+    host: str
+    pid: int
+    acquired_at: dt.datetime
+    heartbeat_at: dt.datetime
+    expires_at: dt.datetime
+    run_id: int | None = None

@@ -194,6 +194,45 @@ pipeline_history = Table(
 Index("ix_pipeline_history_connection", pipeline_history.c.connection, pipeline_history.c.run_id)
 
 
+retry_set = Table(
+    "retry_set",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    Column("engagement_id", String(64), primary_key=True),
+    # The CRM's own words for the last refusal (or why the record could not be read).
+    Column("reason", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    # Runs before this time leave the record alone (exponential backoff between attempts).
+    Column("next_attempt", DateTime(timezone=True), nullable=False),
+)
+
+date_sensitive = Table(
+    "date_sensitive",
+    metadata,
+    # Engagements whose written values depend on the as-of date itself (not only on threshold
+    # crossings): re-pulled by id whenever a run's date differs from the watermark's.
+    Column("connection", String(100), primary_key=True),
+    Column("engagement_id", String(64), primary_key=True),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    # One row per connection being synced: whoever holds it runs, everyone else waits or leaves.
+    Column("connection", String(100), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    # A holder that stops heartbeating (killed, frozen, cut off) loses the lease at this time.
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", Integer, nullable=True),
+)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: ``version`` N turns a version N-1 database into version N."""
@@ -226,13 +265,27 @@ def _add_task_counts(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE runs ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"))
 
 
+def _create_v4(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[retry_set, date_sensitive, leases], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "watermarks, engagement dates, runs and changes", _create_v1),
     Migration(
         2, "engagement snapshots, pipeline history, names in history, revert runs", _snapshots_v2
     ),
     Migration(3, "runs count tasks updated and reopened", _add_task_counts),
+    Migration(4, "retry set, date-sensitive engagements and run leases", _create_v4),
 )
+
+
+class SchemaTooNewError(Exception):
+    """The database was upgraded by a newer servefirst than this one."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"schema version {found} is newer than this servefirst knows ({known})")
+        self.found = found
+        self.known = known
 
 
 def current_version(engine: Engine) -> int:
@@ -273,6 +326,8 @@ def migrate(engine: Engine, steps: Sequence[Migration] = MIGRATIONS) -> int:
     if [m.version for m in ordered] != list(range(1, len(ordered) + 1)):
         raise ValueError("migration versions must be 1, 2, 3, ... without gaps")
     version = current_version(engine)
+    if version > len(ordered):
+        raise SchemaTooNewError(version, len(ordered))
     if version >= len(ordered):
         return version  # already current: the common case
     try:

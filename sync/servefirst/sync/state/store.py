@@ -12,8 +12,7 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from servefirst.config.private import create_private
 from servefirst.playbook.errors import ConfigError
 from servefirst.sync.state import schema
+from servefirst.sync.state.history import HistoryStore
+from servefirst.sync.state.lease import LeaseStore, pid_alive
 from servefirst.sync.state.records import (
     TOTAL_NAMES,
-    ChangeRecord,
     EngagementDates,
     RunKind,
     RunRecord,
@@ -43,6 +44,7 @@ from servefirst.sync.state.records import (
     RunTotals,
     Watermark,
 )
+from servefirst.sync.state.retry import RetrySetStore
 from servefirst.sync.state.snapshots import SnapshotTable
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
@@ -57,24 +59,6 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, default=str, sort_keys=True)
-
-
-def _unjson(text: str | None) -> object:
-    return None if text is None else json.loads(text)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def create_state_engine(url: str) -> Engine:
     """An engine for the state URL; a SQLite file's folder is created on first use."""
     try:
@@ -83,7 +67,11 @@ def create_state_engine(url: str) -> Engine:
         raise ConfigError(f"state_url is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its WAL and shared-memory files the database file's mode, so
+            # creating the file first, private, keeps all three private.
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            create_private(path)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -114,7 +102,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class StateStore:
+class StateStore(HistoryStore, RetrySetStore, LeaseStore):
     """Everything servefirst remembers between runs, for every connection."""
 
     def __init__(self, engine: Engine) -> None:
@@ -122,6 +110,13 @@ class StateStore:
         self.snapshots = SnapshotTable(engine)
         try:
             self.version = schema.migrate(engine)
+        except schema.SchemaTooNewError as exc:
+            engine.dispose()
+            raise ConfigError(
+                f"the state database {engine.url!r} was written by a newer servefirst (schema "
+                f"version {exc.found}; this one knows up to {exc.known}): upgrade servefirst, "
+                "or point state_url at another database"
+            ) from None
         except SQLAlchemyError as exc:
             raise ConfigError(
                 f"cannot open the state database {engine.url!r}: {exc.__class__.__name__}: "
@@ -278,7 +273,7 @@ class StateStore:
                     table.c.status == RunStatus.RUNNING.value,
                 )
             ).all()
-            dead = [r.id for r in rows if r.host == host and not _pid_alive(r.pid)]
+            dead = [r.id for r in rows if r.host == host and not pid_alive(r.pid)]
             if dead:
                 conn.execute(
                     update(table)
@@ -313,37 +308,6 @@ class StateStore:
         )
         with self.engine.begin() as conn:
             conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
-
-    def record_changes(
-        self,
-        run_id: int,
-        rows: Sequence[ChangeRecord],
-        names: Mapping[str, str] | None = None,
-    ) -> None:
-        """Keep these changes of a run; ``names`` (engagement id -> name) fills in their names."""
-        if not rows:
-            return
-        names = names or {}
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(schema.changes),
-                [
-                    {
-                        "run_id": run_id,
-                        "record_id": r.record_id,
-                        "kind": r.kind,
-                        "name": r.name,
-                        "task_key": r.task_key,
-                        "before": _json(r.before),
-                        "after": _json(r.after),
-                        "ok": r.ok,
-                        "message": r.message,
-                        "engagement_name": r.engagement_name or names.get(r.record_id),
-                        "detail": _json(r.detail),
-                    }
-                    for r in rows
-                ],
-            )
 
     def list_runs(self, connection: str | None = None, limit: int = 20) -> list[RunRecord]:
         """The latest runs, newest first."""
@@ -380,51 +344,6 @@ class StateStore:
                 .first()
             )
         return None if row is None else _run(row)
-
-    def get_changes(
-        self,
-        run_id: int,
-        limit: int | None = None,
-        record_ids: Collection[str] | None = None,
-    ) -> list[ChangeRecord]:
-        """A run's changes in the order it made them, each with its engagement's name.
-
-        History written before names were kept takes the name from the engagement's snapshot.
-        ``record_ids`` keeps only the changes of those engagements.
-        """
-        table = schema.changes
-        query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-        if record_ids is not None:
-            query = query.where(table.c.record_id.in_(list(record_ids)))
-        if limit is not None:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            rows = [
-                ChangeRecord(
-                    record_id=row["record_id"],
-                    kind=row["kind"],
-                    name=row["name"],
-                    before=_unjson(row["before"]),
-                    after=_unjson(row["after"]),
-                    task_key=row["task_key"],
-                    ok=row["ok"],
-                    message=row["message"],
-                    engagement_name=row["engagement_name"],
-                    detail=_unjson(row["detail"]),  # type: ignore[arg-type]
-                )
-                for row in conn.execute(query).mappings()
-            ]
-        unnamed = [r.record_id for r in rows if r.engagement_name is None]
-        run = self.get_run(run_id) if unnamed else None
-        if run is None:
-            return rows
-        names = self.snapshots.names(run.connection, unnamed)
-        return [
-            r
-            if r.engagement_name is not None
-            else replace(r, engagement_name=names.get(r.record_id))
-            for r in rows
-        ]
 
 
 def _run(row: RowMapping) -> RunRecord:

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from servefirst.config.private import write_private
 from servefirst.connectors.hubspot.sandbox.app import build_app, classify, make_responder
 from servefirst.connectors.hubspot.sandbox.auth import ALL_SCOPES, issue_token
 from servefirst.connectors.hubspot.sandbox.persist import load, save
@@ -20,7 +21,7 @@ from servefirst.connectors.hubspot.sandbox.ratelimit import RateLimiter
 from servefirst.connectors.hubspot.sandbox.seed import seed_bench, seed_demo
 from servefirst.connectors.hubspot.sandbox.store import Portal
 from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, SandboxServer
-from servefirst.connectors.sandboxkit.files import check_seed, toml_string, write_private
+from servefirst.connectors.sandboxkit.files import check_seed, toml_string
 from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
 #: The portal id the sandbox's config names, so reports built on it link deals as on a real one.
@@ -65,6 +66,7 @@ class SandboxAdminApi:
         'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
         "POST /__sandbox__/save - write the portal to its data file",
         "GET /__sandbox__/portal - record counts by object",
+        'POST /__sandbox__/page-cap - {"max": n or null}: serve search pages of at most n',
     )
 
     def __init__(self, portal: Portal, limiter: RateLimiter, data: Path | None) -> None:
@@ -92,6 +94,11 @@ class SandboxAdminApi:
             with portal.lock:
                 portal.search_lag = float(payload["seconds"])
             return {"search_lag_seconds": portal.search_lag}
+        if (method, path) == ("POST", "/page-cap"):
+            cap = payload.get("max")
+            with portal.lock:
+                portal.page_cap = None if cap is None else max(1, int(cap))
+            return {"max": portal.page_cap}
         if (method, path) == ("POST", "/ratelimits"):
             with limiter.lock:
                 if "tier" in payload:

@@ -225,6 +225,8 @@ def do_search(req: Req) -> Reply:
             after=[after_raw],
         )
     portal = req.portal
+    if portal.page_cap is not None:
+        limit = min(limit, portal.page_cap)
     ids = matching_ids(portal, t, body)
     end = min(after + limit, RESULT_CAP)
     names = property_names(portal, t, body.get("properties"))

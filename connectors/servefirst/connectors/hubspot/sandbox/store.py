@@ -125,6 +125,9 @@ class Portal:
         self.version = 0
         self.search_lag = 0.0
         self.lag_until = 0.0
+        #: Serve at most this many search results a page (``POST /__sandbox__/page-cap``), so a
+        #: test can page through a handful of deals and change the portal between pages.
+        self.page_cap: int | None = None
         #: (version, object type, query) -> sorted matching ids; see ``search``.
         self.search_cache: OrderedDict[tuple[int, str, str], list[int]] = OrderedDict()
         now = now_ms()

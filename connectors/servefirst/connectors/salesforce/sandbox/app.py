@@ -68,6 +68,7 @@ class SandboxState:
         'POST /__sandbox__/limits - {"daily_limit", "used"}: set the daily API budget',
         'POST /__sandbox__/tokens/expire - {"token"}: expire one token (or all)',
         "GET /__sandbox__/org - instance URL, integration user, permission set, stages",
+        'POST /__sandbox__/page-cap - {"max": n or null}: serve query pages of at most n',
     )
 
     def admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
@@ -85,6 +86,10 @@ class SandboxState:
                 used=None if used is None else int(used),
             )
             return {"daily_limit": org.budget.limit, "used": org.budget.used}
+        if (method, path) == ("POST", "/page-cap"):
+            cap = payload.get("max")
+            org.queries.page_cap = None if cap is None else max(1, int(cap))
+            return {"max": org.queries.page_cap}
         if (method, path) == ("POST", "/tokens/expire"):
             token = payload.get("token")
             return {"expired": org.tokens.expire(None if token is None else str(token))}

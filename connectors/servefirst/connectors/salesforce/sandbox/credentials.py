@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from servefirst.config.private import write_private
 from servefirst.connectors.salesforce.sandbox.org import INTEGRATION_USERNAME, JWT_CLIENT_ID
-from servefirst.connectors.sandboxkit.files import toml_string, write_private
+from servefirst.connectors.sandboxkit.files import toml_string
 from servefirst.connectors.sandboxkit.files import write_config as shared_config
 
 TOKEN_NAME = "access-token.txt"  # noqa: S105 - a file name

@@ -50,6 +50,10 @@ class QueryService:
     def __init__(self) -> None:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
+        #: Serve at most this many records a page (``POST /__sandbox__/page-cap``). Salesforce
+        #: treats ``batchSize`` as a hint and may send smaller pages; a test sets a small cap to
+        #: page through a handful of records and change the org between pages.
+        self.page_cap: int | None = None
 
     def run(
         self,
@@ -67,6 +71,8 @@ class QueryService:
             return {"totalSize": len(rows), "done": True, "records": []}
         if tooling:
             return self._tooling_page(compiled, rows, version)
+        if self.page_cap is not None:
+            batch = min(batch, self.page_cap)
         cursor = _Cursor(compiled, rows, batch, endpoint)
         return self._page(cursor, self._remember(cursor) if len(rows) > batch else "", 0, version)
 
