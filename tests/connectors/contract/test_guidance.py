@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.connectors.contract.test_contract import CRITERIA, SCENARIOS
 
-from servefirst.connectors.base import PullWindow
+from servefirst.connectors.base import PullWindow, mapped
 from servefirst.playbook.definition import RULE_IDS
 from servefirst.playbook.evaluate import evaluate
 from servefirst.playbook.model import Engagement, task_key
@@ -49,7 +49,7 @@ def pulled(crm: Any, engagement_id: str) -> Engagement:
         name, crm.settings.connections[name], crm.playbook, crm.settings.base_dir
     )
     try:
-        return next(e for e in connector.pull(PullWindow()) if e.id == engagement_id)
+        return next(e for e in mapped(connector.pull(PullWindow())) if e.id == engagement_id)
     finally:
         connector.close()
 
