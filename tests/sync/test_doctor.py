@@ -22,6 +22,7 @@ from simple_salesforce.api import Salesforce
 from typer.testing import CliRunner
 
 from servefirst.connectors.hubspot.sandbox import start_sandbox as start_hubspot
+from servefirst.connectors.preflight import Status, probe
 from servefirst.connectors.salesforce.sandbox import client_session
 from servefirst.connectors.salesforce.sandbox import start_sandbox as start_salesforce
 from servefirst.connectors.sandboxkit import RunningSandbox
@@ -305,3 +306,49 @@ def test_a_clock_ten_minutes_off_fails_the_clock_check(
     (line,) = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fail")]
     assert line.startswith("fail  clock")
     assert "s ahead of HubSpot's" in line and "NTP" in line
+
+
+def test_a_refused_jwt_login_is_one_line_and_the_rest_waits(
+    salesforce: RunningSandbox, tmp_path: Path
+) -> None:
+    assert salesforce.ca_bundle is not None
+    config = tmp_path / "servefirst.toml"
+    config.write_text(
+        _salesforce("sf", salesforce, salesforce.ca_bundle, _jwt_key(salesforce)).replace(
+            'client_id = "servefirst-sandbox"', 'client_id = "not-the-consumer-key"'
+        ),
+        encoding="utf-8",
+    )
+    code, out = _doctor("-c", str(config))
+    assert code == 1, out
+    (line,) = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fail")]
+    assert line.startswith("fail  login")
+    assert "consumer key" in line and "pre-authorised" in line
+    assert "skip  the rest" in out
+
+
+def test_an_unknown_host_is_named_with_the_setting_to_fix() -> None:
+    check = probe("https://no-such-crm.invalid", setting="instance_url", ca_bundle=None, timeout=5)
+    assert check.status is Status.FAIL
+    assert check.line().startswith("cannot resolve no-such-crm.invalid (DNS): check instance_url")
+
+
+def test_a_missing_secret_fails_its_connection_and_doctor_all_goes_on(
+    hubspot_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
+    token = tmp_path / "token.txt"
+    token.write_text(hubspot_sandbox.token, encoding="utf-8")
+    config = tmp_path / "servefirst.toml"
+    config.write_text(
+        '[connections.broken]\ncrm = "hubspot"\n'
+        f"base_url = {_q(hubspot_sandbox.url)}\n"
+        'token = { env = "NO_SUCH_TOKEN" }\n' + _hubspot("fine", hubspot_sandbox.url, token),
+        encoding="utf-8",
+    )
+    code, out = _doctor("-c", str(config), "--all")
+    assert code == 1, out
+    sections = _sections(out)
+    (line,) = [ln for ln in sections["broken"] if ln.startswith("fail")]
+    assert "NO_SUCH_TOKEN is not set" in line
+    assert not [ln for ln in sections["fine"] if ln.startswith("fail")]

@@ -223,12 +223,37 @@ class HubSpotConnection(_ConnectionBase):
 Connection = Annotated[SalesforceConnection | HubSpotConnection, Field(discriminator="crm")]
 
 
+class ScaleSettings(_Strict):
+    """``[scale]``: Dramatiq workers for many connections (``servefirst worker``).
+
+    Only read by ``servefirst worker`` and ``servefirst run --backend dramatiq``; the embedded
+    single-process mode ignores it. Redis is the default broker; an ``amqp://`` URL selects
+    RabbitMQ. The state database must then be one every worker reaches (PostgreSQL).
+    """
+
+    broker_url: Annotated[str, Field(pattern=r"^(redis|rediss|amqp|amqps)://")] = (
+        "redis://127.0.0.1:6379/0"
+    )
+    #: Redis key prefix and queue name, so several deployments can share one Redis.
+    namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")] = "servefirst"
+    #: Attempts of a failing message after the first, with exponential backoff between them;
+    #: then it lands in the dead-letter queue and in ``runs list``.
+    max_retries: Annotated[int, Field(ge=0, le=50)] = 5
+    min_backoff_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    max_backoff_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    #: A worker silent this long is dead: its unfinished messages go back to the queue.
+    redelivery_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    #: Runs at once per worker process (each run holds its connection's lease).
+    threads: Annotated[int, Field(ge=1, le=64)] = 4
+
+
 class Settings(_Strict):
     """The whole of ``servefirst.toml``. ``base_dir`` (the file's folder) anchors relative paths."""
 
     playbook: str = "builtin:prime"
     state_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
     connections: dict[str, Connection] = Field(default_factory=dict)
     base_dir: Path = Field(default=Path(), exclude=True)
 

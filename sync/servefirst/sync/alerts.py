@@ -40,9 +40,12 @@ REDACTED = "[redacted]"
 
 def alert_text(report: RunReport) -> str | None:
     """The alert for a finished run, or ``None`` when it needs nobody (ok, or a dry run)."""
-    if report.dry_run or report.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+    needs_someone = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.DEAD_LETTER)
+    if report.dry_run or report.status not in needs_someone:
         return None
-    if report.failure is FailureKind.BUDGET:
+    if report.status is RunStatus.DEAD_LETTER:
+        what = "was given up after its last retry (the message is in the dead-letter queue)"
+    elif report.failure is FailureKind.BUDGET:
         what = "stopped: the daily API budget is spent"
     elif report.status is RunStatus.FAILED:
         what = "failed"

@@ -39,6 +39,9 @@ from servefirst.sync.state import LeaseHeldError, StateStore, create_state_engin
 log = logging.getLogger("servefirst.sync.scheduler")
 
 JOB_FUNC = "servefirst.sync.scheduler:run_scheduled_sync"
+#: The job of ``--backend dramatiq``: enqueue for the workers instead of running here.
+ENQUEUE_FUNC = "servefirst.sync.scale.enqueue:enqueue_scheduled_sync"
+BACKENDS = {"embedded": JOB_FUNC, "dramatiq": ENQUEUE_FUNC}
 JOBS_TABLE = "apscheduler_jobs"
 
 #: Requested when the scheduler is told to stop: the running syncs end after their batch.
@@ -107,8 +110,12 @@ def build_scheduler(
     config_path: Path,
     *,
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
+    backend: str = "embedded",
 ) -> BaseScheduler:
     """A scheduler with one job per configured connection, ready to ``start()``.
+
+    ``backend`` ``embedded`` runs each sync in this process; ``dramatiq`` only enqueues it for
+    ``servefirst worker`` processes (switching backends replaces the stored jobs).
 
     Job id = connection name. Stored jobs of connections no longer configured are removed; a
     stored job whose trigger is unchanged keeps its next run time (so restarts neither skip nor
@@ -137,7 +144,7 @@ def build_scheduler(
         if previous is not None and unchanged and previous.next_run_time is not None:
             next_run = previous.next_run_time
         scheduler.add_job(
-            JOB_FUNC,
+            BACKENDS[backend],
             trigger=trigger,
             args=[str(config_path), name],
             id=name,
@@ -171,7 +178,7 @@ def _on_job_event(event: JobExecutionEvent) -> None:
         )
 
 
-def serve(settings: Settings, config_path: Path) -> None:
+def serve(settings: Settings, config_path: Path, *, backend: str = "embedded") -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT.
 
     Either signal shuts down with ``wait=True``: a sync in progress stops after the batch it is
@@ -181,7 +188,7 @@ def serve(settings: Settings, config_path: Path) -> None:
     """
     if not settings.connections:
         raise ConfigError("no connections are configured; add a [connections.NAME] table")
-    scheduler = build_scheduler(settings, config_path)
+    scheduler = build_scheduler(settings, config_path, backend=backend)
 
     stopping = False
 
@@ -206,6 +213,7 @@ def serve(settings: Settings, config_path: Path) -> None:
         "scheduler_started",
         connections=jobs,
         state=settings.resolve_state_url().split("://", 1)[0],
+        backend=backend,
     )
     try:
         scheduler.start()

@@ -19,8 +19,8 @@ from hypothesis.stateful import run_state_machine_as_test
 SOAK = int(os.environ.get("SOAK_EXAMPLES", "0"))
 settings.register_profile(
     "proof",
-    max_examples=int(os.environ.get("PROOF_EXAMPLES", "4")),
-    stateful_step_count=12,
+    max_examples=int(os.environ.get("PROOF_EXAMPLES", "10")),
+    stateful_step_count=15,
     derandomize=True,
     deadline=None,
     database=None,
@@ -47,6 +47,9 @@ def test_incremental_run_equals_a_full_scan(proof_crm: Any, proof_machine: Any) 
         logging.disable(logging.CRITICAL)  # retries and refusals are expected; figures tell
     try:
         run_state_machine_as_test(proof_machine, settings=PROFILE)
+    except KeyboardInterrupt:
+        print(f"proof {proof_crm.name}: soak stopped by hand", file=sys.stderr)
+        raise
     except BaseException:
         if SOAK:
             print(
@@ -57,6 +60,5 @@ def test_incremental_run_equals_a_full_scan(proof_crm: Any, proof_machine: Any) 
         raise
     finally:
         logging.disable(logging.NOTSET)
-        if SOAK:
-            print(figures.line(proof_crm.name), file=sys.stderr, flush=True)
+        print(figures.line(proof_crm.name), file=sys.stderr, flush=True)
     assert figures.checks >= figures.examples

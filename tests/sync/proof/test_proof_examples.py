@@ -63,3 +63,13 @@ def test_a_sponsor_removed_after_a_run_is_seen_by_the_next(proof_machine: Any) -
     proof.sync()
     proof.remove_sponsor(0)
     proof.sync()  # checks: the sponsor finding and its task are there
+
+
+def test_a_date_the_calendar_passes_is_found_without_an_edit(proof_machine: Any) -> None:
+    """Nobody touches the engagement; only days pass, and its Operational Date is behind."""
+    proof = proof_machine()
+    proof.create("deliver", 5, 10, "- [ ] Works", sponsor=True)
+    proof.sync()
+    proof.sync()  # re-reads what the first run wrote, writes nothing
+    proof.days_pass(15)
+    proof.sync()

@@ -4,7 +4,7 @@ Each command group lives in its own module and registers itself on ``app`` when 
 the groups stay small and independent: ``playbook_cmds`` (init, validate, playbook show/check),
 ``sandbox_cmds`` (sandbox serve), ``sync_cmds`` (provision, sync, run, runs), ``revert_cmds``
 (runs revert), ``report_cmds`` (report), ``demo_cmds`` (demo), ``doctor_cmds`` (doctor),
-``health_cmds`` (health).
+``health_cmds`` (health), ``scale_cmds`` (worker, enqueue).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from servefirst.sync.cli import (  # noqa: F401  (each module registers its comm
     report_cmds,
     revert_cmds,
     sandbox_cmds,
+    scale_cmds,
     sync_cmds,
 )
 from servefirst.sync.cli.app import app

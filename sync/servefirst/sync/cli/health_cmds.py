@@ -50,7 +50,7 @@ def verdict(run: RunRecord | None, allowed: dt.timedelta, now: dt.datetime) -> s
     if age > allowed:
         minutes = int(age.total_seconds() // 60)
         return f"the newest run ({run.id}) started {minutes} min ago: is `servefirst run` alive?"
-    if run.status is RunStatus.FAILED:
+    if run.status in (RunStatus.FAILED, RunStatus.DEAD_LETTER):
         return f"the newest run ({run.id}) failed: {run.error_message or 'see runs show'}"
     return None
 

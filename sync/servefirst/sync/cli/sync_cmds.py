@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -41,6 +42,15 @@ if TYPE_CHECKING:
     from servefirst.sync.state import LeaseHeldError, RetryBackoff, RunRecord
 
 runs_app = typer.Typer(no_args_is_help=True, help="Read the sync history.")
+
+
+class Backend(StrEnum):
+    """Where ``servefirst run`` runs each scheduled sync."""
+
+    EMBEDDED = "embedded"
+    DRAMATIQ = "dramatiq"
+
+
 app.add_typer(runs_app, name="runs")
 
 DryRunOption = Annotated[
@@ -370,18 +380,31 @@ def _run_json(row: RunRecord) -> dict[str, object]:
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
+def run(
+    config: ConfigOption = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            help="embedded: run each sync in this process; dramatiq: only enqueue it for "
+            "`servefirst worker` processes (needs the scale extra and a [scale] broker)."
+        ),
+    ] = Backend.EMBEDDED,
+) -> None:
     """Run every connection's sync on its schedule until stopped (SIGTERM or Ctrl-C)."""
     from servefirst.config.loader import config_path, load_settings  # noqa: PLC0415
     from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
     from servefirst.sync.scheduler import serve  # noqa: PLC0415
 
+    if backend is Backend.DRAMATIQ:
+        from servefirst.sync.cli.scale_cmds import require_scale_extra  # noqa: PLC0415
+
+        require_scale_extra("run --backend dramatiq")
     with config_errors():
         settings = load_settings(config)
     # A scheduler is read through its logs, in a terminal too.
     setup_logging(settings.log_level, interactive=False)
     path = config_path(config).resolve()
     try:
-        serve(settings, path)
+        serve(settings, path, backend=backend.value)
     except ConfigError as exc:
         fail(str(exc), Exit.USAGE)

@@ -26,6 +26,7 @@ _STATUS_STYLE = {
     RunStatus.PARTIAL: "yellow",
     RunStatus.FAILED: "red",
     RunStatus.INTERRUPTED: "red",
+    RunStatus.DEAD_LETTER: "red",
     RunStatus.RUNNING: "blue",
 }
 _MAX_ERRORS = 20
@@ -156,7 +157,7 @@ def _assessed(row: RunRecord) -> bool:
     return row.status not in _STOPPED or row.totals.engagements_read > 0
 
 
-_STOPPED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.RUNNING)
+_STOPPED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.DEAD_LETTER, RunStatus.RUNNING)
 
 
 def render_runs(console: Console, rows: list[RunRecord]) -> None:

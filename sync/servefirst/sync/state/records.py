@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # stopped (auth, budget, CRM unreachable, bad config)
     DRY_RUN = "dry_run"
     INTERRUPTED = "interrupted"  # the process died while running; found by a later start
+    DEAD_LETTER = "dead_letter"  # a worker gave up on the message after its last retry
 
 
 #: The count names of issue 5's JSON summary, in its order.
