@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench soak clean
+NPM_DIR := tests/connectors/fidelity/npm
+
+.PHONY: install demo test lint typecheck unit bench fidelity soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +34,17 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The fidelity suite, plus one client per CRM that nobody here wrote (jsforce and
+# @hubspot/api-client from npm, pinned by package-lock.json) against fresh sandboxes.
+fidelity: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		[ $(NPM_DIR)/node_modules/.package-lock.json -nt $(NPM_DIR)/package-lock.json ] || \
+		npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm is not installed: the independent npm clients (jsforce, @hubspot/api-client) are skipped."; \
+	fi
+	$(BIN)/pytest -q tests/connectors/fidelity
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -44,4 +57,4 @@ soak: $(STAMP)
 		tests/sync/proof/test_incremental_equals_full.py -k incremental_run_equals_a_full_scan
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(NPM_DIR)/node_modules

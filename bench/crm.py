@@ -37,6 +37,7 @@ def start(crm: str, workdir: Path, engagements: int, *, rate_limits: bool) -> Ru
         sandbox = start_sandbox(
             workdir=workdir,
             seed="none",
+            stages="servefirst",
             engagements=engagements,
             daily_limit=SALESFORCE_DAILY_LIMIT,
         )
@@ -50,6 +51,7 @@ def start(crm: str, workdir: Path, engagements: int, *, rate_limits: bool) -> Ru
             seed="none",
             engagements=engagements,
             rate_limits=rate_limits,
+            search_lag_seconds=0.0,
             tier="professional",
         )
     text = sandbox.config_path.read_text(encoding="utf-8")

@@ -235,3 +235,17 @@ def test_a_revert_takes_the_lease_too(
     assert result.exit_code == 3, result.output
     assert "already being synced by process" in result.stderr
     assert len(fake.plans) == 1  # the revert wrote nothing
+
+
+def test_wait_gives_up_after_its_timeout(config: Path) -> None:
+    store = StateStore.open(load_settings(config).resolve_state_url())
+    try:
+        with held_lease(store, "acme"):
+            args = ["sync", "-c", str(config), "--wait", "--wait-timeout", "1"]
+            result = CliRunner().invoke(app, args)
+    finally:
+        store.close()
+    assert result.exit_code == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert "already being synced" in line
+    assert "did not finish in time" in line

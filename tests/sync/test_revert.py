@@ -15,7 +15,7 @@ from servefirst.playbook.model import Engagement, PluginFields, TaskRef
 from servefirst.sync.cli import app
 from servefirst.sync.connectors import ConnectionSettings
 from servefirst.sync.engine.revert import plan_revert
-from servefirst.sync.state import ChangeRecord
+from servefirst.sync.state import ChangeRecord, StateStore
 
 if TYPE_CHECKING:
     from tests.sync.conftest import FakeConnector
@@ -199,3 +199,25 @@ def test_rewordings_and_reopens_are_undone_by_their_opposites(make: Make) -> Non
         ("E1", "task_update"),
         ("E3", "task_close"),  # no due date anywhere: cannot reopen it as it was
     }
+
+
+def test_a_revert_waits_its_turn_behind_a_run_holding_the_connection(
+    config: Path, fake: FakeConnector
+) -> None:
+    first = sync(config)
+    store = StateStore.open(f"sqlite:///{config.parent / '.servefirst' / 'state.db'}")
+    try:
+        held = store.acquire_lease("acme", ttl=dt.timedelta(minutes=5), holder="a scheduled sync")
+        writes = len(fake.plans)
+        result = runner.invoke(app, ["runs", "revert", str(first["run_id"]), "-c", str(config)])
+        assert result.exit_code == 3
+        assert "add --wait to wait for it" in result.stderr
+        assert len(fake.plans) == writes  # nothing written while another run holds it
+        code, _ = invoke("runs", "revert", str(first["run_id"]), "-c", str(config), "--dry-run")
+        assert code == 0  # a dry run only reads: it takes no lease
+        store.release_lease(held)
+        code, doc = revert(config, first["run_id"])
+        assert (code, doc["status"]) == (0, "ok")
+        assert store.get_lease("acme") is None  # given back
+    finally:
+        store.close()

@@ -40,23 +40,34 @@ def _target(store: StateStore, settings: Settings, run_id: int) -> RunRecord:
 
 
 def revert_run(
-    settings: Settings, playbook: Playbook, run_id: int, *, dry_run: bool, as_of: dt.date
+    settings: Settings,
+    playbook: Playbook,
+    run_id: int,
+    *,
+    dry_run: bool,
+    as_of: dt.date,
+    wait: dt.timedelta | None = None,
 ) -> RevertReport:
     """Revert run ``run_id`` of whichever configured connection it synced.
 
     Raises ``ConfigError`` when the run cannot be reverted (unknown, still running, a dry run,
-    nothing written), ``LeaseHeldError`` when another run holds the connection (a revert writes,
-    so it takes the connection's lease like a sync); every later failure is in the returned
-    report and the history.
+    nothing written), ``LeaseHeldError`` when another run holds the connection after waiting up
+    to ``wait`` (a revert writes, so it takes the connection's lease like a sync; a dry run
+    only reads and takes none); every later failure is in the returned report and the history.
     """
     with opened_store(settings) as store, ExitStack() as lease:
         target = _target(store, settings, run_id)
-        if not dry_run:
-            lease.enter_context(held_lease(store, target.connection))
+        held = (
+            None
+            if dry_run
+            else lease.enter_context(held_lease(store, target.connection, wait=wait))
+        )
         crm = settings.connections[target.connection].crm
         own = store.start_run(
             target.connection, crm, as_of, dry_run=dry_run, full_scan=False, reverts_run_id=run_id
         )
+        if held is not None:
+            held.attach_run(own)  # a takeover of a dead revert marks it interrupted
         started = time.monotonic()
         try:
             with opened_connector(settings, playbook, target.connection) as connector:

@@ -314,10 +314,10 @@ def _start(crm: str, workdir: Path) -> RunningSandbox:
     if crm == "salesforce":
         from servefirst.connectors.salesforce.sandbox import start_sandbox as sf  # noqa: PLC0415
 
-        return sf(workdir=workdir, seed="none")
+        return sf(workdir=workdir, seed="none", stages="servefirst")
     from servefirst.connectors.hubspot.sandbox import start_sandbox as hs  # noqa: PLC0415
 
-    return hs(workdir=workdir, seed="none")
+    return hs(workdir=workdir, seed="none", rate_limits=False, search_lag_seconds=0.0)
 
 
 @pytest.fixture(params=["salesforce", "hubspot"])
@@ -332,5 +332,15 @@ def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CRM]:
             yield CRM(request.param, sandbox, settings, playbook, rep)
         finally:
             rep.close()
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(params=["salesforce", "hubspot"])
+def bare_sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningSandbox]:
+    """An empty, unprovisioned sandbox of each CRM."""
+    sandbox = _start(request.param, tmp_path / request.param)
+    try:
+        yield sandbox
     finally:
         sandbox.stop()

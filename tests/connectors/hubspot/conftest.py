@@ -182,6 +182,13 @@ class Portal:
 
 
 def open_portal(tmp_path_factory: pytest.TempPathFactory, **options: Any) -> Portal:
+    """A portal started with ``options``; rate limits and search lag are off unless asked for.
+
+    A real portal has both (and a sandbox does by default); these tests prove other things and
+    turn them off explicitly, while the tests of pacing and lag ask for them.
+    """
+    options.setdefault("rate_limits", False)
+    options.setdefault("search_lag_seconds", 0.0)
     workdir = tmp_path_factory.mktemp(f"hubspot{next(_dirs)}")
     sandbox = start_sandbox(workdir=workdir, **options)
     return Portal(sandbox, workdir, Rep(sandbox.url, sandbox.token))

@@ -38,10 +38,15 @@ def prime() -> Playbook:
 
 @pytest.fixture(scope="session")
 def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> StartSandbox:
-    """Start a sandbox (empty org unless ``seed`` says otherwise); the caller stops it."""
+    """Start a sandbox (empty org unless ``seed`` says otherwise); the caller stops it.
+
+    The org has serve-first's stages unless ``stages`` says otherwise: a fresh org's standard
+    stages would need a ``stage_map`` these tests are not about.
+    """
 
     def start(**options: Any) -> RunningSandbox:
         options.setdefault("seed", "none")
+        options.setdefault("stages", "servefirst")
         sandbox: RunningSandbox = start_sandbox(workdir=tmp_path_factory.mktemp("sf"), **options)
         return sandbox
 

@@ -162,7 +162,7 @@ def test_standard_stage_org_gets_a_path_for_the_stages_it_has(
 ) -> None:
     sandbox = new_sandbox(stages="standard")
     try:
-        connector = connector_for(sandbox)
+        connector = connector_for(sandbox, stage_map={})  # an admin who has mapped nothing yet
         report = connector.provision(prime, dry_run=False)
         step = path_step(report)
         assert step.action == "create"

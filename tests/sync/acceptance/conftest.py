@@ -154,7 +154,9 @@ def crm(
     monkeypatch.setenv(f"SERVEFIRST_CONNECTIONS__{name}__INCREMENTAL_OVERLAP_SECONDS", "0")
     workdir = tmp_path / str(request.param)
     if request.param == "hubspot":
-        sandbox = start_hubspot(workdir=workdir, seed="demo")
+        sandbox = start_hubspot(
+            workdir=workdir, seed="demo", rate_limits=False, search_lag_seconds=0.0
+        )
         driver: Driver = HubSpotDriver(sandbox)
     else:
         sandbox = start_salesforce(workdir=workdir, seed="demo")

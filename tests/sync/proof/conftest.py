@@ -58,13 +58,15 @@ class CRM:
 
 
 def _start(crm: str, workdir: Path) -> RunningSandbox:
+    """An empty org or portal; the machine drives the clock, faults and limits itself, so the
+    sandbox's real-CRM defaults (standard stages, rate limits, search lag) are off."""
     if crm == "salesforce":
         from servefirst.connectors.salesforce.sandbox import start_sandbox as sf  # noqa: PLC0415
 
-        return sf(workdir=workdir, seed="none")
+        return sf(workdir=workdir, seed="none", stages="servefirst")
     from servefirst.connectors.hubspot.sandbox import start_sandbox as hs  # noqa: PLC0415
 
-    return hs(workdir=workdir, seed="none")
+    return hs(workdir=workdir, seed="none", rate_limits=False, search_lag_seconds=0.0)
 
 
 @pytest.fixture(scope="module", params=["salesforce", "hubspot"])

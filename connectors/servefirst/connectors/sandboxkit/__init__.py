@@ -9,10 +9,12 @@ HubSpot's 429 body).
 from servefirst.connectors.sandboxkit.admin import SandboxAdmin
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 from servefirst.connectors.sandboxkit.middleware import SandboxMiddleware
+from servefirst.connectors.sandboxkit.registry import AdminRegistry
 from servefirst.connectors.sandboxkit.running import RunningSandbox
 from servefirst.connectors.sandboxkit.server import SandboxServer
 
 __all__ = [
+    "AdminRegistry",
     "Fault",
     "FaultInjector",
     "FaultKind",

@@ -32,6 +32,11 @@ class SandboxAdmin:
         response.raise_for_status()
         return response.json()
 
+    def endpoints(self) -> list[dict[str, str]]:
+        """What ``GET /__sandbox__/`` lists: method, path, summary and body of each endpoint."""
+        result: list[dict[str, str]] = self._call("GET", "/")["endpoints"]
+        return result
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/stats")
         return result

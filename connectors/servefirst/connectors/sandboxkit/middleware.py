@@ -1,25 +1,9 @@
 """ASGI middleware that counts requests, injects faults and serves the ``/__sandbox__/`` API.
 
 The admin API lives under a prefix no CRM uses, so the real client libraries can never hit it
-by accident, and its own requests are neither counted nor faulted.
-
-Admin API (JSON):
-    GET    /__sandbox__/               this list, and the CRM's own admin endpoints
-    GET    /__sandbox__/stats          {"total": n, "by_endpoint": {"GET query": n, ...},
-                                        "faults_fired": n}
-    POST   /__sandbox__/stats/reset    zero the counters
-    POST   /__sandbox__/faults         {"kind": "status|limit|reset|latency", "count": 1,
-                                        "status": 503, "latency_ms": 0, "policy": "",
-                                        "path_prefix": ""}
-    POST   /__sandbox__/faults/random  {"rate": 0.1, "seed": 7, "faults": [{...}, ...]}
-    DELETE /__sandbox__/faults         clear scripted and random faults
-    POST   /__sandbox__/gate           {"after": 1, "path_prefix": "", "timeout_seconds": 10}:
-                                       hold that request until released (see ``gate``)
-    GET    /__sandbox__/gate           {"holding": bool, "armed": bool, "seen": n}
-    DELETE /__sandbox__/gate           release a held request and disarm
-    GET    /__sandbox__/clock          {"offset_seconds": 0.0, "now": "<ISO time>"}
-    POST   /__sandbox__/clock          {"offset_seconds": -600}: run the CRM's clock this far
-                                        from this machine's (Date header, every stamp it writes)
+by accident, and its own requests are neither counted nor faulted. Its endpoints live in an
+:class:`AdminRegistry`: the shared ones below are registered here, each CRM sandbox registers
+its own, and ``GET /__sandbox__/`` lists them all (``docs/sandbox-admin.md`` explains them).
 """
 
 from __future__ import annotations
@@ -27,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
 from servefirst.connectors.sandboxkit.counters import RequestCounter
 from servefirst.connectors.sandboxkit.faults import Fault, FaultInjector, FaultKind
 from servefirst.connectors.sandboxkit.gate import RequestGate
+from servefirst.connectors.sandboxkit.registry import AdminRegistry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,21 +32,14 @@ FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
 EndpointClassifier = Callable[[str, str], str]
 
 ADMIN_PREFIX = "/__sandbox__"
-#: The admin endpoints every sandbox answers, as ``GET /__sandbox__/`` lists them.
-COMMON_ADMIN: tuple[str, ...] = (
-    "GET /__sandbox__/ - this list",
-    "GET /__sandbox__/stats - requests served, by endpoint",
-    "POST /__sandbox__/stats/reset - zero the counters",
-    'POST /__sandbox__/faults - {"kind": "status|limit|reset|latency", "count", "status", '
-    '"latency_ms", "policy", "path_prefix"}: fault the next matching requests',
-    'POST /__sandbox__/faults/random - {"rate", "seed", "faults": [...]}: random faults',
-    "DELETE /__sandbox__/faults - clear every fault",
-    'POST /__sandbox__/gate - {"after", "path_prefix", "timeout_seconds"}: hold that request',
-    "GET /__sandbox__/gate - whether a request is held now",
-    "DELETE /__sandbox__/gate - release a held request and disarm",
-    "GET /__sandbox__/clock - the CRM clock's offset from this machine's, and its time",
-    'POST /__sandbox__/clock - {"offset_seconds"}: run the CRM clock ahead (or behind if negative)',
-)
+
+
+#: The CRM's own reply to a fault that was applied first is the reply to the plain fault.
+_REPLIED = {FaultKind.APPLIED_STATUS: FaultKind.STATUS}
+
+
+async def _discard(_message: Message) -> None:
+    """Swallow a reply: the request was carried out, the client never hears of it."""
 
 
 class _ConnectionResetError(Exception):
@@ -76,18 +55,17 @@ class SandboxMiddleware:
         *,
         classify: EndpointClassifier,
         respond: FaultResponder,
-        extra_admin: Callable[[str, str, dict[str, Any]], Any] | None = None,
-        extra_index: tuple[str, ...] = (),
+        admin: AdminRegistry | None = None,
     ) -> None:
         self.app = app
         self.classify = classify
         self.respond = respond
-        self.extra_admin = extra_admin
-        self.index = COMMON_ADMIN + extra_index
         self.faults = FaultInjector()
         self.counter = RequestCounter()
         self.gate = RequestGate()
         self.clock = sandbox_clock.SandboxClock()
+        self.admin = admin or AdminRegistry()
+        self._register_shared()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,7 +85,7 @@ class SandboxMiddleware:
             return
         self.counter.add(method, self.classify(method, path))
         await self.gate.passage(path)
-        fault = self.faults.take(path)
+        fault = self.faults.take(path, method)
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -115,7 +93,10 @@ class SandboxMiddleware:
             await asyncio.sleep(fault.latency_ms / 1000)
             await self.app(scope, receive, send)
             return
-        if fault.kind is FaultKind.RESET:
+        if fault.kind in (FaultKind.APPLIED_RESET, FaultKind.APPLIED_STATUS):
+            # The CRM carries the request out; only its reply is lost or replaced.
+            await self.app(scope, receive, _discard)
+        if fault.kind in (FaultKind.RESET, FaultKind.APPLIED_RESET):
             await send(
                 {
                     "type": "http.response.start",
@@ -125,7 +106,8 @@ class SandboxMiddleware:
             )
             await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
             raise _ConnectionResetError("injected connection reset")
-        status, headers, body = self.respond(fault)
+        replied = replace(fault, kind=_REPLIED.get(fault.kind, fault.kind))
+        status, headers, body = self.respond(replied)
         await _send_bytes(send, status, headers, body)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,51 +125,103 @@ class SandboxMiddleware:
 
     def handle_admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
         """Answers one admin call; ``None`` means no such endpoint."""
-        sub = path[len(ADMIN_PREFIX) :].rstrip("/")
-        if (method, sub) == ("GET", ""):
-            return {"endpoints": list(self.index)}
-        if (method, sub) == ("GET", "/stats"):
-            counts = self.counter.snapshot()
-            return {
-                "total": sum(counts.values()),
-                "by_endpoint": counts,
-                "faults_fired": self.faults.fired,
-            }
-        if (method, sub) == ("POST", "/stats/reset"):
-            self.counter.reset()
-            return {"ok": True}
-        if (method, sub) == ("POST", "/faults"):
-            self.faults.inject(_fault(payload), int(payload.get("count", 1)))
-            return {"ok": True}
-        if (method, sub) == ("POST", "/faults/random"):
-            kinds = tuple(_fault(f) for f in payload["faults"])
-            self.faults.set_random(float(payload["rate"]), int(payload.get("seed", 0)), kinds)
-            return {"ok": True}
-        if (method, sub) == ("DELETE", "/faults"):
-            self.faults.clear()
-            return {"ok": True}
-        if sub == "/gate":
-            return self._gate(method, payload)
-        if (method, sub) == ("GET", "/clock"):
-            return self._clock_state()
-        if (method, sub) == ("POST", "/clock"):
-            self.clock.set_offset(float(payload["offset_seconds"]))
-            return self._clock_state()
-        if self.extra_admin is not None:
-            return self.extra_admin(method, sub, payload)
-        return None
+        endpoint = self.admin.find(method, path[len(ADMIN_PREFIX) :])
+        return None if endpoint is None else endpoint.handler(payload)
 
-    def _gate(self, method: str, payload: dict[str, Any]) -> Any:
-        if method == "POST":
-            self.gate.arm(
-                int(payload.get("after", 1)),
-                str(payload.get("path_prefix", "")),
-                float(payload.get("timeout_seconds", 10.0)),
-            )
-        elif method == "DELETE":
-            self.gate.release()
-        elif method != "GET":
-            return None
+    def _register_shared(self) -> None:
+        """The endpoints every sandbox has: the listing, counters and faults."""
+        add = self.admin.add
+        add("GET", "/", "This list of admin endpoints.", self._listing)
+        add("GET", "/stats", "Requests counted per endpoint since start or reset.", self._stats)
+        add("POST", "/stats/reset", "Zero the request counters.", self._reset_stats)
+        add(
+            "POST",
+            "/faults",
+            "The next `count` matching requests (under `path_prefix`, with `method` if given) "
+            "suffer a fault: an error status with the CRM's error body, the CRM's limit reply, "
+            "a connection reset mid-response, or latency. `applied_reset` and `applied_status` "
+            "first carry the request out (a create lands), then break the connection or answer "
+            "the error status: a write whose reply was lost.",
+            self._inject,
+            body='{"kind": "status|limit|reset|latency|applied_reset|applied_status", '
+            '"count": 1, "status": 503, "latency_ms": 0, "policy": "", "path_prefix": "", '
+            '"method": ""}',
+        )
+        add(
+            "POST",
+            "/faults/random",
+            "Each request suffers one of `faults` with probability `rate` (seeded).",
+            self._random,
+            body='{"rate": 0.1, "seed": 7, "faults": [{"kind": ...}, ...]}',
+        )
+        add("DELETE", "/faults", "Clear scripted and random faults.", self._clear)
+        add(
+            "POST",
+            "/gate",
+            "Hold the `after`-th request under `path_prefix` until released (or the timeout), "
+            "to test what happens while a run is in flight.",
+            self._arm_gate,
+            body='{"after": 1, "path_prefix": "", "timeout_seconds": 10}',
+        )
+        add("GET", "/gate", "Whether a request is held now.", lambda _p: self.gate.status())
+        add("DELETE", "/gate", "Release a held request and disarm.", self._release_gate)
+        add(
+            "GET",
+            "/clock",
+            "The sandbox's clock: its offset from this machine's and its time now.",
+            lambda _p: self._clock_state(),
+        )
+        add(
+            "POST",
+            "/clock",
+            "Run the CRM's clock this far from this machine's (the Date header and every "
+            "stamp it writes).",
+            self._set_clock,
+            body='{"offset_seconds": -600}',
+        )
+
+    def _listing(self, _payload: dict[str, Any]) -> Any:
+        return {"endpoints": self.admin.describe(ADMIN_PREFIX)}
+
+    def _stats(self, _payload: dict[str, Any]) -> Any:
+        counts = self.counter.snapshot()
+        return {
+            "total": sum(counts.values()),
+            "by_endpoint": counts,
+            "faults_fired": self.faults.fired,
+        }
+
+    def _reset_stats(self, _payload: dict[str, Any]) -> Any:
+        self.counter.reset()
+        return {"ok": True}
+
+    def _inject(self, payload: dict[str, Any]) -> Any:
+        self.faults.inject(_fault(payload), int(payload.get("count", 1)))
+        return {"ok": True}
+
+    def _random(self, payload: dict[str, Any]) -> Any:
+        kinds = tuple(_fault(f) for f in payload["faults"])
+        self.faults.set_random(float(payload["rate"]), int(payload.get("seed", 0)), kinds)
+        return {"ok": True}
+
+    def _clear(self, _payload: dict[str, Any]) -> Any:
+        self.faults.clear()
+        return {"ok": True}
+
+    def _set_clock(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.clock.set_offset(float(payload["offset_seconds"]))
+        return self._clock_state()
+
+    def _arm_gate(self, payload: dict[str, Any]) -> Any:
+        self.gate.arm(
+            int(payload.get("after", 1)),
+            str(payload.get("path_prefix", "")),
+            float(payload.get("timeout_seconds", 10.0)),
+        )
+        return self.gate.status()
+
+    def _release_gate(self, _payload: dict[str, Any]) -> Any:
+        self.gate.release()
         return self.gate.status()
 
     def _clock_state(self) -> dict[str, Any]:
@@ -217,6 +251,7 @@ def _fault(payload: dict[str, Any]) -> Fault:
         latency_ms=int(payload.get("latency_ms", 0)),
         policy=str(payload.get("policy", "")),
         path_prefix=str(payload.get("path_prefix", "")),
+        method=str(payload.get("method", "")).upper(),
     )
 
 

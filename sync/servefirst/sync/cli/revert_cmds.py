@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from servefirst.sync.cli.app import Exit
-from servefirst.sync.cli.common import (
-    ConfigOption,
-    config_errors,
-    console,
-    err_console,
-    fail,
-    load,
-)
+from servefirst.sync.cli.common import ConfigOption, config_errors, console, err_console, load
 from servefirst.sync.cli.output import plain
-from servefirst.sync.cli.sync_cmds import DryRunOption, exit_code, runs_app
+from servefirst.sync.cli.sync_cmds import (
+    DryRunOption,
+    WaitOption,
+    WaitTimeoutOption,
+    exit_code,
+    lease_held,
+    runs_app,
+    waiting,
+)
 
 if TYPE_CHECKING:
     from servefirst.sync.engine.revert import RevertReport
@@ -89,6 +89,8 @@ def runs_revert(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document instead of the summary.")
     ] = False,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 600,
 ) -> None:
     """Undo a run: restore the fields it wrote and reopen or close its tasks.
 
@@ -104,9 +106,16 @@ def runs_revert(
     try:
         with config_errors():
             today = dt.datetime.now(dt.UTC).date()
-            out = revert_run(settings, playbook, run_id, dry_run=dry_run, as_of=today)
+            out = revert_run(
+                settings,
+                playbook,
+                run_id,
+                dry_run=dry_run,
+                as_of=today,
+                wait=waiting(wait, wait_timeout),
+            )
     except LeaseHeldError as exc:
-        fail(f"{exc}; try again once it has finished", Exit.FAILED)
+        lease_held(exc, wait)
     if json_output:
         sys.stdout.write(json.dumps(revert_json(out), default=str) + "\n")
     else:

@@ -36,6 +36,11 @@ class Seed(StrEnum):
     none = "none"
 
 
+class Stages(StrEnum):
+    standard = "standard"
+    servefirst = "servefirst"
+
+
 #: Where each CRM's sandbox lives; imported only when asked for, so the CLI starts fast and
 #: works whichever connectors are installed.
 _SANDBOX_MODULES = {
@@ -68,6 +73,14 @@ def serve(
     data: Annotated[
         Path | None, typer.Option(help="SQLite file to load the org from and keep it in.")
     ] = None,
+    stages: Annotated[
+        Stages | None,
+        typer.Option(
+            help="Salesforce only: the org's Opportunity stages, Salesforce's standard ones "
+            "(as a new org ships) or serve-first's. Default: standard for an empty org, "
+            "servefirst for the demo org."
+        ),
+    ] = None,
     directory: Annotated[
         Path | None,
         typer.Option(
@@ -79,10 +92,21 @@ def serve(
 ) -> None:
     """Serve a local sandbox of CRM's API until Ctrl-C or SIGTERM."""
     start = _starter(crm)
+    options: dict[str, Any] = {}
+    if stages is not None:
+        if crm is not Crm.salesforce:
+            typer.echo("--stages applies to the Salesforce sandbox only.", err=True)
+            raise typer.Exit(Exit.USAGE)
+        options["stages"] = stages.value
     workdir = directory or Path(tempfile.mkdtemp(prefix=f"servefirst-{crm.value}-"))
     try:
         sandbox = start(
-            workdir=workdir, port=port, seed=seed.value, engagements=engagements, data=data
+            workdir=workdir,
+            port=port,
+            seed=seed.value,
+            engagements=engagements,
+            data=data,
+            **options,
         )
     except (OSError, ValueError, RuntimeError) as exc:
         typer.echo(f"Could not start the {crm.value} sandbox: {exc}", err=True)

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -71,11 +72,11 @@ WaitTimeoutOption = Annotated[
 ]
 
 
-def _waiting(wait: bool, timeout: int) -> dt.timedelta | None:
+def waiting(wait: bool, timeout: int) -> dt.timedelta | None:
     return dt.timedelta(seconds=timeout) if wait else None
 
 
-def _lease_held(exc: LeaseHeldError, wait: bool) -> NoReturn:
+def lease_held(exc: LeaseHeldError, wait: bool) -> NoReturn:
     """Exit 3 with the one line that names who holds the connection and since when."""
     hint = "; it did not finish in time" if wait else "; add --wait to wait for it"
     fail(f"{exc}{hint}", Exit.FAILED)
@@ -87,6 +88,9 @@ def _stop_on_sigterm() -> Iterator[StopRequest]:
     from servefirst.sync.engine.stop import StopRequest  # noqa: PLC0415
 
     stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only: whoever runs this thread handles them
+        return
 
     def handle(_signum: int, _frame: object) -> None:
         stop.request("stopped by SIGTERM")
@@ -148,10 +152,10 @@ def provision(
             with config_errors():
                 playbook = load_playbook(settings, name)
                 _, report = provision_connection(
-                    settings, playbook, name, dry_run=dry_run, wait=_waiting(wait, wait_timeout)
+                    settings, playbook, name, dry_run=dry_run, wait=waiting(wait, wait_timeout)
                 )
         except LeaseHeldError as exc:
-            _lease_held(exc, wait)
+            lease_held(exc, wait)
         except ServeFirstError as exc:
             fail(f"provisioning {name} failed: {exc}", Exit.FAILED)
         render_provision(console, name, report, dry_run=dry_run)
@@ -199,11 +203,11 @@ def sync(
     days = {name: _day(settings, name, asked, dry_run=dry_run) for name in names}
     interactive = sys.stderr.isatty()
     setup_logging(settings.log_level, interactive=interactive)
-    waiting = _waiting(wait, wait_timeout)
+    patience = waiting(wait, wait_timeout)
     reports = []
     for name in names:
         options = SyncOptions(as_of=days[name], dry_run=dry_run, full=full, diff_file=diff_file)
-        reports.append(_sync_one(settings, name, options, interactive=interactive, wait=waiting))
+        reports.append(_sync_one(settings, name, options, interactive=interactive, wait=patience))
     if json_output:
         documents = [r.to_json() for r in reports]
         sys.stdout.write(json.dumps(documents if every else documents[0]) + "\n")
@@ -258,7 +262,7 @@ def _sync_one(
                 settings, playbook, name, options, on_progress=on_progress, wait=wait, stop=stop
             )
     except LeaseHeldError as exc:
-        _lease_held(exc, wait is not None)
+        lease_held(exc, wait is not None)
     except KeyboardInterrupt:
         fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
 

@@ -43,12 +43,21 @@ def start_sandbox(crm: str, workdir: Path, engagements: int) -> RunningSandbox:
             start_sandbox as start_salesforce,
         )
 
-        return start_salesforce(workdir=workdir, seed="none", engagements=engagements)
+        return start_salesforce(
+            workdir=workdir, seed="none", stages="servefirst", engagements=engagements
+        )
     from servefirst.connectors.hubspot.sandbox import (  # noqa: PLC0415
         start_sandbox as start_hubspot,
     )
 
-    return start_hubspot(workdir=workdir, seed="none", engagements=engagements)
+    # The demo's rep fixes are read by the very next sync: no search lag, no rate limits.
+    return start_hubspot(
+        workdir=workdir,
+        seed="none",
+        engagements=engagements,
+        rate_limits=False,
+        search_lag_seconds=0.0,
+    )
 
 
 def run_demo(
@@ -112,6 +121,12 @@ def run_demo(
         sandbox.stop()
     _step(console, "11. The pipeline report, from servefirst's history alone (the CRM is stopped)")
     page = _write_report(console, settings, workdir / crm / "report.html")
+    if crm == "salesforce":
+        _step(
+            console,
+            "9. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
+        )
+        show_standard_org(console, workdir / "salesforce-standard", today)
     seconds = time.monotonic() - started
     console.print(Rule())
     console.print(
@@ -123,6 +138,36 @@ def run_demo(
     )
     failed = any(r.status is RunStatus.FAILED for r in (first, second, third, quiet))
     return 3 if failed else 0
+
+
+def show_standard_org(console: Console, workdir: Path, today: dt.date) -> RunReport:
+    """Provision and sync a fresh org whose pipeline has the standard stages, through the
+    ``stage_map`` its config carries: no stage is added, engagements map onto the existing ones.
+    """
+    from servefirst.connectors.salesforce.sandbox import (  # noqa: PLC0415
+        start_sandbox as start_salesforce,
+    )
+
+    sandbox = start_salesforce(workdir=workdir, seed="none", stages="standard")
+    try:
+        settings = load_settings(sandbox.config_path)
+        playbook = load_playbook(settings)
+        _, connection = settings.connection(None)
+        for stage in playbook.stages:
+            mapped = connection.stage_map.get(stage.key, stage.label)
+            console.print(f"  {escape(stage.label)} is the org's {escape(mapped)} stage.")
+        _, report = provision_connection(settings, playbook, None, dry_run=False)
+        added = [s for s in report.changes if s.kind == "stage"]
+        console.print(f"Provisioning added {len(added)} stage(s) to the org's pipeline.")
+        sandbox.seed("demo", 0)
+        run = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        console.print(
+            f"The first sync read {run.totals.engagements_read} engagements in the standard "
+            f"stages and opened {run.totals.tasks_opened} tasks."
+        )
+        return run
+    finally:
+        sandbox.stop()
 
 
 def _write_report(console: Console, settings: Settings, path: Path) -> Path:

@@ -19,7 +19,7 @@ import socket
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from servefirst.playbook.errors import FatalSyncError
@@ -60,6 +60,17 @@ def _lease(row: RowMapping) -> Lease:
         expires_at=_utc(row["expires_at"]),
         run_id=row["run_id"],
     )
+
+
+def _clock(conn: Connection) -> dt.datetime:
+    """Now, by the clock every holder shares: PostgreSQL's own for a shared database.
+
+    Holders on several hosts compare each other's expiry times, so they must read one clock;
+    a SQLite file is shared by one host only, whose clock it is.
+    """
+    if conn.dialect.name == "postgresql":
+        return _utc(conn.execute(select(func.now())).scalar_one())
+    return dt.datetime.now(dt.UTC)
 
 
 def pid_alive(pid: int) -> bool:
@@ -103,20 +114,23 @@ class LeaseStore:
         """Take the lease of ``connection`` for ``ttl``, or raise ``LeaseHeldError``.
 
         A lease whose holder is dead (expired, or its process gone on this host) is taken
-        over, and the run it was running is marked ``interrupted``.
+        over, and the run it was running is marked ``interrupted``. Times are the database's
+        clock (see ``_clock``) unless ``now`` is given.
         """
-        me = Lease(
-            connection=connection,
-            holder=holder or uuid.uuid4().hex,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            acquired_at=now or dt.datetime.now(dt.UTC),
-            heartbeat_at=now or dt.datetime.now(dt.UTC),
-            expires_at=(now or dt.datetime.now(dt.UTC)) + ttl,
-        )
+        holder = holder or uuid.uuid4().hex
         for _ in range(3):
             try:
                 with self.engine.begin() as conn:
+                    at = now or _clock(conn)
+                    me = Lease(
+                        connection=connection,
+                        holder=holder,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        acquired_at=at,
+                        heartbeat_at=at,
+                        expires_at=at + ttl,
+                    )
                     return self._acquire(conn, me)
             except IntegrityError:
                 continue  # another process inserted the row first: read it again
@@ -161,10 +175,10 @@ class LeaseStore:
         self, lease: Lease, *, ttl: dt.timedelta, now: dt.datetime | None = None
     ) -> Lease:
         """Renew a held lease; ``LeaseLostError`` when someone else holds it now."""
-        at = now or dt.datetime.now(dt.UTC)
-        renewed = replace(lease, heartbeat_at=at, expires_at=at + ttl)
         table = schema.leases
         with self.engine.begin() as conn:
+            at = now or _clock(conn)
+            renewed = replace(lease, heartbeat_at=at, expires_at=at + ttl)
             done = conn.execute(
                 update(table)
                 .where(table.c.connection == lease.connection, table.c.holder == lease.holder)

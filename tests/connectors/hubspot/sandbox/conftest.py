@@ -75,7 +75,12 @@ def make_apis(url: str, token: str, retry: Any = None) -> Apis:
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    running = start_sandbox(workdir=tmp_path_factory.mktemp("hubspot"), seed="demo")
+    running = start_sandbox(
+        workdir=tmp_path_factory.mktemp("hubspot"),
+        seed="demo",
+        rate_limits=False,
+        search_lag_seconds=0.0,
+    )
     yield running
     running.stop()
 
@@ -94,7 +99,9 @@ def unique() -> str:
 @pytest.fixture
 def empty_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     """A fresh, empty portal for tests that change portal-wide settings."""
-    running = start_sandbox(workdir=tmp_path, seed="none")
+    running = start_sandbox(
+        workdir=tmp_path, seed="none", rate_limits=False, search_lag_seconds=0.0
+    )
     yield running
     running.stop()
 

@@ -97,11 +97,15 @@ def test_seed_handle_seeds_in_process_without_requests(
 
 def test_data_file_persists_the_portal_across_restarts(tmp_path: Path, connect: Any) -> None:
     data = tmp_path / "portal.sqlite"
-    first = start_sandbox(workdir=tmp_path / "a", seed="none", data=data)
+    first = start_sandbox(
+        workdir=tmp_path / "a", seed="none", data=data, rate_limits=False, search_lag_seconds=0.0
+    )
     apis = connect(first.url, first.token)
     deal = apis.deals.create({"properties": {"dealname": "kept", "closedate": "2025-05-01"}})
     first.stop()
-    second = start_sandbox(workdir=tmp_path / "b", seed="demo", data=data)
+    second = start_sandbox(
+        workdir=tmp_path / "b", seed="demo", data=data, rate_limits=False, search_lag_seconds=0.0
+    )
     try:
         assert second.token == first.token
         again = connect(second.url, second.token)

@@ -190,7 +190,13 @@ def test_invalid_searches_are_400(apis: Any, request_body: Any) -> None:
 
 @pytest.fixture(scope="module")
 def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    running = start_sandbox(workdir=tmp_path_factory.mktemp("big"), seed="none", engagements=10_050)
+    running = start_sandbox(
+        workdir=tmp_path_factory.mktemp("big"),
+        seed="none",
+        engagements=10_050,
+        rate_limits=False,
+        search_lag_seconds=0.0,
+    )
     yield running
     running.stop()
 

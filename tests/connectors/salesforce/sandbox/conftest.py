@@ -23,7 +23,12 @@ from servefirst.connectors.salesforce.sandbox.testing import connect
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    sandbox = start_sandbox(workdir=tmp_path_factory.mktemp("sf-demo"), seed="demo")
+    sandbox = start_sandbox(
+        workdir=tmp_path_factory.mktemp("sf-demo"),
+        seed="demo",
+        stages="servefirst",
+        bulk_job_seconds=0.0,
+    )
     yield sandbox
     gc.collect()
     sandbox.stop()
@@ -38,7 +43,9 @@ def sf(demo: RunningSandbox) -> Iterator[Any]:
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
-    sandbox = start_sandbox(workdir=tmp_path, seed="none")
+    sandbox = start_sandbox(
+        workdir=tmp_path, seed="none", stages="servefirst", bulk_job_seconds=0.0
+    )
     yield sandbox
     gc.collect()
     sandbox.stop()

@@ -47,7 +47,7 @@ def test_spent_daily_budget_answers_403_request_limit_exceeded(
 
 
 def test_daily_limit_option(tmp_path: Path) -> None:
-    sandbox = start_sandbox(workdir=tmp_path, seed="none", daily_limit=1)
+    sandbox = start_sandbox(workdir=tmp_path, seed="none", stages="servefirst", daily_limit=1)
     sf = connect(sandbox)
     try:
         assert sf.limits()["DailyApiRequests"] == {"Max": 1, "Remaining": 0}

@@ -156,7 +156,7 @@ def _limits(sandbox: RunningSandbox, token: str) -> tuple[int, Any]:
 
 
 def test_tokens_expire_after_their_lifetime(tmp_path: Path) -> None:
-    sandbox = start_sandbox(workdir=tmp_path, seed="none", token_ttl_seconds=1)
+    sandbox = start_sandbox(workdir=tmp_path, seed="none", stages="servefirst", token_ttl_seconds=1)
     try:
         token = _token(sandbox, grant_type=JWT_GRANT, assertion=_assertion(sandbox))[1][
             "access_token"

@@ -22,7 +22,9 @@ def org(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningSandbox, Any, dict[str, str]]]:
     """A small known org: five opportunities of one account, one contact role."""
-    sandbox = start_sandbox(workdir=tmp_path_factory.mktemp("sf-query"), seed="none")
+    sandbox = start_sandbox(
+        workdir=tmp_path_factory.mktemp("sf-query"), seed="none", stages="servefirst"
+    )
     sf = connect(sandbox)
     account = sf.Account.create({"Name": "Query Co"})["id"]
     today = datetime.now(UTC).date()

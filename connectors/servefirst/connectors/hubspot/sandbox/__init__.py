@@ -1,11 +1,10 @@
 """A local HubSpot CRM sandbox: HubSpot's CRM API, faithfully enough for hubspot-api-client.
 
 Start one with :func:`start_sandbox`; the returned handle gives the url, the token and a
-``servefirst.toml`` pointing at it. Sandbox-specific admin endpoints (under ``/__sandbox__``,
-next to the shared stats and faults ones): ``POST /search-lag {"seconds"}``,
-``POST /ratelimits {"enabled", "tier", "daily_used", "search_per_second", "reset_window"}``,
-``POST /tokens {"scopes", "expired"}`` (a token with limited scopes), ``POST /seed {"kind",
-"n"}``, ``POST /save`` and ``GET /portal`` (record counts).
+``servefirst.toml`` pointing at it. Like a real portal, it enforces its tier's rate limits
+(429) and its search lags writes by a few seconds unless told otherwise. Its admin endpoints
+(search lag, rate limits and tier, tokens, seeding, saving) are listed by
+``GET /__sandbox__/`` and described in ``docs/sandbox-admin.md``.
 
 Findings that shape the connector (from HubSpot's docs and API reference):
 

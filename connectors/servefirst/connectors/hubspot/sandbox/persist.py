@@ -53,7 +53,13 @@ def save(portal: Portal, path: Path) -> None:
                 record.id,
                 int(archived),
                 json.dumps(
-                    [record.props, record.created_ms, record.updated_ms, record.archived_ms]
+                    [
+                        record.props,
+                        record.created_ms,
+                        record.updated_ms,
+                        record.archived_ms,
+                        record.history,
+                    ]
                 ),
             )
             for name, table in portal.tables.items()
@@ -90,8 +96,10 @@ def load(portal: Portal, path: Path) -> bool:
             table.archived.clear()
             table.unique.clear()
         for name, record_id, archived, value in rows:
-            props, created, updated, archived_ms = json.loads(value)
+            props, created, updated, archived_ms, *rest = json.loads(value)
             record = Record(int(record_id), props, created, updated, archived_ms)
+            if rest and rest[0]:
+                record.history = {k: [(v, int(t)) for v, t in h] for k, h in rest[0].items()}
             table = portal.tables[name]
             (table.archived if archived else table.records)[record.id] = record
             if not archived:

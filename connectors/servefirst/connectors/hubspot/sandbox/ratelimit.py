@@ -1,9 +1,10 @@
 """Rate limits by portal tier: the rolling ten-second window, the daily budget and search's
 per-second limit, with HubSpot's ``X-HubSpot-RateLimit-*`` headers on every response.
 
-Counting is always on, so the headers tell the truth; refusing (429) only when ``enabled``
-(benchmarks and fault tests turn it on; tests and the demo leave it off). A refused request
-does not consume budget. The daily budget resets at midnight UTC.
+Counting is always on, so the headers tell the truth; refusing (429) only when ``enabled``,
+which a sandbox is by default, as a real portal is (tests and the demo that need no limits turn
+it off explicitly). A refused request does not consume budget. The daily budget resets at
+midnight UTC.
 """
 
 from __future__ import annotations

@@ -31,6 +31,27 @@ def record_json(
     return body
 
 
+def with_history(body: dict[str, Any], record: Record, names: list[str] | None) -> dict[str, Any]:
+    """Adds ``propertiesWithHistory`` for ``names`` (when asked for): each property's values,
+    newest first, as ``{"value", "timestamp", "sourceType", "sourceId", ...}``."""
+    if names:
+        body["propertiesWithHistory"] = {
+            name: [
+                {
+                    "sourceId": None,
+                    "sourceLabel": None,
+                    "sourceType": "API",
+                    "timestamp": iso_ms(stamp),
+                    "updatedByUserId": None,
+                    "value": value,
+                }
+                for value, stamp in record.property_history(name)
+            ]
+            for name in dict.fromkeys(names)
+        }
+    return body
+
+
 def v3_associations(
     portal: Portal, t: ObjectType, record: Record, targets: list[str]
 ) -> dict[str, Any]:

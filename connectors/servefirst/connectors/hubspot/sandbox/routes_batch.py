@@ -15,7 +15,7 @@ from typing import Any
 
 from servefirst.connectors.hubspot.sandbox.errors import ApiError, validation
 from servefirst.connectors.hubspot.sandbox.http import Endpoint, Reply, Req, object_scopes
-from servefirst.connectors.hubspot.sandbox.render import property_names, record_json
+from servefirst.connectors.hubspot.sandbox.render import property_names, record_json, with_history
 from servefirst.connectors.hubspot.sandbox.routes_objects import (
     create_record,
     resolve_associations,
@@ -67,6 +67,9 @@ def batch_read(req: Req) -> Reply:
     inputs = req.inputs(LIMIT)
     id_property = req.json_obj().get("idProperty")
     names = property_names(req.portal, t, req.json_obj().get("properties"))
+    history = req.json_obj().get("propertiesWithHistory")
+    if history is not None and not isinstance(history, list):
+        raise validation("`propertiesWithHistory` must be a list of property names")
     results, missing = [], []
     for item in inputs:
         record_id = _input_id(item)
@@ -77,7 +80,7 @@ def batch_read(req: Req) -> Reply:
                 raise
             missing.append(record_id)
             continue
-        results.append(record_json(record, names))
+        results.append(with_history(record_json(record, names), record, history))
     errors = [_missing(t, missing, "get")] if missing else []
     return batch_reply(started, results, errors, 200)
 

@@ -15,11 +15,14 @@ from servefirst.connectors.hubspot.sandbox.render import (
     property_names,
     record_json,
     v3_associations,
+    with_history,
 )
 from servefirst.connectors.hubspot.sandbox.schema import ObjectType, object_type
 from servefirst.connectors.hubspot.sandbox.store import Portal, Record
 
 BASE = "/crm/v3/objects/{object_type}"
+#: A listing page asking for property history holds at most 50 records.
+HISTORY_PAGE_LIMIT = 50
 
 
 def resolve_associations(
@@ -78,7 +81,8 @@ def list_page(req: Req) -> Reply:
     t = req.object_type()
     portal = req.portal
     table = portal.tables[t.name]
-    limit = req.q_int("limit", 10, 100)
+    history = req.q_list("propertiesWithHistory")
+    limit = req.q_int("limit", 10, HISTORY_PAGE_LIMIT if history else 100)
     archived = req.q_bool("archived")
     source = table.archived if archived else table.records
     ids = table.sorted_ids(portal.version, archived=archived)
@@ -94,7 +98,7 @@ def list_page(req: Req) -> Reply:
     results = []
     for record_id in chosen:
         record = source[record_id]
-        body = record_json(record, names)
+        body = with_history(record_json(record, names), record, history)
         links = v3_associations(portal, t, record, targets)
         if links:
             body["associations"] = links
@@ -118,6 +122,7 @@ def get_one(req: Req) -> Reply:
     else:
         record = portal.get(t, req.path["record_id"], req.query.get("idProperty"))
     body = record_json(record, property_names(portal, t, req.q_list("properties")))
+    with_history(body, record, req.q_list("propertiesWithHistory"))
     links = v3_associations(portal, t, record, req.q_list("associations") or [])
     if links:
         body["associations"] = links

@@ -9,7 +9,8 @@ results per query: ``total`` still counts every match and ``paging.next`` still 
 Date and datetime filter values may be epoch milliseconds or ISO strings. Strings compare
 case-insensitively. ``NEQ``, ``NOT_IN`` and ``NOT_CONTAINS_TOKEN`` also match records without
 a value. With index lag on, search sees each record as it was before writes younger than the
-lag (a record created within the lag is missing).
+lag (a record created within the lag is missing). A free-text ``query`` matches records whose
+default searchable properties contain it (``SEARCHABLE``), never any other property.
 
 The sorted id list of a query is cached while the portal is unchanged, so paging through one
 query costs one scan, then a slice per page.
@@ -168,12 +169,39 @@ def parse_sort(table: Table, sorts: Any) -> tuple[str, bool]:
     return name, descending
 
 
+#: What a search ``query`` looks in: each object's default searchable properties, not every
+#: value (HubSpot's search guide lists them for contacts, companies and deals; for tasks and
+#: notes the subject and body are assumed).
+SEARCHABLE: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "hs_additional_emails",
+        "fax",
+        "mobilephone",
+        "company",
+        "hs_marketable_until_renewal",
+    ),
+    "companies": ("website", "phone", "name", "domain"),
+    "deals": ("dealname", "pipeline", "dealstage", "description", "dealtype"),
+    "tasks": ("hs_task_subject", "hs_task_body"),
+    "notes": ("hs_note_body",),
+}
+
+
+def _matches_query(view: dict[str, str], names: tuple[str, ...], query: str) -> bool:
+    return any(query in view[n].lower() for n in names if n in view)
+
+
 def matching_ids(portal: Portal, t: ObjectType, body: dict[str, Any]) -> list[int]:
     """The ids a query matches, sorted as asked (cached while nothing changed)."""
     table = portal.tables[t.name]
     predicate = compile_groups(table, body.get("filterGroups"))
     sort_name, descending = parse_sort(table, body.get("sorts"))
     query = str(body.get("query") or "").lower()
+    searchable = SEARCHABLE.get(t.name, ())
     mono = time.monotonic()
     cache = portal.search_cache
     cache_key = (
@@ -191,7 +219,7 @@ def matching_ids(portal: Portal, t: ObjectType, body: dict[str, Any]) -> list[in
         view = record.search_view(mono) if lagging else record.props
         if view is None or not predicate(view):
             continue
-        if query and not any(query in v.lower() for v in view.values()):
+        if query and not _matches_query(view, searchable, query):
             continue
         stored = view.get(sort_name)
         if stored is None:

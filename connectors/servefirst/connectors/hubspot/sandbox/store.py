@@ -52,6 +52,17 @@ class Record:
     visible_at: float = 0.0
     indexed: dict[str, str] | None = None
     indexed_ms: int = 0
+    #: property -> [(value, epoch ms)], oldest first, for properties changed since creation;
+    #: a property absent here still has the value it was created with.
+    history: dict[str, list[tuple[str, int]]] | None = None
+
+    def property_history(self, name: str) -> list[tuple[str, int]]:
+        """Every value ``name`` has had, newest first (``""`` where it was cleared)."""
+        changes = (self.history or {}).get(name)
+        if changes is not None:
+            return changes[::-1]
+        value = self.props.get(name)
+        return [] if value is None else [(value, self.created_ms)]
 
     def search_view(self, mono: float) -> dict[str, str] | None:
         """The version search sees now (None: not indexed yet)."""
@@ -254,6 +265,8 @@ class Portal:
         for name in table.unique_names():
             if name in clean and record.props.get(name):
                 table.unique.get(name, {}).pop(record.props[name], None)
+        if not new:
+            self._remember(record, clean, now)
         for name, value in clean.items():
             if value == "":
                 record.props.pop(name, None)
@@ -268,6 +281,19 @@ class Portal:
             else:
                 record.props.pop("hs_task_completion_date", None)
         self.touch(t, record, now)
+
+    @staticmethod
+    def _remember(record: Record, clean: dict[str, str], now: int) -> None:
+        """Keep the values an update replaces, for ``propertiesWithHistory``."""
+        for name, value in clean.items():
+            old = record.props.get(name)
+            if old == value or (old is None and value == ""):
+                continue
+            history = record.history if record.history is not None else {}
+            record.history = history
+            if name not in history:
+                history[name] = [] if old is None else [(old, record.created_ms)]
+            history[name].append((value, now))
 
     def touch(self, t: ObjectType, record: Record, now: int) -> None:
         """Stamps a change: last-modified properties and the search cache version."""

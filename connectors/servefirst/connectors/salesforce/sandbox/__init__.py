@@ -17,14 +17,16 @@ Talking to it with simple-salesforce::
 environment variable override ``Session.verify``; the adapter sets ``verify`` per request,
 after that merge.
 
-What it serves (see ``docs/salesforce-api.md`` for the behaviour it reproduces): OAuth token
-endpoint (JWT bearer, client credentials), versions, describe, sObject CRUD and upsert by
+What it serves: OAuth token endpoint (JWT bearer, client credentials), the identity URL and
+``oauth2/userinfo``, versions and their resources, describe, sObject CRUD and upsert by
 external id, ``sobjects/X/updated`` and ``/deleted``, SOQL ``query``/``queryAll`` with paging,
-composite sObject collections with ``allOrNone`` rollback, Bulk API 2.0 ingest and query jobs,
-the Tooling API (CustomField, ValidationRule, PathAssistant; field-level security via
-FieldPermissions), ``limits`` and the daily budget, plus the ``/__sandbox__/`` admin API of
-``servefirst.connectors.sandboxkit`` with these extras: ``POST /seed {"kind", "n"}``,
-``GET|POST /limits {"daily_limit", "used"}``, ``POST /tokens/expire {"token"?}``, ``GET /org``.
+aggregates and ``columns=true``, composite sObject collections with ``allOrNone`` rollback,
+Bulk API 2.0 ingest and query jobs (taking real time; Get All Jobs), the Tooling API
+(CustomField, ValidationRule, PathAssistant; field-level security via FieldPermissions),
+``limits`` and the daily budget. An empty org has Salesforce's standard Opportunity stages, as
+a new org does. The ``/__sandbox__/`` admin API (seeding, the daily budget, token expiry, Bulk
+job speed, faults, counters) is listed by ``GET /__sandbox__/`` and described in
+``docs/sandbox-admin.md``.
 
 Persistence: with ``data=`` the org is loaded from that SQLite file at start (when it holds
 one) and written through after every change; see ``persist.py``.

@@ -17,6 +17,7 @@ from servefirst.connectors.salesforce.sandbox import (
     routes_bulk,
     routes_changes,
     routes_composite,
+    routes_identity,
     routes_misc,
     routes_query,
     routes_sobjects,
@@ -29,10 +30,16 @@ from servefirst.connectors.salesforce.sandbox.credentials import (
 )
 from servefirst.connectors.salesforce.sandbox.faults import classify, respond
 from servefirst.connectors.salesforce.sandbox.http import respond as json_reply
-from servefirst.connectors.salesforce.sandbox.org import Org, OrgOptions
+from servefirst.connectors.salesforce.sandbox.org import DEFAULT_BULK_JOB_SECONDS, Org, OrgOptions
 from servefirst.connectors.salesforce.sandbox.persist import SqlitePersistence
 from servefirst.connectors.salesforce.sandbox.seed import Seeder
-from servefirst.connectors.sandboxkit import RunningSandbox, SandboxMiddleware, SandboxServer
+from servefirst.connectors.salesforce.sandbox.stages import default_stage_map
+from servefirst.connectors.sandboxkit import (
+    AdminRegistry,
+    RunningSandbox,
+    SandboxMiddleware,
+    SandboxServer,
+)
 from servefirst.connectors.sandboxkit.files import check_seed
 
 
@@ -62,45 +69,90 @@ class SandboxState:
             self.after_write()
         return counts
 
-    INDEX = (
-        'POST /__sandbox__/seed - {"kind": "demo|bench", "n"}: seed more records',
-        "GET /__sandbox__/limits - the daily API limit and what is used",
-        'POST /__sandbox__/limits - {"daily_limit", "used"}: set the daily API budget',
-        'POST /__sandbox__/tokens/expire - {"token"}: expire one token (or all)',
-        "GET /__sandbox__/org - instance URL, integration user, permission set, stages",
-        'POST /__sandbox__/page-cap - {"max": n or null}: serve query pages of at most n',
-    )
-
-    def admin(self, method: str, path: str, payload: dict[str, Any]) -> Any:
-        """Salesforce-specific admin endpoints under ``/__sandbox__/``."""
+    def register(self, admin: AdminRegistry) -> None:
+        """The Salesforce-specific ``/__sandbox__/`` endpoints (``docs/sandbox-admin.md``)."""
         org = self.org
-        if (method, path) == ("POST", "/seed"):
-            return self.seed(str(payload.get("kind", "demo")), int(payload.get("n", 0)))
-        if (method, path) == ("GET", "/limits"):
-            return {"daily_limit": org.budget.limit, "used": org.budget.used}
-        if (method, path) == ("POST", "/limits"):
-            limit = payload.get("daily_limit")
-            used = payload.get("used")
-            org.budget.set(
-                limit=None if limit is None else int(limit),
-                used=None if used is None else int(used),
-            )
-            return {"daily_limit": org.budget.limit, "used": org.budget.used}
-        if (method, path) == ("POST", "/page-cap"):
-            cap = payload.get("max")
-            org.queries.page_cap = None if cap is None else max(1, int(cap))
-            return {"max": org.queries.page_cap}
-        if (method, path) == ("POST", "/tokens/expire"):
-            token = payload.get("token")
-            return {"expired": org.tokens.expire(None if token is None else str(token))}
-        if (method, path) == ("GET", "/org"):
-            return {
-                "instance_url": org.instance_url,
-                "user_id": org.user_id,
-                "permission_set_id": org.permission_set_id,
-                "stages": org.options.stages,
-            }
-        return None
+        admin.add(
+            "POST",
+            "/seed",
+            "Seed in-process: the demo org, or `n` benchmark engagements.",
+            lambda p: self.seed(str(p.get("kind", "demo")), int(p.get("n", 0))),
+            body='{"kind": "demo|bench", "n": 0}',
+        )
+        admin.add("GET", "/limits", "The daily API request budget.", lambda _p: self._limits())
+        admin.add(
+            "POST",
+            "/limits",
+            "Change the daily API budget, or pretend `used` requests were made.",
+            self._set_limits,
+            body='{"daily_limit": 5000000, "used": 0}',
+        )
+        admin.add(
+            "POST",
+            "/tokens/expire",
+            "Expire one access token, or all of them (re-authentication tests).",
+            lambda p: {"expired": org.tokens.expire(_optional_str(p.get("token")))},
+            body='{"token": "..."}',
+        )
+        admin.add(
+            "GET", "/org", "The org's instance URL, user, permission set and stages.", self._org
+        )
+        admin.add(
+            "POST",
+            "/page-cap",
+            "Serve query pages of at most `max` records (null: the usual 2,000), so paging "
+            "code meets pages shorter than it asked for.",
+            self._page_cap,
+            body='{"max": 200}',
+        )
+        admin.add("GET", "/bulk", "How long Bulk API 2.0 jobs take.", lambda _p: self._bulk())
+        admin.add(
+            "POST",
+            "/bulk",
+            "Set how long a Bulk API 2.0 job takes from UploadComplete to JobComplete "
+            "(a third in UploadComplete, the rest InProgress); 0 completes at once.",
+            self._set_bulk,
+            body='{"job_seconds": 2.0}',
+        )
+
+    def _limits(self) -> dict[str, int]:
+        return {"daily_limit": self.org.budget.limit, "used": self.org.budget.used}
+
+    def _set_limits(self, payload: dict[str, Any]) -> dict[str, int]:
+        limit, used = payload.get("daily_limit"), payload.get("used")
+        self.org.budget.set(
+            limit=None if limit is None else int(limit),
+            used=None if used is None else int(used),
+        )
+        return self._limits()
+
+    def _org(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        org = self.org
+        return {
+            "instance_url": org.instance_url,
+            "user_id": org.user_id,
+            "permission_set_id": org.permission_set_id,
+            "stages": org.options.stages,
+        }
+
+    def _page_cap(self, payload: dict[str, Any]) -> dict[str, int | None]:
+        cap = payload.get("max")
+        self.org.queries.page_cap = None if cap is None else max(1, int(cap))
+        return {"max": self.org.queries.page_cap}
+
+    def _bulk(self) -> dict[str, float]:
+        return {"job_seconds": self.org.bulk_job_seconds}
+
+    def _set_bulk(self, payload: dict[str, Any]) -> dict[str, float]:
+        seconds = float(payload["job_seconds"])
+        if seconds < 0:
+            raise ValueError("job_seconds must be 0 or more")
+        self.org.bulk_job_seconds = seconds
+        return self._bulk()
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 async def _not_found(_request: Request, _exc: Exception) -> Response:
@@ -126,6 +178,7 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
     org, after = state.org, state.after_write
     routes = [
         *oauth.routes(org),
+        *routes_identity.routes(org),
         *routes_misc.routes(org, after),
         *routes_query.routes(org, after),
         *routes_changes.routes(org, after),
@@ -135,12 +188,13 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
         *routes_bulk.routes(org, after),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    admin = AdminRegistry()
+    state.register(admin)
     return SandboxMiddleware(
         app,
         classify=classify,
         respond=lambda fault: respond(fault, org.budget.header()),
-        extra_admin=state.admin,
-        extra_index=SandboxState.INDEX,
+        admin=admin,
     )
 
 
@@ -151,9 +205,10 @@ def start_sandbox(
     seed: str = "demo",
     engagements: int = 0,
     data: Path | None = None,
-    stages: str = "servefirst",
+    stages: str | None = None,
     daily_limit: int | None = None,
     token_ttl_seconds: int = 7200,
+    bulk_job_seconds: float = DEFAULT_BULK_JOB_SECONDS,
 ) -> RunningSandbox:
     """Start a Salesforce sandbox on loopback over TLS and write what clients need to ``workdir``.
 
@@ -165,14 +220,22 @@ def start_sandbox(
             permission set only). Ignored when ``data`` already holds an org.
         engagements: also seed this many benchmark engagements.
         data: optional SQLite file: loaded at start if it holds an org, kept current on writes.
-        stages: "servefirst" or "standard" Opportunity stages.
+        stages: "standard" (the Opportunity stages a new Salesforce org ships with) or
+            "servefirst" (Discover ... Deliver). Default: what ``data`` holds, else
+            "servefirst" for the demo org and "standard" for an empty one, as a fresh org is.
         daily_limit: the daily API request budget (default 5,000,000).
         token_ttl_seconds: lifetime of tokens issued by the OAuth endpoint.
+        bulk_job_seconds: how long a Bulk API 2.0 job takes to reach JobComplete once its
+            upload is complete, so polling code is exercised; 0 completes at once.
     """
     check_seed(seed)
     workdir.mkdir(parents=True, exist_ok=True)
-    org = Org(OrgOptions(stages, daily_limit, token_ttl_seconds))
     persistence = SqlitePersistence(data) if data is not None else None
+    if stages is None:
+        stored = persistence.stored_stages() if persistence is not None else None
+        stages = stored or ("servefirst" if seed == "demo" else "standard")
+    org = Org(OrgOptions(stages, daily_limit, token_ttl_seconds))
+    org.bulk_job_seconds = bulk_job_seconds
     loaded = persistence.load(org) if persistence is not None else False
     if not loaded:
         org.bootstrap()
@@ -191,6 +254,7 @@ def start_sandbox(
         ca_bundle=server.ca_bundle,
         token_file=token_file,
         jwt_key=credentials.jwt_key,
+        stage_map=default_stage_map(stages),
     )
     if not loaded and seed == "demo":
         state.seed("demo")

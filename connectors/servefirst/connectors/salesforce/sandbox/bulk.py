@@ -3,9 +3,14 @@
 Ingest rows go through the same validating writer as the REST API, one by one (Bulk 2.0 has
 no allOrNone): each lands in successfulResults (``sf__Id``, ``sf__Created``) or failedResults
 (``sf__Id``, ``sf__Error`` = ``CODE:message:fields --``). In CSV, an empty cell leaves a field
-alone and ``#N/A`` sets it to null. A job is processed when it is closed (UploadComplete), so
-the first poll already sees JobComplete. Query jobs run their SOQL when created (child
-subqueries are refused, as in Bulk 2.0) and serve CSV pages with ``Sforce-Locator``.
+alone and ``#N/A`` sets it to null. Query jobs run their SOQL when created (child subqueries
+are refused, as in Bulk 2.0) and serve CSV pages with ``Sforce-Locator``.
+
+Jobs take real time, as on a real org: once closed (UploadComplete) a job reports
+UploadComplete for the first third of the org's ``bulk_job_seconds``, then InProgress, then
+JobComplete, so a client that polls works and one that reads results at once fails here as it
+would there. An ingest job's rows are written when it is closed; its counts and results are
+reported once it is JobComplete.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from servefirst.connectors.salesforce.sandbox.errors import SfError, bad_request
 from servefirst.connectors.salesforce.sandbox.soql.compiled import CompiledQuery, RowNode
@@ -33,6 +39,10 @@ DELIMITERS = {
 }
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+#: Bulk 2.0 counts one batch against DailyBulkApiBatches per 10,000 ingested records.
+RECORDS_PER_BATCH = 10_000
+#: Get All Jobs answers up to this many jobs per page.
+JOBS_PAGE = 1000
 NULL_MARKER = "#N/A"
 
 
@@ -50,6 +60,30 @@ class Job:
     line_ending: str = "LF"
     state: str = "Open"
     modified: datetime | None = None
+    #: monotonic time the upload completed, and how long processing takes from then
+    closed_at: float | None = None
+    duration: float = 0.0
+
+    job_type: ClassVar[str] = "V2Ingest"
+
+    def close(self, seconds: float) -> None:
+        """Upload complete: processing starts now and takes ``seconds``."""
+        self.state = "UploadComplete"
+        self.closed_at = time.monotonic()
+        self.duration = seconds
+
+    def status(self) -> str:
+        """The state now: a closed job moves on to InProgress, then JobComplete, over time."""
+        if self.state != "UploadComplete" or self.closed_at is None:
+            return self.state
+        elapsed = time.monotonic() - self.closed_at
+        if elapsed >= self.duration:
+            return "JobComplete"
+        return "InProgress" if elapsed >= self.duration / 3 else "UploadComplete"
+
+    @property
+    def complete(self) -> bool:
+        return self.status() == "JobComplete"
 
     def info(self) -> dict[str, Any]:
         return {
@@ -59,10 +93,11 @@ class Job:
             "createdById": self.created_by,
             "createdDate": format_datetime(self.created),
             "systemModstamp": format_datetime(self.modified or self.created),
-            "state": self.state,
+            "state": self.status(),
             "concurrencyMode": "Parallel",
             "contentType": "CSV",
             "apiVersion": float(self.api_version),
+            "jobType": self.job_type,
             "columnDelimiter": self.delimiter,
             "lineEnding": self.line_ending,
         }
@@ -82,8 +117,9 @@ class IngestJob(Job):
         if self.external_id:
             base["externalIdFieldName"] = self.external_id
         base["contentUrl"] = f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches"
-        base["numberRecordsProcessed"] = len(self.successful) + len(self.failed)
-        base["numberRecordsFailed"] = len(self.failed)
+        done = self.complete
+        base["numberRecordsProcessed"] = len(self.successful) + len(self.failed) if done else 0
+        base["numberRecordsFailed"] = len(self.failed) if done else 0
         base["retries"] = 0
         base["totalProcessingTime"] = 0
         return base
@@ -110,10 +146,12 @@ class QueryJob(Job):
     header: list[str] = field(default_factory=list)
     records: list[list[str]] = field(default_factory=list)
 
+    job_type: ClassVar[str] = "V2Query"
+
     def info(self) -> dict[str, Any]:
         base = super().info()
         base["query"] = self.query
-        base["numberRecordsProcessed"] = len(self.records)
+        base["numberRecordsProcessed"] = len(self.records) if self.complete else 0
         base["retries"] = 0
         base["totalProcessingTime"] = 0
         return base

@@ -78,9 +78,19 @@ def write_token(workdir: Path, token: str) -> Path:
 
 
 def write_config(
-    workdir: Path, *, url: str, ca_bundle: Path, token_file: Path, jwt_key: Path
+    workdir: Path,
+    *,
+    url: str,
+    ca_bundle: Path,
+    token_file: Path,
+    jwt_key: Path,
+    stage_map: dict[str, str],
 ) -> Path:
-    """A ``servefirst.toml`` that connects servefirst to this sandbox."""
+    """A ``servefirst.toml`` that connects servefirst to this sandbox.
+
+    ``stage_map`` maps the playbook's stages onto an org's existing ones (a fresh org's
+    standard stages); an org that already has Discover ... Deliver needs none.
+    """
     q = toml_string
     header = [
         "Written by `servefirst sandbox serve --crm salesforce`: connects servefirst to the",
@@ -106,4 +116,11 @@ def write_config(
         f"# username = {q(INTEGRATION_USERNAME)}",
         f"# private_key = {{ file = {q(jwt_key.resolve())} }}",
     ]
+    if stage_map:
+        connection += [
+            "",
+            "# This org has Salesforce's standard stages: the playbook's map onto them.",
+            "[connections.salesforce.stage_map]",
+            *(f"{key} = {q(value)}" for key, value in stage_map.items()),
+        ]
     return shared_config(workdir, header, connection)

@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from servefirst.connectors.salesforce.sandbox.http import respond
-from servefirst.connectors.salesforce.sandbox.ids import to18
-from servefirst.connectors.salesforce.sandbox.org import JWT_CLIENT_ID, ORG_ID, Org
+from servefirst.connectors.salesforce.sandbox.org import JWT_CLIENT_ID, Org
+from servefirst.connectors.salesforce.sandbox.routes_identity import identity_url
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _REAL_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -86,7 +86,7 @@ def _grant(org: Org, form: dict[str, str]) -> dict[str, Any]:
         raise OAuthError("unsupported_grant_type", "grant type not supported")
     token = org.tokens.issue(user_id)
     issued_at = str(int(time.time() * 1000))
-    identity = f"{org.instance_url}/id/{to18(ORG_ID)}/{user_id}"
+    identity = identity_url(org, user_id)
     signature = hmac.new(
         org.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
     )

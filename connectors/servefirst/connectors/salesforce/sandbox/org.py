@@ -26,6 +26,9 @@ INTEGRATION_USERNAME = "integration@servefirst.sandbox"
 PERMISSION_SET = "ServeFirst_Integration"
 JWT_CLIENT_ID = "servefirst-sandbox"
 ORG_ID = "00DHs0000000001"
+#: Seconds a Bulk API 2.0 job takes from UploadComplete to JobComplete: a small job on a real
+#: org takes a few, so a client that reads results without polling fails here as it would there.
+DEFAULT_BULK_JOB_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class Org:
         self.permission_set_id = ""
         self.client_secret = ""
         self.jwt_certificate_pem = b""
+        self.bulk_job_seconds = DEFAULT_BULK_JOB_SECONDS
+        #: Bulk API 2.0 usage today, for ``limits`` (DailyBulkApiBatches, DailyBulkV2QueryJobs)
+        self.bulk_batches_used = 0
+        self.bulk_query_jobs_used = 0
 
     def bootstrap(self) -> None:
         """Create the stages, integration user and permission set of a fresh org."""

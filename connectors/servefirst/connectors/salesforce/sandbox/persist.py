@@ -34,6 +34,11 @@ class SqlitePersistence:
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.executescript(_SCHEMA)
 
+    def stored_stages(self) -> str | None:
+        """The stage set of the org the file holds, or ``None`` when it holds none yet."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'stages'").fetchone()
+        return None if row is None else str(row[0])
+
     def load(self, org: Org) -> bool:
         """Fill ``org`` from the file; ``False`` (nothing loaded) when the file is empty."""
         stored = dict(self._db.execute("SELECT key, value FROM meta").fetchall())

@@ -17,8 +17,10 @@ from typing import Any
 
 from servefirst.connectors.salesforce.sandbox.errors import bad_request
 from servefirst.connectors.salesforce.sandbox.ids import checksum
+from servefirst.connectors.salesforce.sandbox.soql.aggregate import AggregateCompiler
 from servefirst.connectors.salesforce.sandbox.soql.compiled import Catalog, CompiledQuery
 from servefirst.connectors.salesforce.sandbox.soql.compiler import Compiler
+from servefirst.connectors.salesforce.sandbox.soql.nodes import Query
 from servefirst.connectors.salesforce.sandbox.soql.parser import parse
 from servefirst.connectors.salesforce.sandbox.store import Record
 
@@ -65,7 +67,10 @@ class QueryService:
         endpoint: str,
         tooling: bool = False,
     ) -> dict[str, Any]:
-        compiled = Compiler(text, catalog).compile(parse(text))
+        parsed = parse(text)
+        if parsed.aggregate:
+            return self._aggregate(text, parsed, catalog)
+        compiled = Compiler(text, catalog).compile(parsed)
         rows = compiled.rows(catalog.store.tables[compiled.obj.name].values())
         if compiled.count:
             return {"totalSize": len(rows), "done": True, "records": []}
@@ -75,6 +80,14 @@ class QueryService:
             batch = min(batch, self.page_cap)
         cursor = _Cursor(compiled, rows, batch, endpoint)
         return self._page(cursor, self._remember(cursor) if len(rows) > batch else "", 0, version)
+
+    @staticmethod
+    def _aggregate(text: str, parsed: Query, catalog: Catalog) -> dict[str, Any]:
+        """AggregateResult rows, all in one reply (aggregate queries are never paged)."""
+        compiled = AggregateCompiler(text, catalog).compile_aggregate(parsed)
+        table = catalog.store.tables[compiled.obj.name].values()
+        records = compiled.results(table, catalog.include_deleted)
+        return {"totalSize": len(records), "done": True, "records": records}
 
     def more(self, locator: str, version: str) -> dict[str, Any]:
         """The page at ``<locator>-<offset>``; INVALID_QUERY_LOCATOR if unknown or expired."""

@@ -9,8 +9,10 @@ from starlette.routing import Route
 from servefirst.connectors.salesforce.sandbox.bulk import (
     DELIMITERS,
     INGEST_OPERATIONS,
+    JOBS_PAGE,
     LINE_ENDINGS,
     NULL_MARKER,
+    RECORDS_PER_BATCH,
     IngestJob,
     Job,
     QueryJob,
@@ -102,15 +104,16 @@ class BulkApi:
             del self.jobs[job.id]
             return 204, None
         wanted = str(require_object(call.body).get("state"))
-        if wanted == "Aborted" and job.state in ("Open", "UploadComplete"):
+        state = job.status()
+        if wanted == "Aborted" and state in ("Open", "UploadComplete", "InProgress"):
             job.state = "Aborted"
-        elif wanted == "UploadComplete" and job.state == "Open":
-            job.state = "UploadComplete"
-            info = job.info()
+        elif wanted == "UploadComplete" and state == "Open":
+            job.close(self.org.bulk_job_seconds)
+            info = {**job.info(), "state": "UploadComplete"}
             self._process(job)
             return 200, info
         else:
-            raise SfError(409, "INVALIDJOBSTATE", f"Cannot move job {job.id} from {job.state}")
+            raise SfError(409, "INVALIDJOBSTATE", f"Cannot move job {job.id} from {state}")
         return 200, job.info()
 
     def _process(self, job: IngestJob) -> None:
@@ -127,7 +130,7 @@ class BulkApi:
             except SfError as exc:
                 failed_id = str(values.get("Id") or values.get("id") or "")
                 job.failed.append([failed_id, error_text(exc), *row])
-        job.state = "JobComplete"
+        self.org.bulk_batches_used += max(1, -(-len(rows) // RECORDS_PER_BATCH))
         job.modified = self.org.store.clock.now()
 
     def _apply(self, job: IngestJob, values: dict[str, Any]) -> tuple[str, bool]:
@@ -158,6 +161,8 @@ class BulkApi:
         rows = {"successfulResults": job.successful, "failedResults": job.failed}.get(kind)
         if rows is None:
             rows = job.rows() if job.state in ("Open", "Aborted") else []
+        elif not job.complete:
+            rows = []
         return 200, CsvBody(csv_text(_RESULT_COLUMNS[kind] + job.header, rows, job), {})
 
     def create_query(self, call: Call) -> tuple[int, Any]:
@@ -167,7 +172,12 @@ class BulkApi:
             raise bad_request("INVALIDJOB", f"Unknown operation {operation!r}")
         text = str(body.get("query") or "")
         catalog = self.org.catalog(include_deleted=operation == "queryAll")
-        compiled = Compiler(text, catalog).compile(parse(text))
+        parsed = parse(text)
+        if parsed.aggregate:
+            raise bad_request(
+                "INVALIDJOB", "Bulk API 2.0 query jobs do not support aggregate functions"
+            )
+        compiled = Compiler(text, catalog).compile(parsed)
         header, row = flatten(compiled)
         records = compiled.rows(self.org.store.tables[compiled.obj.name].values())
         job = QueryJob(
@@ -178,7 +188,8 @@ class BulkApi:
             records=[row(r) for r in records],
             **self._options(call, body),
         )
-        job.state = "JobComplete"
+        job.close(self.org.bulk_job_seconds)
+        self.org.bulk_query_jobs_used += 1
         self.jobs[job.id] = job
         return 200, {**job.info(), "state": "UploadComplete"}
 
@@ -193,6 +204,10 @@ class BulkApi:
 
     def query_results(self, call: Call) -> tuple[int, Any]:
         job: QueryJob = self._job(call, QueryJob)
+        if not job.complete:
+            raise bad_request(
+                "INVALIDJOBSTATE", f"Job {job.id} is {job.status()}: results come once JobComplete"
+            )
         start = decode_locator(call.query["locator"]) if call.query.get("locator") else 0
         size = int(call.query.get("maxRecords") or len(job.records) or 1)
         page = job.records[start : start + size]
@@ -201,10 +216,42 @@ class BulkApi:
         headers = {"Sforce-NumberOfRecords": str(len(page)), "Sforce-Locator": locator}
         return 200, CsvBody(csv_text(job.header, page, job), headers)
 
+    def all_ingest_jobs(self, call: Call) -> tuple[int, Any]:
+        return self._all_jobs(call, IngestJob, "ingest")
+
+    def all_query_jobs(self, call: Call) -> tuple[int, Any]:
+        return self._all_jobs(call, QueryJob, "query")
+
+    def _all_jobs(self, call: Call, kind: type[Job], path: str) -> tuple[int, Any]:
+        """Get All Jobs: ingest or query jobs, oldest first, a page of 1000 at a time."""
+        wanted = call.query.get("jobType")
+        chunking = call.query.get("isPkChunkingEnabled", "").lower() == "true"
+        mode = call.query.get("concurrencyMode", "").lower()
+        jobs = [
+            job.info()
+            for job in self.jobs.values()
+            if isinstance(job, kind)
+            and wanted in (None, "", job.job_type)
+            and not chunking
+            and mode in ("", "parallel")
+        ]
+        locator = call.query.get("queryLocator")
+        start = decode_locator(locator) if locator else 0
+        end = start + JOBS_PAGE
+        done = end >= len(jobs)
+        next_url = (
+            None
+            if done
+            else f"/services/data/v{call.version}/jobs/{path}?queryLocator={encode_locator(end)}"
+        )
+        return 200, {"done": done, "records": jobs[start:end], "nextRecordsUrl": next_url}
+
 
 def routes(org: Org, after_write: AfterWrite) -> list[Route]:
     api = BulkApi(org)
     table: list[tuple[str, list[str], Any]] = [
+        ("/jobs/ingest", ["GET"], api.all_ingest_jobs),
+        ("/jobs/query", ["GET"], api.all_query_jobs),
         ("/jobs/ingest", ["POST"], api.create_ingest),
         ("/jobs/ingest/{job_id}", ["GET", "PATCH", "DELETE"], api.ingest),
         ("/jobs/ingest/{job_id}/batches", ["PUT"], api.upload),

@@ -2,7 +2,10 @@
 
 The reply is HTTP 200 with one result per record, in order, even when records fail. With
 ``allOrNone`` true, the first failure rolls back every change made by the call (the store
-journal undoes them) and every other record reports ALL_OR_NONE_OPERATION_ROLLED_BACK.
+journal undoes them) and every other record reports ALL_OR_NONE_OPERATION_ROLLED_BACK: a
+rolled-back create reports no ``id`` (the record never existed), a rolled-back update or delete
+keeps the id it names. An update whose id belongs to another object type than its
+``attributes.type`` fails with MALFORMED_ID on ``Id``.
 """
 
 from __future__ import annotations
@@ -45,8 +48,18 @@ def _too_many(count: int) -> None:
         )
 
 
-def _run_all(call: Call, items: list[Any], all_or_none: bool, operation: Operation) -> list[Any]:
-    """Apply ``operation`` to each item; per-record results, with allOrNone rollback."""
+def _run_all(
+    call: Call,
+    items: list[Any],
+    all_or_none: bool,
+    operation: Operation,
+    *,
+    creates: bool = False,
+) -> list[Any]:
+    """Apply ``operation`` to each item; per-record results, with allOrNone rollback.
+
+    ``creates``: the operation makes new records, whose ids vanish with a rollback.
+    """
     results: list[dict[str, Any]] = []
     failed = False
 
@@ -65,13 +78,13 @@ def _run_all(call: Call, items: list[Any], all_or_none: bool, operation: Operati
         with call.org.store.transaction():
             apply_each()
     except _RollBackError:
-        results = [
-            r
-            if not r["success"]
-            else {"id": r.get("id"), "success": False, "errors": [_ROLLED_BACK.collection_error()]}
-            for r in results
-        ]
+        results = [r if not r["success"] else _rolled_back(r, creates) for r in results]
     return results
+
+
+def _rolled_back(result: dict[str, Any], created: bool) -> dict[str, Any]:
+    rolled: dict[str, Any] = {} if created else {"id": result.get("id")}
+    return {**rolled, "success": False, "errors": [_ROLLED_BACK.collection_error()]}
 
 
 def _records(call: Call) -> tuple[list[dict[str, Any]], bool]:
@@ -123,11 +136,18 @@ def _collection(call: Call) -> tuple[int, Any]:
         record_id = record.get("id") or record.get("Id")
         if not record_id:
             raise bad_request("MISSING_ARGUMENT", "Id not specified in an update call", [])
+        full = to18(str(record_id))
+        if full is None or full[:3] != obj.key_prefix:
+            raise bad_request(
+                "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {record_id}", ["Id"]
+            )
         values = {k: v for k, v in record.items() if k not in ("id", "Id")}
-        writer.update(obj, str(record_id), values, call.user_id)
-        return {"id": to18(str(record_id)), "success": True, "errors": []}
+        writer.update(obj, full, values, call.user_id)
+        return {"id": full, "success": True, "errors": []}
 
-    return 200, _run_all(call, records, all_or_none, create if method == "POST" else update)
+    if method == "POST":
+        return 200, _run_all(call, records, all_or_none, create, creates=True)
+    return 200, _run_all(call, records, all_or_none, update)
 
 
 def _retrieve(call: Call) -> tuple[int, Any]:

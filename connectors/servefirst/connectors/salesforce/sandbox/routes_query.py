@@ -1,4 +1,8 @@
-"""``query``, ``queryAll``, their cursors, and the Tooling API's ``tooling/query``."""
+"""``query``, ``queryAll``, their cursors, and the Tooling API's ``tooling/query``.
+
+``columns=true`` answers the query's column metadata instead of its rows (see
+``soql/columns.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from servefirst.connectors.salesforce.sandbox.errors import bad_request
 from servefirst.connectors.salesforce.sandbox.http import AfterWrite, Call, api_route
 from servefirst.connectors.salesforce.sandbox.org import Org
 from servefirst.connectors.salesforce.sandbox.query import batch_size
+from servefirst.connectors.salesforce.sandbox.soql.columns import ColumnCompiler
+from servefirst.connectors.salesforce.sandbox.soql.parser import parse
 
 
 def _text(call: Call) -> str:
@@ -23,6 +29,9 @@ def _run(
     call: Call, endpoint: str, *, include_deleted: bool, tooling: bool = False
 ) -> tuple[int, Any]:
     catalog = call.org.catalog(tooling=tooling, include_deleted=include_deleted)
+    if call.query.get("columns", "").lower() == "true":
+        text = _text(call)
+        return 200, ColumnCompiler(text, catalog).describe(parse(text))
     result = call.org.queries.run(
         _text(call),
         catalog,
@@ -39,7 +48,9 @@ def _query(call: Call) -> tuple[int, Any]:
 
 
 def _query_all(call: Call) -> tuple[int, Any]:
-    return _run(call, "queryAll", include_deleted=True)
+    # Documented: a queryAll's nextRecordsUrl names /query/<locator>; /queryAll/<locator>
+    # serves the same cursor.
+    return _run(call, "query", include_deleted=True)
 
 
 def _tooling_query(call: Call) -> tuple[int, Any]:

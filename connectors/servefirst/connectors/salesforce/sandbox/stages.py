@@ -1,7 +1,9 @@
 """The org's Opportunity stages: serve-first's own, or Salesforce's standard list.
 
-With "servefirst" the demo works without any admin step; "standard" is the list a fresh
-Salesforce org ships with, so stage mapping (playbook stage -> existing value) gets exercised.
+"standard" is the list a new Salesforce org ships with (Prospecting ... Negotiation/Review,
+Closed Won, Closed Lost, with their default probabilities and forecast categories), so an
+empty sandbox is a fresh org and stage mapping (playbook stage -> existing value) gets
+exercised; "servefirst" is an org whose admin already added Discover ... Deliver.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ _FORECAST_TYPE = {
     "Closed": "Closed",
     "Omitted": "Omitted",
 }
+
+
+#: How the playbook's stages map onto a standard org's pipeline, written into the sandbox's
+#: ``servefirst.toml`` so the default path (serve, provision, sync) maps rather than adds.
+STANDARD_STAGE_MAP = {
+    "discover": "Prospecting",
+    "diagnose": "Needs Analysis",
+    "design": "Proposal/Price Quote",
+    "deliver": "Negotiation/Review",
+}
+
+
+def default_stage_map(name: str) -> dict[str, str]:
+    """The ``stage_map`` a connection to an org with this stage set needs (none for servefirst)."""
+    return dict(STANDARD_STAGE_MAP) if name == "standard" else {}
 
 
 def stage_set(name: str) -> tuple[Stage, ...]:

@@ -32,9 +32,11 @@ from servefirst.connectors.salesforce.sandbox.soql.compiled import (
 from servefirst.connectors.salesforce.sandbox.soql.dates import date_range
 from servefirst.connectors.salesforce.sandbox.soql.lexer import query_error
 from servefirst.connectors.salesforce.sandbox.soql.nodes import (
+    Aggregate,
     Compare,
     Condition,
     FieldRef,
+    HavingCompare,
     Literal,
     Logical,
     Not,
@@ -82,6 +84,10 @@ class Compiler:
         obj = self._object(query) if parent is None else parent
         compiled = CompiledQuery(self.catalog, obj, query)
         for item in query.fields:
+            if isinstance(item, Aggregate):
+                raise self.error(
+                    item.column, "aggregate functions are not allowed here", "MALFORMED_QUERY"
+                )
             if isinstance(item, Query):
                 if parent is not None:
                     raise self.error(item.object_column, "unexpected token: (", "MALFORMED_QUERY")
@@ -91,6 +97,12 @@ class Compiler:
         if query.where is not None:
             compiled.predicate = self._condition(obj, query.where)
         for order in query.order:
+            if isinstance(order.field, Aggregate):
+                raise self.error(
+                    order.field.column,
+                    "ordering by an aggregate needs an aggregate query",
+                    "MALFORMED_QUERY",
+                )
             getter, definition = self._path(obj, order.field)
             key = _sort_getter(getter, definition)
             compiled.order.append((key, order.descending, order.nulls_first))
@@ -216,6 +228,10 @@ class Compiler:
             if condition.op == "AND":
                 return lambda r: all(p(r) for p in parts)
             return lambda r: any(p(r) for p in parts)
+        if isinstance(condition, HavingCompare):
+            raise self.error(
+                condition.value.column, "aggregates belong in HAVING, not WHERE", "MALFORMED_QUERY"
+            )
         return self._compare(obj, condition)
 
     def _compare(self, obj: ObjectDef, compare: Compare) -> Predicate:

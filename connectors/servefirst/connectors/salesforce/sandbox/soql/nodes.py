@@ -21,10 +21,29 @@ class Literal:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """An aggregate function in SELECT, HAVING or ORDER BY: ``SUM(Amount) total``."""
+
+    function: str  # COUNT, COUNT_DISTINCT, MIN, MAX, SUM, AVG
+    field: FieldRef
+    column: int
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
 class Compare:
     field: FieldRef
     op: str  # = != < <= > >= LIKE IN NOT IN
     value: Literal | tuple[Literal, ...] | Query
+
+
+@dataclass(frozen=True)
+class HavingCompare:
+    """A HAVING comparison: an aggregate (or a grouped field) against a literal."""
+
+    target: Aggregate | FieldRef
+    op: str  # = != < <= > >=
+    value: Literal
 
 
 @dataclass(frozen=True)
@@ -38,12 +57,12 @@ class Not:
     inner: Condition
 
 
-Condition = Compare | Logical | Not
+Condition = Compare | HavingCompare | Logical | Not
 
 
 @dataclass(frozen=True)
 class OrderItem:
-    field: FieldRef
+    field: FieldRef | Aggregate
     descending: bool
     nulls_first: bool
 
@@ -52,9 +71,16 @@ class OrderItem:
 class Query:
     object_name: str
     object_column: int
-    fields: list[FieldRef | Query] = field(default_factory=list)
+    fields: list[FieldRef | Query | Aggregate] = field(default_factory=list)
     count: bool = False
     where: Condition | None = None
+    group_by: list[FieldRef] = field(default_factory=list)
+    having: Condition | None = None
     order: list[OrderItem] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
+
+    @property
+    def aggregate(self) -> bool:
+        """An aggregate query: aggregate functions or GROUP BY (rows are AggregateResults)."""
+        return bool(self.group_by) or any(isinstance(f, Aggregate) for f in self.fields)

@@ -16,9 +16,11 @@ from servefirst.connectors.salesforce.sandbox.soql.lexer import (
     unescape,
 )
 from servefirst.connectors.salesforce.sandbox.soql.nodes import (
+    Aggregate,
     Compare,
     Condition,
     FieldRef,
+    HavingCompare,
     Literal,
     Logical,
     Not,
@@ -28,6 +30,9 @@ from servefirst.connectors.salesforce.sandbox.soql.nodes import (
 from servefirst.connectors.salesforce.sandbox.values import parse_datetime
 
 _COMPARISONS = frozenset({"=", "!=", "<>", "<", "<=", ">", ">="})
+AGGREGATES = frozenset({"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM", "AVG"})
+#: Words that end a SELECT item, so they can never be an alias.
+_CLAUSES = frozenset({"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET"})
 #: Date literals: a range of days, computed at compile time from "today".
 DATE_LITERALS = frozenset(
     {
@@ -82,23 +87,7 @@ class _Parser:
 
     def query(self, nested: bool = False) -> Query:
         self.expect("SELECT")
-        fields: list[FieldRef | Query] = []
-        count = False
-        while True:
-            if self.at("("):
-                self.advance()
-                fields.append(self.query(nested=True))
-                self.expect(")")
-            elif self.at("COUNT") and self.tokens[self.position + 1].text == "(":
-                self.advance()
-                self.advance()
-                self.expect(")")
-                count = True
-            else:
-                fields.append(self.field())
-            if not self.at(","):
-                break
-            self.advance()
+        fields, count = self.select_list()
         self.expect("FROM")
         name = self.advance()
         if name.kind != "name":
@@ -106,9 +95,52 @@ class _Parser:
         query = Query(name.text, name.column, fields, count)
         if count and fields:
             raise self.error(name, "COUNT() may not be used with other fields")
+        self.clauses(query)
+        if not nested and self.current.kind != "end":
+            raise self.error()
+        return query
+
+    def select_list(self) -> tuple[list[FieldRef | Query | Aggregate], bool]:
+        """The SELECT items, and whether the list is ``COUNT()``."""
+        fields: list[FieldRef | Query | Aggregate] = []
+        count = False
+        while True:
+            if self.at("("):
+                self.advance()
+                fields.append(self.query(nested=True))
+                self.expect(")")
+            elif self.at("COUNT") and self._next_is("(") and self._after_next_is(")"):
+                self.advance()
+                self.advance()
+                self.expect(")")
+                count = True
+            elif self._at_aggregate():
+                found = self.aggregate()
+                alias = None
+                if self.current.kind == "name" and self.current.upper not in _CLAUSES:
+                    alias = self.advance().text
+                fields.append(Aggregate(found.function, found.field, found.column, alias))
+            else:
+                fields.append(self.field())
+            if not self.at(","):
+                return fields, count
+            self.advance()
+
+    def clauses(self, query: Query) -> None:
+        """WHERE, GROUP BY, HAVING, ORDER BY, LIMIT and OFFSET, in SOQL's order."""
         if self.at("WHERE"):
             self.advance()
             query.where = self.condition()
+        if self.at("GROUP"):
+            self.advance()
+            self.expect("BY")
+            query.group_by = [self.field()]
+            while self.at(","):
+                self.advance()
+                query.group_by.append(self.field())
+        if self.at("HAVING"):
+            self.advance()
+            query.having = self.condition(having=True)
         if self.at("ORDER"):
             self.advance()
             self.expect("BY")
@@ -119,9 +151,25 @@ class _Parser:
         if self.at("OFFSET"):
             self.advance()
             query.offset = self.integer()
-        if not nested and self.current.kind != "end":
-            raise self.error()
-        return query
+
+    def _next_is(self, text: str) -> bool:
+        return self.tokens[min(self.position + 1, len(self.tokens) - 1)].text == text
+
+    def _after_next_is(self, text: str) -> bool:
+        return self.tokens[min(self.position + 2, len(self.tokens) - 1)].text == text
+
+    def _at_aggregate(self) -> bool:
+        return (
+            self.current.kind == "name" and self.current.upper in AGGREGATES and self._next_is("(")
+        )
+
+    def aggregate(self) -> Aggregate:
+        """``FUNCTION(field)``, e.g. ``COUNT_DISTINCT(AccountId)``."""
+        name = self.advance()
+        self.expect("(")
+        field = self.field()
+        self.expect(")")
+        return Aggregate(name.upper, field, name.column)
 
     def field(self) -> FieldRef:
         token = self.advance()
@@ -138,7 +186,7 @@ class _Parser:
     def order(self) -> list[OrderItem]:
         items = []
         while True:
-            field = self.field()
+            field: FieldRef | Aggregate = self.aggregate() if self._at_aggregate() else self.field()
             descending = False
             if self.at("ASC", "DESC"):
                 descending = self.advance().upper == "DESC"
@@ -153,8 +201,8 @@ class _Parser:
                 return items
             self.advance()
 
-    def condition(self) -> Condition:
-        first = self.unary()
+    def condition(self, *, having: bool = False) -> Condition:
+        first = self.unary(having)
         if not self.at("AND", "OR"):
             return first
         op = self.current.upper
@@ -163,19 +211,27 @@ class _Parser:
             if self.current.upper != op:
                 raise self.error()
             self.advance()
-            parts.append(self.unary())
+            parts.append(self.unary(having))
         return Logical(op, tuple(parts))
 
-    def unary(self) -> Condition:
+    def unary(self, having: bool = False) -> Condition:
         if self.at("NOT"):
             self.advance()
-            return Not(self.unary())
+            return Not(self.unary(having))
         if self.at("("):
             self.advance()
-            inner = self.condition()
+            inner = self.condition(having=having)
             self.expect(")")
             return inner
-        return self.comparison()
+        return self.having_comparison() if having else self.comparison()
+
+    def having_comparison(self) -> Condition:
+        """``COUNT(Id) > 1`` or ``StageName = 'x'`` (a grouped field) in HAVING."""
+        target: Aggregate | FieldRef = self.aggregate() if self._at_aggregate() else self.field()
+        if self.current.kind == "op" and self.current.text in _COMPARISONS:
+            op = self.advance().text
+            return HavingCompare(target, "!=" if op == "<>" else op, self.literal())
+        raise self.error()
 
     def comparison(self) -> Condition:
         field = self.field()
