@@ -124,7 +124,7 @@ def run_demo(
     if crm == "salesforce":
         _step(
             console,
-            "9. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
+            "12. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
         )
         show_standard_org(console, workdir / "salesforce-standard", today)
     seconds = time.monotonic() - started
