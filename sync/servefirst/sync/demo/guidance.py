@@ -77,7 +77,8 @@ def dismiss_and_waive(
 ) -> Dismissal | None:
     """A rep marks a task done without fixing it; a manager waives another engagement's finding.
 
-    ``taken`` are the engagements the rep fixed earlier in the demo (left alone here).
+    ``report`` is a sync that read every engagement (the first); ``taken`` are the engagements
+    the rep fixed since (left alone here). Each candidate's open task is read from the CRM.
     """
     candidates = [e for e in report.engagements if e.id not in taken and e.findings]
     dismissed = next((e for e in candidates if _open_task(rep, e) is not None), None)

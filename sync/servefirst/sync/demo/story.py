@@ -215,10 +215,10 @@ def _reps_at_work(
         _show_fixed(console, second, fixed)
 
         _step(console, "6. What a rep sends the sponsor: the project timetable")
-        show_timetable(console, rep, second)
+        show_timetable(console, rep, first)
 
         _step(console, "7. A rep marks a task done without fixing it; a manager waives a finding")
-        done = dismiss_and_waive(console, rep, second, playbook, set(fixed), today)
+        done = dismiss_and_waive(console, rep, first, playbook, set(fixed), today)
 
         _step(console, "8. The next sync brings the dismissed task back and honours the waiver")
         third = sync_once()
