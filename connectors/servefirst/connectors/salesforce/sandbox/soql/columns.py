@@ -3,8 +3,11 @@
 Real orgs answer ``{"columnMetadata": [...], "entityName", "groupBy", "idSelected",
 "keyPrefix"}``; each column names its field (``columnName``, ``displayName``), its Apex type,
 whether it is an aggregate, custom, insertable or updatable, and, for a parent path or a child
-subquery, the columns under it in ``joinColumns``. Tools that print query results as tables
-(the Salesforce CLI's ``data query``) read it to lay out their columns.
+subquery, the columns under it in ``joinColumns``. A child subquery's column is marked
+``aggregate`` (it holds many records), which is how a parent path (``Account.Name``) and a
+subquery (``(SELECT Name FROM Opportunities)``), both with ``joinColumns``, tell apart. Tools
+that print query results as tables (the Salesforce CLI's ``data query``) read it to lay out
+their columns.
 """
 
 from __future__ import annotations
@@ -89,7 +92,9 @@ class ColumnCompiler(Compiler):
                 for field in item.fields:
                     if isinstance(field, FieldRef):
                         _merge(joins, self._path_column(child, field))
-                columns.append(_column(relation.name, relation.name, apex=None, joins=joins))
+                columns.append(
+                    _column(relation.name, relation.name, apex=None, joins=joins, aggregate=True)
+                )
             else:
                 _merge(columns, self._path_column(obj, item))
         selected = {c["columnName"] for c in columns}
