@@ -46,13 +46,15 @@ def lift_pacing() -> None:
     this. Budget exhaustion still stops the run.
     """
     from servefirst.connectors import hubspot  # noqa: PLC0415
+    from servefirst.connectors.budget import NoLimit  # noqa: PLC0415
     from servefirst.connectors.hubspot.limits import Pacer  # noqa: PLC0415
 
     paced = hubspot.connect
 
     def connect(*args: Any, **kwargs: Any) -> Any:
         settings = args[1]
-        return paced(*args, pacer=Pacer(settings.api_budget_share, sleep=lambda _s: None), **kwargs)
+        pacer = Pacer(settings.api_budget_share, sleep=lambda _s: None, limiter=NoLimit())
+        return paced(*args, pacer=pacer, **kwargs)
 
     hubspot.connect = connect
 

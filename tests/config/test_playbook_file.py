@@ -75,7 +75,7 @@ def test_broken_yaml_syntax_reports_its_line(tmp_path: Path) -> None:
 
 
 def test_unknown_placeholder_in_message(tmp_path: Path) -> None:
-    text = PRIME.replace("has no Operational Date.", "has no Operational Date {sponsr}.")
+    text = PRIME.replace("has no Operational Date yet:", "has no Operational Date {sponsr}:")
     (problem,) = _problems(tmp_path, text)
     assert "{sponsr}" in problem
     assert f":{_line_of(text, '{sponsr}')}: " in problem
@@ -83,7 +83,8 @@ def test_unknown_placeholder_in_message(tmp_path: Path) -> None:
 
 def test_bad_severity_value(tmp_path: Path) -> None:
     text = PRIME.replace(
-        "  po_date_past:\n    severity: warning", "  po_date_past:\n    severity: fatal"
+        "  po_date_past:\n    label: PO date passed\n    severity: warning",
+        "  po_date_past:\n    label: PO date passed\n    severity: fatal",
     )
     (problem,) = _problems(tmp_path, text)
     assert f":{_line_of(text, 'severity: fatal')}: " in problem
@@ -91,9 +92,54 @@ def test_bad_severity_value(tmp_path: Path) -> None:
 
 def test_parameter_a_rule_does_not_use(tmp_path: Path) -> None:
     text = PRIME.replace(
-        "  po_date_past:\n    severity: warning",
-        "  po_date_past:\n    max_slips: 3\n    severity: warning",
+        "  po_date_past:\n    label: PO date passed\n    severity: warning",
+        "  po_date_past:\n    label: PO date passed\n    max_slips: 3\n    severity: warning",
     )
     (problem,) = _problems(tmp_path, text)
     assert "does not use 'max_slips'" in problem
     assert f":{_line_of(text, 'max_slips: 3')}: " in problem
+
+
+def test_task_group_naming_an_unknown_rule(tmp_path: Path) -> None:
+    text = PRIME.replace("      - po_date_past\n", "      - po_date_passed\n")
+    problems = _problems(tmp_path, text)
+    (problem,) = [p for p in problems if "unknown rule" in p]
+    assert f":{_line_of(text, '- po_date_passed')}: " in problem
+    assert "names unknown rule 'po_date_passed'" in problem
+    # and the rule it meant, left without a group, is told it now needs its own fix
+    assert any("rule 'po_date_past' needs a fix" in p for p in problems)
+
+
+def test_rule_in_two_task_groups(tmp_path: Path) -> None:
+    text = PRIME.replace(
+        "waivers:\n",
+        "  chase:\n    label: Chase\n    rules: [po_date_past]\n"
+        "    task_title: Chase the order\n    fix: Call them.\n\nwaivers:\n",
+        1,
+    )
+    text = text.replace("task_groups:\n  timetable:", "task_groups:\n  timetable:", 1)
+    problems = _problems(tmp_path, text)
+    assert any("in task groups 'timetable' and 'chase'" in p for p in problems), problems
+
+
+def test_task_group_without_a_task_title(tmp_path: Path) -> None:
+    text = PRIME.replace(
+        '    task_title: "Agree a realistic Operational Date with {sponsor}"\n', ""
+    )
+    (problem,) = _problems(tmp_path, text)
+    assert "task_groups.timetable.task_title" in problem
+    assert f":{_line_of(text, '  timetable:')}: " in problem
+
+
+def test_ungrouped_rule_needs_a_fix(tmp_path: Path) -> None:
+    text = PRIME.replace("      - po_date_past\n", "")
+    (problem,) = _problems(tmp_path, text)
+    assert "rule 'po_date_past' needs a fix" in problem
+
+
+def test_gap_after_po_longer_than_the_delivery_lead(tmp_path: Path) -> None:
+    """Else the timetable's own earliest Operational Date would be flagged as before the PO."""
+    text = PRIME.replace("min_days_after_po: 0", "min_days_after_po: 45")
+    (problem,) = _problems(tmp_path, text)
+    assert f":{_line_of(text, 'min_days_after_po: 45')}: " in problem
+    assert "exceeds delivery_lead_days (30)" in problem

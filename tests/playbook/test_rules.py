@@ -159,12 +159,15 @@ def test_operational_date_infeasible_boundaries_per_stage(
     assert not check(T - DAY)  # already past: that is operational_date_past's job
 
 
-def test_operational_date_infeasible_quotes_the_days(prime: Playbook, engagement: Make) -> None:
+def test_operational_date_infeasible_quotes_the_timetable(
+    prime: Playbook, engagement: Make
+) -> None:
     result = evaluate(
         engagement(stage="deliver", po_date=T, operational_date=T + 10 * DAY), prime, T
     )
     (finding,) = [f for f in result.findings if f.rule == "operational_date_infeasible"]
-    assert "30 more days" in finding.message
+    assert "30 days from the order" in finding.message
+    assert (T + 30 * DAY).isoformat() in finding.message
 
 
 @pytest.mark.parametrize(("offset", "expected"), [(13, False), (14, False), (15, True)])
@@ -221,16 +224,21 @@ def test_task_rules_yield_one_keyed_task_due_in_days(prime: Playbook, engagement
     result = evaluate(e, prime, T)
     assert result.health is Health.OFF_TRACK
     keys = {t.rule: t.key for t in result.tasks}
-    assert set(keys) == {"sponsor_missing", "operational_date_missing"}
+    assert set(keys) == {"sponsor_missing", "timetable"}
     assert keys["sponsor_missing"] == f"servefirst:{e.id}:sponsor_missing"
+    assert keys["timetable"] == f"servefirst:{e.id}:timetable"
     assert all(t.due == T + 3 * DAY and t.owner_id == e.owner_id for t in result.tasks)
     subjects = {t.subject for t in result.tasks}
-    assert "Agree the Operational Date with your sponsor" in subjects
+    assert "Name the sponsor first, then agree a realistic Operational Date with the sponsor" in (
+        subjects
+    )
 
 
 def test_task_title_names_the_sponsor(prime: Playbook, engagement: Make) -> None:
     result = evaluate(engagement(operational_date=None), prime, T)
-    assert [t.subject for t in result.tasks] == ["Agree the Operational Date with Dana Whitfield"]
+    assert [t.subject for t in result.tasks] == [
+        "Agree a realistic Operational Date with Dana Whitfield"
+    ]
 
 
 def test_disabled_rule_never_fires(prime: Playbook, engagement: Make) -> None:
@@ -239,15 +247,17 @@ def test_disabled_rule_never_fires(prime: Playbook, engagement: Make) -> None:
     assert "po_date_past" not in fired(tuned, engagement(po_date=T - DAY))
 
 
-def test_autofill_proposes_po_plus_lead_and_clears_the_finding(
-    prime: Playbook, engagement: Make
+@pytest.mark.parametrize(("po_offset", "expected"), [(30, 60), (10, 14 + 30)])
+def test_autofill_proposes_the_earliest_realistic_date_and_clears_the_finding(
+    prime: Playbook, engagement: Make, po_offset: int, expected: int
 ) -> None:
+    """PO + lead where the PO date is realistic; from the stages still to go where it is not."""
     rule = prime.rules["operational_date_missing"].model_copy(update={"autofill": True})
     tuned = prime.model_copy(update={"rules": {**prime.rules, "operational_date_missing": rule}})
-    e = engagement(operational_date=None, po_date=T + 10 * DAY)
+    e = engagement(operational_date=None, po_date=T + po_offset * DAY)
     result = evaluate(e, tuned, T)
-    assert result.autofill_operational_date == T + 40 * DAY
-    assert "operational_date_missing" not in {f.rule for f in result.findings}
+    assert result.autofill_operational_date == T + expected * DAY
+    assert result.findings == ()
 
 
 def test_autofill_is_off_by_default(prime: Playbook, engagement: Make) -> None:
@@ -262,6 +272,6 @@ def test_findings_text_is_deterministic_and_dateless(prime: Playbook, engagement
     assert first == again
     assert first is not None and first.findings is not None
     lines = first.findings.splitlines()
-    assert lines[0].startswith("[ERROR]")  # errors first
-    assert lines[-1].startswith("[WARNING]")
+    assert lines[0].startswith("Needs action now: ")  # errors first
+    assert lines[-1].startswith("Worth a look: ")
     assert T.isoformat() not in first.findings

@@ -133,8 +133,9 @@ def test_playbook_check_reports_and_skips_bad_records(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["playbook", "check", str(path), "--as-of", "2026-11-26"])
     assert result.exit_code == 1
-    assert "record 1 (B): po_date" in result.output
-    assert "record 2: expected a JSON object" in result.output
+    assert "record 2 (B): po_date: Input should be a valid date" in result.output
+    assert "po_date: po_date" not in result.output
+    assert "record 3: expected a JSON object" in result.output
     assert "Good (A, discover): on_track" in result.output
 
 
@@ -150,3 +151,71 @@ def test_playbook_check_bad_date_option() -> None:
     result = runner.invoke(app, ["playbook", "check", str(SAMPLE), "--as-of", "26/11/2026"])
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.output
+
+
+def test_playbook_check_refuses_a_stage_the_playbook_does_not_have(tmp_path: Path) -> None:
+    path = tmp_path / "engagements.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"id": "A", "name": "Good", "stage": "discover"},
+                {"id": "B", "name": "Typo", "stage": "qualify", "po_date": "2026-13-01"},
+                {"id": "C", "name": "Typo too", "stage": "desing"},
+            ]
+        )
+    )
+    result = runner.invoke(app, ["playbook", "check", str(path), "--as-of", "2026-11-26"])
+    assert result.exit_code == 1
+    # each bad field once, with its path; the record is skipped
+    assert result.output.count("record 2 (B)") == 1
+    assert "record 2 (B): po_date: Input should be a valid date" in result.output
+    assert "record 3 (C): stage: 'desing' is not a stage of playbook 'prime'" in result.output
+    assert "Good (A, discover): on_track" in result.output
+    assert "Typo too" not in result.output.split("record 3")[0]
+
+
+def _initialised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    runner.invoke(app, ["init", "--crm", "hubspot", str(tmp_path)])
+    monkeypatch.setenv("HUBSPOT_TOKEN", "pat-test")
+    return tmp_path / "servefirst.toml"
+
+
+def test_validate_refuses_a_stage_map_key_that_is_no_playbook_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _initialised(tmp_path, monkeypatch)
+    text = config.read_text().replace(
+        "# stage_map = {", 'stage_map = { qualify = "Qualified" }\n# stage_map = {'
+    )
+    config.write_text(text)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("stage_map"))
+    result = runner.invoke(app, ["validate", "-c", str(config)])
+    assert result.exit_code == 2
+    assert (
+        f"{config}:{line}: connections.hubspot.stage_map: 'qualify' is not a stage of "
+        "playbook 'prime'"
+    ) in result.output
+    # and every command that would reach the CRM stops there too, before any run is recorded
+    sync = runner.invoke(app, ["sync", "-c", str(config)])
+    assert sync.exit_code == 2
+    assert "'qualify' is not a stage" in sync.output
+    assert not (tmp_path / ".servefirst").exists()
+
+
+def test_validate_warns_about_placeholders_that_change_daily(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _initialised(tmp_path, monkeypatch)
+    playbook = tmp_path / "playbook.yaml"
+    text = playbook.read_text().replace(
+        "has passed and the engagement is still open.",
+        "passed {days_overdue} days ago and the engagement is still open.",
+    )
+    playbook.write_text(text)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "{days_overdue} days" in ln)
+    result = runner.invoke(app, ["validate", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{playbook}:{line}: warning: rules.operational_date_past.message uses "
+        "{days_overdue}, which changes every day"
+    ) in result.output

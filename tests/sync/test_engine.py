@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from rich.console import Console
 
 from servefirst.connectors.base import PLUGIN_FIELDS
 from servefirst.playbook.definition import Playbook
@@ -22,6 +23,7 @@ from servefirst.playbook.model import (
     Sponsor,
     Status,
 )
+from servefirst.sync.cli.sync_render import render_sync
 from servefirst.sync.engine import FailureKind, RunReport, SyncOptions, run_sync
 from servefirst.sync.state import RunStatus, StateStore
 
@@ -65,11 +67,8 @@ def test_first_run_writes_only_plugin_fields_and_opens_tasks(
     assert fake.records["E1"].current.health is Health.ON_TRACK
     assert fake.records["E2"].current.health is Health.OFF_TRACK
     assert fake.records["E4"].current.health is Health.AT_RISK
-    assert "stage_unmapped" in (fake.records["E4"].current.findings or "")
-    assert sorted(t.rule for t in fake.open_tasks()) == [
-        "operational_date_missing",
-        "sponsor_missing",
-    ]
+    assert "is not part of the serve-first playbook" in (fake.records["E4"].current.findings or "")
+    assert sorted(t.rule for t in fake.open_tasks()) == ["sponsor_missing", "timetable"]
     assert report.totals.tasks_opened == 2
     assert report.totals.health() == {"on_track": 1, "at_risk": 1, "off_track": 2}
     assert report.totals.findings_by_rule == {
@@ -119,10 +118,11 @@ def test_only_the_differing_field_is_written(
     fake.plans.clear()
     fake.edit("E1", operational_date=T0 + dt.timedelta(days=100))  # a slip, still on track
     report = sync(fake, prime, store)
-    assert writes(fake) == [("E1", "slips")]
+    # the slip count, and the timetable that shows the new date; health and findings stay
+    assert sorted(writes(fake)) == [("E1", "slips"), ("E1", "timetable")]
     assert fake.records["E1"].current.slips == 1
     assert report.totals.records_updated == 1
-    assert report.totals.fields_updated == 1
+    assert report.totals.fields_updated == 2
 
 
 def test_task_closed_when_finding_disappears(
@@ -238,7 +238,7 @@ def test_time_passing_pulls_untouched_records_whose_date_went_past(
     assert window.modified_since is not None
     assert window.date_ranges, "the pull must include the key dates between the two runs"
     assert [e.id for e in report.engagements] == ["OD"]
-    assert [t.rule for t in fake.open_tasks("OD")] == ["operational_date_past"]
+    assert [t.rule for t in fake.open_tasks("OD")] == ["timetable"]
     assert fake.records["OD"].current.health is Health.OFF_TRACK
 
 
@@ -279,7 +279,7 @@ def test_dry_run_writes_nothing_and_keeps_the_watermark(
     } in fields
     assert {(t["task"], t["record_id"], t["engagement"], t["rule"]) for t in tasks} == {
         ("open", "E2", "Engagement E2", "sponsor_missing"),
-        ("open", "E3", "Engagement E3", "operational_date_missing"),
+        ("open", "E3", "Engagement E3", "timetable"),
     }
     assert store.snapshots.all() == [], "a dry run leaves no snapshot: reports show real runs"
     assert all(t["key"].startswith("servefirst:") for t in tasks)
@@ -505,3 +505,45 @@ def test_a_periodic_full_scan_catches_what_no_stamp_shows(
     assert [r.full_scan for r in store.list_runs("acme", limit=2)] == [True, True]
     assert not sync(fake, prime, store, full_scan_every=every).full_scan
     assert store.last_full_scan("acme") == last  # a dry run is not a full scan of record
+
+
+def test_waived_findings_open_no_task_and_are_listed_in_the_run_report(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    waived = make("W", sponsor=False).model_copy(
+        update={"waiver_text": f"Sponsor until {T0 + dt.timedelta(days=30)}: reorg in July"}
+    )
+    fake.add(waived)
+    fake.add(make("N", sponsor=False))
+    report = sync(fake, prime, store)
+    assert [t.key for t in fake.open_tasks()] == ["servefirst:N:sponsor_missing"]
+    assert fake.records["W"].current.health is Health.ON_TRACK
+    doc = report.to_json()
+    engagements = {e["id"]: e for e in doc["engagements"]}  # type: ignore[attr-defined]
+    assert engagements["W"]["findings"] == []
+    assert engagements["W"]["waived"] == [
+        {
+            "rule": "sponsor_missing",
+            "message": "Engagement W is in Design but has no sponsor: nobody on the customer's "
+            "side owns the problem with you.",
+            "until": (T0 + dt.timedelta(days=30)).isoformat(),
+            "reason": "reorg in July",
+        }
+    ]
+    assert engagements["N"]["waived"] == []
+
+
+def test_the_readable_summary_lists_waivers(
+    fake: FakeConnector, prime: Playbook, store: StateStore, make: Make
+) -> None:
+    fake.add(
+        make("W", sponsor=False).model_copy(
+            update={"waiver_text": f"Sponsor until {T0 + dt.timedelta(days=30)}: reorg in July"}
+        )
+    )
+    console = Console(record=True, width=120)
+    render_sync(console, sync(fake, prime, store))
+    out = console.export_text()
+    assert "Waived by a manager" in out
+    assert "Engagement W" in out
+    assert "reorg in July" in out

@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from servefirst.config.locate import Loc, format_problem, problems_from, toml_line, yaml_line
 from servefirst.config.settings import Settings
-from servefirst.playbook.definition import Playbook
+from servefirst.playbook.definition import CLOSED_STAGES, Playbook, daily_placeholders
 from servefirst.playbook.errors import ConfigError
 
 DEFAULT_CONFIG = "servefirst.toml"
@@ -144,6 +144,63 @@ def load_playbook_file(path: Path) -> Playbook:
     if not isinstance(document, dict):
         raise ConfigFileError([format_problem(path, 1, "a playbook must be a YAML mapping")])
     return _validated(Playbook, _plain(document), path, lambda loc: yaml_line(document, loc))
+
+
+def stage_map_problems(settings: Settings, path: Path | None = None) -> list[str]:
+    """``stage_map`` keys that are no stage of their connection's playbook, as ``file:line``.
+
+    Checked before anything runs: a connection would otherwise fail at provisioning, or record
+    a failed sync, over a typo RevOps can fix in a second. A playbook that does not load is
+    reported where it is loaded, not here.
+    """
+    path = config_path(path)
+    problems = []
+    text: str | None = None
+    for name, conn in settings.connections.items():
+        if not conn.stage_map:
+            continue
+        try:
+            playbook = load_playbook(settings, name)
+        except ConfigError:
+            continue
+        keys = [s.key for s in playbook.stages] + list(CLOSED_STAGES)
+        for key in conn.stage_map:
+            if key in keys:
+                continue
+            if text is None:
+                text = _read_or_empty(path)
+            line = toml_line(text, ("connections", name, "stage_map", key))
+            problems.append(
+                format_problem(
+                    path,
+                    line,
+                    f"connections.{name}.stage_map: {key!r} is not a stage of playbook "
+                    f"{playbook.name!r}; use one of: {', '.join(keys)}",
+                )
+            )
+    return problems
+
+
+def playbook_warnings(playbook: Playbook, path: Path) -> list[str]:
+    """Things in a valid playbook worth a second look, as ``file:line: warning: message``."""
+    found = daily_placeholders(playbook)
+    if not found:
+        return []
+    try:
+        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError):
+        document = None
+    return [
+        format_problem(path, yaml_line(document, loc) if document else 1, f"warning: {message}")
+        for loc, message in found
+    ]
+
+
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def _validated(model: type[_M], data: Any, path: Path, line_of: Callable[[Loc], int]) -> _M:

@@ -8,14 +8,52 @@ Every model forbids unknown keys: a misspelt key is an error naming its line, ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from servefirst.playbook.errors import ConfigError
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: where a local sandbox may serve plain http."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _https_unless_loopback(url: str) -> str:
+    """A CRM URL: ``https://``, or ``http://`` only for this machine (a local sandbox).
+
+    A token sent over plain http to another host can be read by anyone on the path.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        raise ValueError(
+            f"{url} uses http://, which would send the CRM credentials unencrypted: use "
+            "https:// (http:// is accepted only for a loopback address such as 127.0.0.1)"
+        )
+    return url
+
+
+#: The URL of a CRM API or login endpoint.
+CrmUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+"), AfterValidator(_https_unless_loopback)]
 
 
 class _Strict(BaseModel):
@@ -104,7 +142,7 @@ class SalesforceAuth(_Strict):
     """
 
     method: Literal["jwt", "client_credentials", "token"]
-    login_url: str = "https://login.salesforce.com"
+    login_url: CrmUrl = "https://login.salesforce.com"
     client_id: str | None = None
     username: str | None = None
     private_key: Secret | None = None
@@ -193,7 +231,7 @@ class SalesforceConnection(_ConnectionBase):
     """One Salesforce org."""
 
     crm: Literal["salesforce"]
-    instance_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    instance_url: CrmUrl
     api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.\d$")] = "59.0"
     auth: SalesforceAuth
     fields: SalesforceFields = Field(default_factory=SalesforceFields)
@@ -206,7 +244,7 @@ class HubSpotConnection(_ConnectionBase):
     """One HubSpot portal (account)."""
 
     crm: Literal["hubspot"]
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://api.hubapi.com"
+    base_url: CrmUrl = "https://api.hubapi.com"
     token: Secret
     pipeline: str = "Serve-first"
     property_group: str = "serve_first"
@@ -245,6 +283,16 @@ class ScaleSettings(_Strict):
     redelivery_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     #: Runs at once per worker process (each run holds its connection's lease).
     threads: Annotated[int, Field(ge=1, le=64)] = 4
+    #: The Redis that keeps each org's API budget (rate-limit windows) for all workers to
+    #: share; unset: the broker's Redis. With RabbitMQ and no ``limiter_url`` each worker
+    #: paces alone, which may overrun an org's window when several sync it at once.
+    limiter_url: Annotated[str | None, Field(pattern=r"^rediss?://")] = None
+
+    def shared_limiter_url(self) -> str | None:
+        """Where workers share API budgets: ``limiter_url``, else a Redis broker's URL."""
+        if self.limiter_url is not None:
+            return self.limiter_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
 
 
 class Settings(_Strict):

@@ -27,13 +27,14 @@ TASK_SUBJECT_MAX = 255
 TASK_DESCRIPTION_MAX = 32_000
 
 
-#: Who may waive findings when the playbook does not say: the default playbook's approvers.
+#: The default playbook's waiver approvers (``waivers.who_may_waive``), which seeded sandboxes
+#: grant edit on the waiver field.
 DEFAULT_APPROVERS = "Sales Manager"
 
 
-def who_may_waive(playbook: Playbook) -> str:  # noqa: ARG001 - until the playbook names them
+def who_may_waive(playbook: Playbook) -> str:
     """The role whose holders may edit the waiver field, as the playbook names it."""
-    return DEFAULT_APPROVERS
+    return playbook.waivers.who_may_waive
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ with the configured CA bundle), the clock, the daily budget and stage coverage. 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 import os
 import socket
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from servefirst.config.settings import is_loopback
 
 #: Clock differences beyond these are reported: a warning, then a failure. JWT assertions
 #: live three minutes, and watermarks come from the CRM's clock.
@@ -85,16 +86,6 @@ class Checklist:
     @property
     def failed(self) -> bool:
         return any(c.status is Status.FAIL for c in self.checks)
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address: where a local sandbox may serve plain http."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def default_ca_file() -> str | None:

@@ -8,7 +8,12 @@ quirks are translated once, at the connector boundary, into one of these::
     ├── RetryableError              429 / 5xx / timeouts: the connector retries with backoff
     ├── FatalSyncError              stop this run, keep the checkpoint (exit 3)
     │   ├── AuthError               credentials rejected or unobtainable
-    │   └── BudgetExhaustedError    the daily API budget (or our share of it) is spent
+    │   ├── BudgetExhaustedError    the daily API budget (or our share of it) is spent
+    │   └── UnreachableError        the CRM cannot be reached: host, port and the fix
+    │       ├── CertificateError    its certificate does not verify (set ca_bundle)
+    │       ├── TlsError            the TLS handshake failed for another reason
+    │       ├── HostNotFoundError   DNS does not know the host
+    │       └── RefusedConnectionError   nothing listens on that port
     └── RecordError                 skip this record, report it, carry on (exit 1)
 
 Each error carries the connection, the CRM object and the CRM's own response text when it has
@@ -59,11 +64,25 @@ class ConfigError(ServeFirstError):
 
 
 class RetryableError(ServeFirstError):
-    """A transient failure (rate limit, 5xx, timeout, reset): retrying later may succeed."""
+    """A transient failure (rate limit, 5xx, timeout, reset): retrying later may succeed.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: str | None) -> None:
+    ``applied`` says whether the CRM may have carried the request out although it failed:
+    ``None`` (unknown: a 5xx, a reset or a timeout after the request was sent) or ``False``
+    (refused before doing anything: a rate limit, a connect timeout). A create that failed
+    with ``applied`` unknown must be looked up before it is sent again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        applied: bool | None = None,
+        **kw: str | None,
+    ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.applied = applied
 
 
 class FatalSyncError(ServeFirstError):
@@ -76,6 +95,38 @@ class AuthError(FatalSyncError):
 
 class BudgetExhaustedError(FatalSyncError):
     """The CRM's daily API budget, or the share of it servefirst may use, is spent."""
+
+
+class UnreachableError(FatalSyncError):
+    """The CRM could not be reached; ``fix`` says what to change, in the user's words.
+
+    Typed so that ``servefirst doctor`` can show the host, the port and the fix on their own.
+    The message is one line naming the host and the fix; retrying would not help.
+    """
+
+    def __init__(
+        self, message: str, *, host: str, port: int | None, fix: str, **kw: str | None
+    ) -> None:
+        super().__init__(message, **kw)
+        self.host = host
+        self.port = port
+        self.fix = fix
+
+
+class CertificateError(UnreachableError):
+    """The CRM's certificate does not verify against the trusted CAs (or ``ca_bundle``)."""
+
+
+class TlsError(UnreachableError):
+    """The TLS handshake failed for a reason other than the certificate (e.g. not https)."""
+
+
+class HostNotFoundError(UnreachableError):
+    """DNS cannot resolve the CRM's host name."""
+
+
+class RefusedConnectionError(UnreachableError):
+    """Nothing accepts connections on the CRM's host and port."""
 
 
 class RecordError(ServeFirstError):

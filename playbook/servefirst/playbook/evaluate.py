@@ -2,37 +2,38 @@
 
 Pure and deterministic: the same engagement, playbook, date and slip count always give the same
 assessment. That is what makes every sync idempotent: the desired plugin-owned values (health,
-findings text, slip count) depend on nothing else, so a re-run that finds nothing new wants
-exactly what the CRM already holds and writes nothing. In particular the findings text carries
-no timestamp.
+findings text, slip count, timetable) depend on nothing else, so a re-run that finds nothing new
+wants exactly what the CRM already holds and writes nothing. In particular the findings text
+carries no timestamp.
+
+The as-of date moves every day, so the written values may depend on it only through the
+threshold crossings ``key_date_ranges`` predicts (the engine pulls those engagements); where a
+text must quote a date that moves with the calendar (an earliest realistic date while the
+engagement's dates are not feasible) the assessment says ``date_sensitive`` and the engine
+re-reads that engagement daily. Either way an incremental sync leaves what a full scan would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from servefirst.playbook.definition import Playbook, RuleDef
+from servefirst.playbook.collect import Collector
+from servefirst.playbook.definition import Playbook
+from servefirst.playbook.milestones import timetable_text
 from servefirst.playbook.model import (
-    Action,
     Assessment,
     DateRange,
-    DesiredTask,
     Engagement,
     Finding,
     Health,
     PluginFields,
     Severity,
     Status,
-    task_key,
 )
-from servefirst.playbook.rules import RULES, RuleContext
-
-
-class _Template(dict[str, object]):
-    """Format values that leave an unknown placeholder visible instead of raising."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+from servefirst.playbook.rules import DATE_RULES, RULES, RuleContext
+from servefirst.playbook.timetable import Anchor, build_timetable, days_after, recommended_dates
+from servefirst.playbook.waivers import parse_waivers
+from servefirst.playbook.wording import findings_text, sponsor_name, wording_for
 
 
 def evaluate(
@@ -43,6 +44,10 @@ def evaluate(
     ``slips`` is how many times the Operational Date has moved later since servefirst first
     saw it; the caller (the sync engine) keeps that history, the rules only read it.
     Closed-lost engagements are not evaluated: no findings, fields left alone, no tasks.
+
+    A finding a manager waived (see ``waivers``) neither counts towards health nor opens a
+    task: the manager accepted it until the waiver's date. It still shows, as waived, in the
+    findings field, and ``Assessment.waived`` lists it for run summaries.
     """
     if engagement.status is Status.LOST:
         return Assessment(
@@ -53,49 +58,57 @@ def evaluate(
             desired=None,
             tasks=(),
         )
-    autofill = _autofill(engagement, playbook)
+    autofill = _autofill(engagement, playbook, as_of)
     subject = (
         engagement.model_copy(update={"operational_date": autofill}) if autofill else engagement
     )
-    ctx = RuleContext(engagement=subject, playbook=playbook, as_of=as_of, slips=slips)
-    findings: list[Finding] = []
-    tasks: list[DesiredTask] = []
-    for rule_id, rule in playbook.rules.items():
-        if not rule.enabled:
-            continue
-        facts = RULES[rule_id](ctx, rule)
-        if facts is None:
-            continue
-        values = _template_values(ctx, rule, facts)
-        finding = Finding(
+    table = build_timetable(subject, playbook, as_of)
+    ctx = RuleContext(
+        engagement=subject, playbook=playbook, as_of=as_of, slips=slips, timetable=table
+    )
+    fired = [
+        (rule_id, rule, facts)
+        for rule_id, rule in playbook.rules.items()
+        if rule.enabled and (facts := RULES[rule_id](ctx, rule)) is not None
+    ]
+    sheet = parse_waivers(engagement.waiver_text, playbook)
+    sponsor = sponsor_name(subject)
+    timetable = timetable_text(table, sponsor)
+    if not fired and not sheet.problems:  # the common case: nothing to say, nothing to word
+        return Assessment(
             engagement_id=engagement.id,
-            rule=rule_id,
-            severity=rule.severity,
-            action=rule.action,
-            message=rule.message.format_map(values),
-            fix=rule.fix.format_map(values),
+            as_of=as_of,
+            health=Health.ON_TRACK,
+            findings=(),
+            desired=PluginFields(health=Health.ON_TRACK, slips=slips, timetable=timetable),
+            tasks=(),
+            autofill_operational_date=autofill,
+            date_sensitive=table.anchor is Anchor.TODAY,
         )
-        findings.append(finding)
-        if rule.action is Action.TASK and rule.task_title is not None:
-            tasks.append(
-                DesiredTask(
-                    key=task_key(engagement.id, rule_id),
-                    rule=rule_id,
-                    subject=rule.task_title.format_map(values),
-                    description=f"{finding.message}\n\n{finding.fix}",
-                    due=as_of + dt.timedelta(days=playbook.task_due_in_days),
-                    owner_id=engagement.owner_id,
-                )
-            )
-    health = health_of(findings)
+    dated = any(rule_id in DATE_RULES for rule_id, _, _ in fired)
+    recommended = recommended_dates(subject, table) if dated else (None, None)
+    words = wording_for(subject, playbook, table, slips, recommended, sponsor)
+    outcome = Collector(engagement, playbook, as_of, words, sheet)
+    for order, (rule_id, rule, facts) in enumerate(fired):
+        outcome.add(order, rule_id, rule, facts, recommended)
+    health = health_of(outcome.findings)
+    desired = PluginFields(
+        health=health,
+        findings=findings_text(outcome.notes(), sheet.problems),
+        slips=slips,
+        timetable=timetable,
+    )
     return Assessment(
         engagement_id=engagement.id,
         as_of=as_of,
         health=health,
-        findings=tuple(findings),
-        desired=PluginFields(health=health, findings=findings_text(findings), slips=slips),
-        tasks=tuple(tasks),
+        findings=tuple(outcome.findings),
+        desired=desired,
+        tasks=outcome.tasks(),
         autofill_operational_date=autofill,
+        waived=tuple(outcome.waived),
+        waiver_problems=sheet.problems,
+        date_sensitive=table.anchor is Anchor.TODAY or outcome.date_sensitive,
     )
 
 
@@ -109,22 +122,12 @@ def health_of(findings: list[Finding] | tuple[Finding, ...]) -> Health:
     return Health.ON_TRACK
 
 
-def findings_text(findings: list[Finding] | tuple[Finding, ...]) -> str | None:
-    """The rep-facing text of the findings field: one line per finding, errors first.
+def _autofill(engagement: Engagement, playbook: Playbook, as_of: dt.date) -> dt.date | None:
+    """The Operational Date to propose where the opt-in autofill applies, else ``None``.
 
-    ``None`` (an empty field) when there is nothing to say. Deterministic on purpose: no date,
-    no counter, so an unchanged engagement never causes a write.
+    It is the timetable's earliest realistic Operational Date, so the proposal never raises a
+    date finding of its own.
     """
-    if not findings:
-        return None
-    ordered = sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.rule))
-    return "\n".join(
-        f"[{f.severity.value.upper()}] {f.message} Next step: {f.fix} ({f.rule})" for f in ordered
-    )
-
-
-def _autofill(engagement: Engagement, playbook: Playbook) -> dt.date | None:
-    """The Operational Date to propose where the opt-in autofill applies, else ``None``."""
     rule = playbook.rules.get("operational_date_missing")
     if rule is None or not rule.enabled or not rule.autofill:
         return None
@@ -132,62 +135,37 @@ def _autofill(engagement: Engagement, playbook: Playbook) -> dt.date | None:
         return None
     if engagement.po_date is None:
         return None
-    return engagement.po_date + dt.timedelta(days=playbook.delivery_lead_days)
-
-
-def _template_values(ctx: RuleContext, rule: RuleDef, facts: dict[str, object]) -> _Template:
-    e = ctx.engagement
-    stage_label = ctx.playbook.stage(e.stage).label if e.stage in _open(ctx.playbook) else ""
-    sponsor = e.sponsors[0].name if e.sponsors and e.sponsors[0].name else "your sponsor"
-    values = _Template(
-        engagement=e.name,
-        account=e.account or "the account",
-        sponsor=sponsor,
-        stage=stage_label or e.raw_stage,
-        raw_stage=e.raw_stage,
-        po_date=e.po_date.isoformat() if e.po_date else "not set",
-        operational_date=e.operational_date.isoformat() if e.operational_date else "not set",
-        slips=ctx.slips,
-        max_slips=rule.max_slips if rule.max_slips is not None else "",
-        confirm_within_days=rule.confirm_within_days or 0,
-        min_days_after_po=rule.min_days_after_po or 0,
-    )
-    values.update(facts)
-    return values
-
-
-def _open(playbook: Playbook) -> set[str]:
-    return {s.key for s in playbook.stages}
+    return build_timetable(engagement, playbook, as_of).earliest_operational_date
 
 
 def key_date_ranges(
     playbook: Playbook, previous: dt.date, current: dt.date, *, max_ranges: int | None = None
 ) -> tuple[DateRange, ...]:
-    """Key-date ranges of engagements whose findings may change between two as-of dates.
+    """Key-date ranges of engagements whose written values may change between two as-of dates.
 
-    Moving from ``previous`` to ``current`` flips a date-driven rule only for engagements whose
-    PO date or Operational Date lies in a window of the same width, shifted by the rule's
-    offset. Pulling just those lets a daily sync catch "the Operational Date passed yesterday"
-    without a full scan. The ranges are a superset (they ignore stage and status, which the
-    rules then check). ``max_ranges`` merges the closest ranges for CRMs that cap how many
+    Moving from ``previous`` to ``current`` changes what the playbook writes (a rule's verdict,
+    or whether the timetable can hang from the engagement's own dates) only for engagements
+    whose PO date or Operational Date lies in a window of the same width, shifted by one of the
+    timetable's offsets. Pulling just those lets a daily sync catch "the Operational Date passed
+    yesterday" without a full scan; engagements whose text moves with every day are
+    ``date_sensitive`` instead. The ranges are a superset (they ignore stage and status, which
+    the rules then check). ``max_ranges`` merges the closest ranges for CRMs that cap how many
     alternatives one query may OR together.
     """
     if current <= previous:
         return ()
-    enabled = {rid for rid, rule in playbook.rules.items() if rule.enabled}
-    od: list[tuple[dt.date, dt.date]] = []
-    po: list[tuple[dt.date, dt.date]] = []
 
     def shifted(days: int) -> tuple[dt.date, dt.date]:
         delta = dt.timedelta(days=days)
         return previous + delta, current + delta
 
-    if "po_date_past" in enabled:
-        po.append(shifted(0))
-    if "operational_date_past" in enabled or "operational_date_infeasible" in enabled:
-        od.append(shifted(0))
-    if "operational_date_infeasible" in enabled:
-        od.extend(shifted(playbook.days_still_needed(s.key)) for s in playbook.stages)
+    # The PO date meets the earliest realistic PO date (T + the stages still to go): the plan
+    # re-anchors; with offset 0 it is also po_date_past's threshold.
+    po = [shifted(days_after(playbook, s.key)) for s in playbook.stages]
+    # The Operational Date meets T (operational_date_past, ..._infeasible) or the earliest
+    # realistic Operational Date (..._infeasible, and the plan's anchor without a PO date).
+    od = [shifted(0)]
+    od.extend(shifted(playbook.days_still_needed(s.key)) for s in playbook.stages)
     confirm = playbook.rules.get("success_unconfirmed")
     if confirm is not None and confirm.enabled:
         od.append(shifted(-(confirm.confirm_within_days or 0)))

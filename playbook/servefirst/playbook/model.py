@@ -126,7 +126,11 @@ class Engagement(_Frozen):
 
 
 class Finding(_Frozen):
-    """One way an engagement departs from the playbook, written for the rep who owns it."""
+    """One way an engagement departs from the playbook, written for the rep who owns it.
+
+    ``group`` is the task group the rule shares a task with. A date finding carries the dates
+    the timetable recommends (``None``: keep that date); setting both clears every date finding.
+    """
 
     engagement_id: str
     rule: str
@@ -134,10 +138,25 @@ class Finding(_Frozen):
     action: Action
     message: str
     fix: str
+    group: str | None = None
+    recommended_po_date: dt.date | None = None
+    recommended_operational_date: dt.date | None = None
+
+
+class WaivedFinding(_Frozen):
+    """A finding a manager waived until ``until``: shown as waived, opening no task."""
+
+    finding: Finding
+    until: dt.date
+    reason: str
 
 
 class DesiredTask(_Frozen):
-    """A task the playbook wants open on an engagement (one per engagement and rule)."""
+    """A task the playbook wants open on an engagement: one per engagement and rule, or per
+    engagement and task group (``rule`` is then the group's key, ``rules`` its findings' rules).
+
+    ``severity`` is the worst of its findings' (errors make a High-priority task).
+    """
 
     key: str
     rule: str
@@ -145,13 +164,18 @@ class DesiredTask(_Frozen):
     description: str
     due: dt.date
     owner_id: str | None = None
+    severity: Severity = Severity.WARNING
+    rules: tuple[str, ...] = ()
 
 
 class Assessment(_Frozen):
     """Everything the playbook concludes about one engagement on one date.
 
     ``desired`` is ``None`` for engagements the playbook leaves alone (closed lost): their
-    plugin-owned fields are not rewritten, and any open playbook task is closed.
+    plugin-owned fields are not rewritten, and any open playbook task is closed. ``findings``
+    are the findings in force (they set health and open tasks); ``waived`` are those a manager
+    waived, shown as waived in the findings text and listed in run summaries;
+    ``waiver_problems`` are plain sentences about waiver lines that could not be used.
     """
 
     engagement_id: str
@@ -161,6 +185,8 @@ class Assessment(_Frozen):
     desired: PluginFields | None
     tasks: tuple[DesiredTask, ...]
     autofill_operational_date: dt.date | None = None
+    waived: tuple[WaivedFinding, ...] = ()
+    waiver_problems: tuple[str, ...] = ()
     #: The values written to the CRM (findings text, timetable, task text) depend on ``as_of``
     #: beyond the threshold crossings ``key_date_ranges`` predicts: the engine re-pulls such
     #: engagements by id whenever the date moves, so an incremental run still equals a full one.

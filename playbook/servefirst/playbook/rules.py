@@ -14,18 +14,34 @@ from dataclasses import dataclass
 
 from servefirst.playbook.definition import Playbook, RuleDef
 from servefirst.playbook.model import Engagement, Status
+from servefirst.playbook.shape import shape
+from servefirst.playbook.timetable import Timetable
 
 Facts = dict[str, object]
+
+#: Rules about the engagement's dates: one timetable decides them all, and setting the dates
+#: it recommends clears every one of them.
+DATE_RULES = frozenset(
+    {
+        "operational_date_missing",
+        "operational_date_before_po",
+        "operational_date_past",
+        "po_date_past",
+        "operational_date_infeasible",
+    }
+)
 
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule may look at: the engagement, the playbook, the date and the slip count."""
+    """What a rule may look at: the engagement, the playbook, the date, the slip count and the
+    engagement's timetable on that date (the only source of "realistic" dates)."""
 
     engagement: Engagement
     playbook: Playbook
     as_of: dt.date
     slips: int
+    timetable: Timetable
 
     @property
     def is_open(self) -> bool:
@@ -33,14 +49,11 @@ class RuleContext:
 
     def reached(self, stage_key: str | None) -> bool:
         """Whether an open engagement is at or past ``stage_key`` (never for unmapped stages)."""
+        index = shape(self.playbook).index
         stage = self.engagement.stage
-        if stage_key is None or stage is None or stage not in _open_keys(self.playbook):
+        if stage_key is None or stage is None or stage not in index:
             return False
-        return self.playbook.stage_index(stage) >= self.playbook.stage_index(stage_key)
-
-
-def _open_keys(playbook: Playbook) -> set[str]:
-    return {s.key for s in playbook.stages}
+        return index[stage] >= index[stage_key]
 
 
 def sponsor_missing(ctx: RuleContext, rule: RuleDef) -> Facts | None:
@@ -65,9 +78,7 @@ def operational_date_before_po(ctx: RuleContext, rule: RuleDef) -> Facts | None:
     if e.operational_date is None or e.po_date is None:
         return None
     earliest = e.po_date + dt.timedelta(days=rule.min_days_after_po or 0)
-    if e.operational_date < earliest:
-        return {"earliest_operational_date": earliest.isoformat()}
-    return None
+    return {} if e.operational_date < earliest else None
 
 
 def operational_date_past(ctx: RuleContext, rule: RuleDef) -> Facts | None:  # noqa: ARG001
@@ -85,14 +96,14 @@ def po_date_past(ctx: RuleContext, rule: RuleDef) -> Facts | None:  # noqa: ARG0
 
 
 def operational_date_infeasible(ctx: RuleContext, rule: RuleDef) -> Facts | None:  # noqa: ARG001
+    """Not yet past, but earlier than the timetable's earliest realistic Operational Date."""
     e = ctx.engagement
     od = e.operational_date
-    if not ctx.is_open or od is None or e.stage not in _open_keys(ctx.playbook):
+    earliest = ctx.timetable.earliest_operational_date
+    if not ctx.is_open or od is None or e.stage not in shape(ctx.playbook).index:
         return None
-    needed = ctx.playbook.days_still_needed(e.stage)
-    earliest = ctx.as_of + dt.timedelta(days=needed)
-    if ctx.as_of <= od < earliest:
-        return {"days_needed": needed, "earliest_operational_date": earliest.isoformat()}
+    if earliest is not None and ctx.as_of <= od < earliest:
+        return {}
     return None
 
 

@@ -306,3 +306,13 @@ def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CRM]:
             rep.close()
     finally:
         sandbox.stop()
+
+
+@pytest.fixture(params=["salesforce", "hubspot"])
+def bare_sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningSandbox]:
+    """An empty, unprovisioned sandbox of each CRM."""
+    sandbox = _start(request.param, tmp_path / request.param)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

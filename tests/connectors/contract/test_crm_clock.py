@@ -45,7 +45,7 @@ def test_an_incremental_sync_loses_no_edit_whatever_the_crm_clock(crm: Any, minu
     )
     first = sync_connection(crm.settings, crm.playbook, None, SyncOptions(as_of=TODAY))
     assert first.errors == []
-    assert "operational_date_missing" in (crm.rep.plugin_fields(engagement_id)[1] or "")
+    assert "has no Operational Date yet" in (crm.rep.plugin_fields(engagement_id)[1] or "")
 
     crm.rep.set_operational_date(engagement_id, TODAY + dt.timedelta(days=200))
     second = sync_connection(crm.settings, crm.playbook, None, SyncOptions(as_of=TODAY))
@@ -53,4 +53,4 @@ def test_an_incremental_sync_loses_no_edit_whatever_the_crm_clock(crm: Any, minu
     assert second.errors == []
     assert not second.full_scan
     assert engagement_id in [e.id for e in second.engagements]
-    assert "operational_date_missing" not in (crm.rep.plugin_fields(engagement_id)[1] or "")
+    assert "has no Operational Date yet" not in (crm.rep.plugin_fields(engagement_id)[1] or "")

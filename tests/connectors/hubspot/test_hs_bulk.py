@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from servefirst.connectors.base import PullWindow, mapped
+from servefirst.connectors.budget import NoLimit
 from servefirst.connectors.hubspot.limits import Pacer
 from servefirst.playbook.definition import Playbook
 
@@ -29,7 +30,7 @@ def bench(portal_factory: Callable[..., Portal]) -> Iterator[Portal]:
 def test_25000_changed_deals_are_pulled_once_each(bench: Portal, prime: Playbook) -> None:
     # Pacing would only make this test wait for the sandbox's honest rate-limit headers
     # (190 calls per 10 s); pacing itself is tested in test_hs_limits and test_hs_faults.
-    connector = bench.connector(prime, pacer=Pacer(0.5, sleep=lambda _seconds: None))
+    connector = bench.connector(prime, pacer=Pacer(0.5, sleep=lambda _s: None, limiter=NoLimit()))
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     ids = Counter(e.id for e in mapped(connector.pull(PullWindow(modified_since=since))))
 

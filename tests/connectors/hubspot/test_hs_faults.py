@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from servefirst.connectors.base import PullWindow
-from servefirst.connectors.hubspot.client import BACKOFF_MAX_SECONDS
 from servefirst.connectors.hubspot.limits import Pacer
+from servefirst.connectors.retry import RetryPolicy
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import BudgetExhaustedError, RetryableError
 
@@ -66,7 +66,7 @@ def test_5xx_and_resets_are_retried_with_bounded_backoff(
     assert list(connector.pull(NOTHING)) == []
     assert _searches(portal) == 4
     assert len(clock.slept) == 3
-    assert all(0 <= s <= BACKOFF_MAX_SECONDS for s in clock.slept)
+    assert all(0 <= s <= RetryPolicy().max_wait for s in clock.slept)
 
 
 def test_every_call_has_the_configured_timeout(

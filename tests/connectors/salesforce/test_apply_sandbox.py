@@ -20,7 +20,7 @@ from servefirst.connectors.base import (
 )
 from servefirst.connectors.salesforce import SalesforceConnector
 from servefirst.connectors.sandboxkit import RunningSandbox
-from servefirst.playbook.model import DesiredTask, Engagement, Health, task_key
+from servefirst.playbook.model import DesiredTask, Engagement, Health, Severity, task_key
 
 Counted = Callable[[RunningSandbox, str], int]
 N = 450  # three collections: 200 + 200 + 50
@@ -235,3 +235,24 @@ def test_empty_plan_makes_no_call(org: dict[str, Any]) -> None:
     before = connector.api_calls
     assert connector.apply(Plan()).results == []
     assert connector.api_calls == before
+
+
+def test_a_task_groups_priority_follows_its_worst_finding(org: dict[str, Any]) -> None:
+    """The date task of a group (no rule of that name) is High when one of its findings is an
+    error, Normal when all are warnings."""
+    connector, sf = org["connector"], org["sf"]
+    high, normal = org["engagements"][20:22]
+    opens = tuple(
+        TaskOpen(
+            o.engagement_id,
+            o.task.model_copy(update={"severity": severity, "rules": ("po_date_past",)}),
+        )
+        for o, severity in (
+            (opening(high, "timetable"), Severity.ERROR),
+            (opening(normal, "timetable"), Severity.WARNING),
+        )
+    )
+    assert connector.apply(Plan(task_opens=opens)).errors == []
+    rows = tasks_with_keys(sf, [o.task.key for o in opens])
+    priority = {r["WhatId"]: r["Priority"] for r in rows}
+    assert (priority[high.id], priority[normal.id]) == ("High", "Normal")

@@ -1,4 +1,4 @@
-"""Retry policy, error translation and API-budget metering (pure, no server)."""
+"""Salesforce error translation and API-budget metering (pure, no server)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from servefirst.connectors.salesforce.retry import RetryPolicy, describe, translate
+from servefirst.connectors.salesforce.retry import describe, translate
 from servefirst.connectors.salesforce.transport import CallMeter, Usage, call_kind, parse_limit_info
 from servefirst.playbook.errors import (
     AuthError,
@@ -76,58 +76,6 @@ def test_describe_uses_salesforce_words() -> None:
         URL, 400, "q", body("INVALID_FIELD", "No such column 'Foo__c'")
     )
     assert describe(exc) == "INVALID_FIELD: No such column 'Foo__c'"
-
-
-FAST = RetryPolicy(max_retries=3, initial_wait=0.001, max_wait=0.002, jitter=0.001)
-
-
-def test_policy_retries_transient_failures_then_succeeds() -> None:
-    attempts: list[int] = []
-
-    def flaky() -> str:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise RetryableError("503")
-        return "ok"
-
-    assert FAST.run("query", flaky) == "ok"
-    assert len(attempts) == 3
-
-
-def test_policy_is_bounded_and_reraises_the_last_failure() -> None:
-    attempts: list[int] = []
-
-    def down() -> None:
-        attempts.append(1)
-        raise RetryableError("still 503")
-
-    with pytest.raises(RetryableError, match="still 503"):
-        FAST.run("query", down)
-    assert len(attempts) == 4  # first try + max_retries
-
-
-def test_policy_never_retries_a_spent_budget() -> None:
-    attempts: list[int] = []
-
-    def spent() -> None:
-        attempts.append(1)
-        raise BudgetExhaustedError("TotalRequests")
-
-    with pytest.raises(BudgetExhaustedError):
-        FAST.run("query", spent)
-    assert len(attempts) == 1
-
-
-def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
-    policy = RetryPolicy(max_retries=5, initial_wait=1.0, max_wait=8.0, jitter=0.5)
-    waits = policy.waits()
-    assert len(waits) == 5
-    assert all(
-        low <= w <= high
-        for w, (low, high) in zip(
-            waits, [(1, 1.5), (2, 2.5), (4, 4.5), (8, 8), (8, 8)], strict=True
-        )
-    )
 
 
 @pytest.mark.parametrize(

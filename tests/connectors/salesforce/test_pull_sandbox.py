@@ -219,12 +219,37 @@ def test_contact_role_change_brings_its_opportunity_without_an_extra_call(
     assert (
         sf.Opportunity.get(org["design"])["SystemModstamp"] == stamp
     )  # roles leave the deal alone
-    before = counted(sandbox, "GET query")
+    before = _queries(sandbox, counted)
     changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
-    assert counted(sandbox, "GET query") - before == 3  # roles, completed tasks, the main query
+    assert _queries(sandbox, counted) - before == 3  # roles, completed tasks, the main query
     assert [e.id for e in changed] == [org["design"]]
     assert [s.contact_id for s in changed[0].sponsors] == [org["lee"]]
     connector.close()
+
+
+def test_a_deleted_sponsor_role_brings_its_opportunity_without_an_extra_call(
+    org: dict[str, Any], connector_for: Callable[..., SalesforceConnector], counted: Counted
+) -> None:
+    sandbox, sf = org["sandbox"], org["sf"]
+    connector = connector_for(sandbox, incremental_overlap_seconds=0)
+    role = sf.OpportunityContactRole.create(
+        {"OpportunityId": org["won"], "ContactId": org["lee"], "Role": "Executive Sponsor"}
+    )["id"]
+    full = {e.id: e for e in mapped(connector.pull(PullWindow()))}
+    assert [s.contact_id for s in full[org["won"]].sponsors] == [org["lee"]]
+    since = watermark_after_quiet()
+    stamp = sf.Opportunity.get(org["won"])["SystemModstamp"]
+    sf.OpportunityContactRole.delete(role)
+    assert sf.Opportunity.get(org["won"])["SystemModstamp"] == stamp
+    before = _queries(sandbox, counted)
+    changed = list(mapped(connector.pull(PullWindow(modified_since=since))))
+    assert [(e.id, e.sponsors) for e in changed] == [(org["won"], ())]
+    assert _queries(sandbox, counted) - before == 3  # no call added for deleted roles
+    connector.close()
+
+
+def _queries(sandbox: RunningSandbox, counted: Counted) -> int:
+    return counted(sandbox, "GET query") + counted(sandbox, "GET queryAll")
 
 
 def test_key_date_ranges_are_ored_into_the_window_and_deduplicated(

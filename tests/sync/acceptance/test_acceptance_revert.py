@@ -88,7 +88,7 @@ def _story(crm: Driver, reader: Crm) -> None:
     assert cli(crm, "provision")[0] == 0
     assert cli(crm, "sync")[0] == 0
     tasks_after_first = sorted(crm.open_task_keys())
-    key = next(k for k in tasks_after_first if k.endswith(":operational_date_missing"))
+    key = next(k for k in tasks_after_first if k.endswith(":timetable"))  # the date task
     record_id = key.split(":")[1]
     before = reader.fields(record_id)
 

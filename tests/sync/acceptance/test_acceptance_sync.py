@@ -36,11 +36,8 @@ from servefirst.sync.state import RunStatus
 if TYPE_CHECKING:
     from tests.sync.acceptance.conftest import Driver
 
-TASK_RULES = {
-    rule_id
-    for rule_id, rule in load_playbook_file(builtin_playbook("prime")).rules.items()
-    if rule.action is Action.TASK
-}
+PRIME = load_playbook_file(builtin_playbook("prime"))
+TASK_RULES = {rule_id for rule_id, rule in PRIME.rules.items() if rule.action is Action.TASK}
 TODAY = dt.datetime.now(dt.UTC).date()
 SERVEFIRST = Path(sys.executable).parent / "servefirst"
 
@@ -77,7 +74,7 @@ def expected_task_keys(crm: Driver, as_of: dt.date = TODAY) -> set[str]:
     code, doc = cli(crm, "sync", "--full", "--dry-run", "--json", "--as-of", str(as_of))
     assert code == 0, doc
     return {
-        f"servefirst:{e['id']}:{f['rule']}"
+        f"servefirst:{e['id']}:{PRIME.group_of(f['rule']) or f['rule']}"
         for e in doc["engagements"]
         for f in e["findings"]
         if f["rule"] in TASK_RULES
@@ -103,8 +100,14 @@ def test_provision_sync_rep_edit_sync_then_nothing_to_do(crm: Driver) -> None:
     assert (code, second["api_calls"]["write"], second["counts"]["fields_updated"]) == (0, 0, 0)
 
     # A rep agrees the Operational Date of one engagement with its sponsor, in the CRM.
-    missing = next(k for k in crm.open_task_keys() if k.endswith(":operational_date_missing"))
-    record_id = missing.split(":")[1]
+    code, plan = cli(crm, "sync", "--full", "--dry-run", "--json")
+    record_id = next(
+        e["id"]
+        for e in plan["engagements"]
+        if {f["rule"] for f in e["findings"]} == {"operational_date_missing"}
+    )
+    missing = f"servefirst:{record_id}:timetable"
+    assert missing in crm.open_task_keys()
     crm.set_operational_date(record_id, TODAY + dt.timedelta(days=400))
     code, fixed = cli(crm, "sync", "--json")
     assert code == 0
@@ -205,7 +208,7 @@ def test_the_clock_passing_an_operational_date_reaches_the_crm_without_a_full_sc
     evaluated = {e["id"]: e for e in moved["engagements"]}
     assert record_id in evaluated
     assert "operational_date_past" in {f["rule"] for f in evaluated[record_id]["findings"]}
-    assert f"servefirst:{record_id}:operational_date_past" in crm.open_task_keys()
+    assert f"servefirst:{record_id}:timetable" in crm.open_task_keys()
     assert_one_open_task_per_violation(crm, later)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
-from tests.sync.proof.team import Team
+from tests.sync.proof.team import STAGES, Team
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
@@ -230,9 +230,15 @@ class Proof(Team):
         batch=st.integers(1, 2),
         after=st.integers(1, 2),
         how=st.sampled_from(["crash", "kill", "stop"]),
+        edited=st.lists(st.tuples(st.integers(0, 99), st.sampled_from(STAGES)), max_size=4),
     )
-    def sync_crashing_between_batches(self, batch: int, after: int, how: str) -> None:
-        """The run dies (or is asked to stop, as by SIGTERM) after its ``after``-th batch."""
+    def sync_crashing_between_batches(
+        self, batch: int, after: int, how: str, edited: list[tuple[int, str]]
+    ) -> None:
+        """Reps moved a few engagements; the run dies (or is asked to stop, as by SIGTERM)
+        after its ``after``-th batch of them."""
+        for index, stage in edited if self.ids else ():
+            self.desk.update(self.pick(index), stage=stage)
         done = 0
         stop = STOP.StopRequest() if STOP is not None and how == "stop" else None
 

@@ -28,10 +28,10 @@ from servefirst.connectors.hubspot.writes import WriteInput, batch_update
 class Writer:
     """Writes plans for one connection."""
 
-    def __init__(self, client: HubSpotClient, fields: HubSpotFields, max_retries: int) -> None:
+    def __init__(self, client: HubSpotClient, fields: HubSpotFields) -> None:
         self.client = client
         self.fields = fields
-        self.tasks = TaskWriter(client, fields, max_retries)
+        self.tasks = TaskWriter(client, fields)
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Updates, then edits of known tasks (closes, rewordings, reopens), then new tasks."""

@@ -5,11 +5,13 @@ everywhere without each call site remembering them:
 
 * **Cached API objects.** Each attribute access such as ``client.crm.deals.batch_api`` builds a
   new ``ApiClient`` with its own urllib3 pool; ``api()`` builds each one once.
-* **One retry policy, ours.** urllib3's Retry is set to ``total=0`` (its default never retries
-  POST/PATCH, so 429s on search and batch calls would surface half-handled); tenacity retries
-  instead: a ten-second/secondly 429 after the interval HubSpot's headers give, 5xx and broken
-  connections with exponential backoff and full jitter, at most ``max_retries`` times. A daily
-  429 raises ``BudgetExhaustedError`` at once: retrying cannot succeed before tomorrow.
+* **One retry policy, shared with Salesforce** (``connectors.retry``). urllib3's Retry is set
+  to ``total=0`` (its default never retries POST/PATCH, so 429s on search and batch calls would
+  surface half-handled): a ten-second/secondly 429 is retried after the interval HubSpot's
+  headers give, 5xx and broken connections with exponential backoff and jitter, at most
+  ``max_retries`` times; certificate, DNS and refused-connection failures name the host and
+  the fix at once. A daily 429 raises ``BudgetExhaustedError`` at once: retrying cannot succeed
+  before tomorrow. Creates are never repeated blindly (see ``call``).
 * **Pacing before each call** (see ``limits.Pacer``) and a timeout of ``timeout_seconds``.
 * **Counts** of read and write requests (every attempt: each one spends budget), and the
   ``Date`` of the first reply, which is the portal's clock for watermarks.
@@ -27,16 +29,19 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import hubspot
-import tenacity
 import urllib3
 from pydantic import SecretStr
 
 from servefirst.connectors.base import ApiCalls
 from servefirst.connectors.hubspot.limits import Pacer, RateHeaders, classify_429
+from servefirst.connectors.network import failure
+from servefirst.connectors.retry import RetryPolicy, retry_after
 from servefirst.playbook.errors import (
     AuthError,
     BudgetExhaustedError,
@@ -47,8 +52,7 @@ from servefirst.playbook.errors import (
 log = logging.getLogger(__name__)
 
 CallKind = Literal["read", "write"]
-BACKOFF_MULTIPLIER = 0.5
-BACKOFF_MAX_SECONDS = 30.0
+T = TypeVar("T")
 
 
 class HubSpotRequestError(FatalSyncError):
@@ -67,6 +71,24 @@ class HubSpotRequestError(FatalSyncError):
 
 class RateLimitedError(RetryableError):
     """A 429 for the ten-second window or the search limit: HubSpot did nothing, retry later."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(message, applied=False, **kw)
+
+
+@dataclass(frozen=True)
+class _Paced:
+    """The pacer as the retry policy's limiter: a turn before each attempt, and its sleep."""
+
+    pacer: Pacer
+    search: bool | None  # None: the attempt paces its own requests
+
+    def acquire(self) -> None:
+        if self.search is not None:
+            self.pacer.before(search=self.search)
+
+    def sleep(self, seconds: float) -> None:
+        self.pacer.sleep(seconds)
 
 
 def error_message(body: str) -> tuple[str, str]:
@@ -91,6 +113,9 @@ class HubSpotClient:
         max_retries: retries after the first attempt, for any retryable failure.
         pacer: the rate-limit pacer; its sleep is also used to wait between retries.
         client_side_validation: make the client check required fields and enums (tests).
+        ca_bundle: the PEM file of CAs to trust instead of the system's (a TLS proxy, a
+            sandbox).
+        retry: the retry policy (default: the shared one with ``max_retries``).
     """
 
     def __init__(
@@ -103,18 +128,24 @@ class HubSpotClient:
         max_retries: int,
         pacer: Pacer,
         client_side_validation: bool = False,
+        ca_bundle: Path | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.connection = connection
+        self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
+        self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.pacer = pacer
         self.calls = ApiCalls()
         self._first_date: dt.datetime | None = None
+        tls = {"ssl_ca_cert": str(ca_bundle)} if ca_bundle is not None else {}
         self._client = hubspot.Client.create(
             access_token=token.get_secret_value(),
-            host=base_url.rstrip("/"),
+            host=self.base_url,
             retry=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
             client_side_validation=client_side_validation,
+            **tls,
         )
         self._apis: dict[str, Any] = {}
         self._errors: dict[str, tuple[type[BaseException], ...]] = {}
@@ -150,7 +181,8 @@ class HubSpotClient:
         method: str,
         *args: Any,
         search: bool = False,
-        retry_safe: bool = True,
+        create: bool = False,
+        lookup: Callable[[], Any] | None = None,
         raw: bool = False,
         what: str = "",
         **kwargs: Any,
@@ -163,29 +195,34 @@ class HubSpotClient:
         ``updatedAt`` with dateutil, which made it two thirds of a pull's CPU time; request
         bodies are still the client's models, so client-side validation still applies.
         ``what`` names the object in error messages (e.g. ``"deals batch update"``).
-        ``retry_safe=False`` (creates) retries only rate-limit refusals, which HubSpot answers
-        before doing anything: after a 5xx or a broken connection the create may have happened,
-        and only the caller can check.
+        ``create=True`` marks a request that creates something: after an ambiguous failure
+        (a 5xx or a broken connection: the create may have happened) it is sent again only
+        when ``lookup`` (which finds the created thing by its natural key) finds nothing; without
+        a lookup it is not retried and the caller checks. Rate-limit refusals, which HubSpot
+        answers before doing anything, are retried as for any request.
         """
         api = self.api(path)
         bound: Callable[..., Any] = getattr(api, f"{method}_with_http_info")
         label = what or f"{path}.{method}"
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(
-                RetryableError if retry_safe else RateLimitedError
-            ),
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=_wait,
-            sleep=self.pacer.sleep,
-            before_sleep=_log_retry(label),
-            reraise=True,
-        )
         if raw:
             kwargs["_preload_content"] = False
         send = functools.partial(bound, *args, _request_timeout=self.timeout_seconds, **kwargs)
-        return retrying(
-            self._attempt, send, kind=kind, path=path, label=label, search=search, raw=raw
+        return self.retry.run(
+            label,
+            functools.partial(self._attempt, send, kind=kind, path=path, label=label, raw=raw),
+            limiter=_Paced(self.pacer, search),
+            create=create,
+            lookup=lookup,
         )
+
+    def step(self, what: str, run: Callable[[], T]) -> T:
+        """Retry a multi-request step that is safe to repeat whole, because it reads first.
+
+        Opening tasks is such a step: each attempt reads the tasks that exist before creating
+        the missing ones, so a create whose reply was lost is found, not repeated. Each request
+        inside is paced and counted by ``call``; only the waits between attempts happen here.
+        """
+        return self.retry.run(what, run, limiter=_Paced(self.pacer, search=None))
 
     def _attempt(
         self,
@@ -194,10 +231,8 @@ class HubSpotClient:
         kind: CallKind,
         path: str,
         label: str,
-        search: bool,
         raw: bool,
     ) -> Any:
-        self.pacer.before(search=search)
         if kind == "read":
             self.calls.read += 1
         else:
@@ -216,10 +251,7 @@ class HubSpotClient:
         except self._errors[path] as exc:
             raise self._translate(exc, label) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise RetryableError(
-                f"{label}: connection to HubSpot failed ({type(exc).__name__})",
-                connection=self.connection,
-            ) from None
+            raise failure(exc, self.base_url, f"HubSpot {label}", self.connection) from None
         self._observe(headers)
         return data
 
@@ -258,11 +290,13 @@ class HubSpotClient:
                 connection=self.connection,
                 crm_object=label,
             )
-        if status == 0 or status >= 500:
+        if status == 0:
+            return failure(exc, self.base_url, f"HubSpot {label}", self.connection)
+        if status >= 500:
             return RetryableError(
-                f"HubSpot answered {status or 'no status'}",
+                f"HubSpot answered {status} to {label}",
+                retry_after=retry_after(headers),
                 connection=self.connection,
-                crm_object=label,
             )
         if status == 401:
             return AuthError(
@@ -326,23 +360,3 @@ def _json(body: bytes, label: str) -> Any:
         return json.loads(body)
     except ValueError:
         raise RetryableError(f"{label}: HubSpot sent a reply that is not JSON") from None
-
-
-def _wait(state: tenacity.RetryCallState) -> float:
-    """The header's interval for a rate limit, else exponential backoff with full jitter."""
-    exc = state.outcome.exception() if state.outcome is not None else None
-    if isinstance(exc, RetryableError) and exc.retry_after is not None:
-        return exc.retry_after
-    backoff = tenacity.wait_random_exponential(
-        multiplier=BACKOFF_MULTIPLIER, max=BACKOFF_MAX_SECONDS
-    )
-    return float(backoff(state))
-
-
-def _log_retry(label: str) -> Callable[[tenacity.RetryCallState], None]:
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning("%s: %s; retry %d in %.1fs", label, exc, state.attempt_number, wait)
-
-    return before_sleep

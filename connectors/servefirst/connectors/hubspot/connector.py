@@ -21,9 +21,10 @@ from servefirst.connectors.base import (
     PullWindow,
     UnmappableRecord,
 )
+from servefirst.connectors.budget import process_limiter
 from servefirst.connectors.hubspot.apply import Writer
 from servefirst.connectors.hubspot.client import HubSpotClient
-from servefirst.connectors.hubspot.limits import Pacer
+from servefirst.connectors.hubspot.limits import Pacer, budget_key
 from servefirst.connectors.hubspot.mapping import CRM, StageMapping, record_url
 from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
@@ -62,7 +63,7 @@ class HubSpotConnector:
         self.reader = DealReader(
             client, settings.fields, settings.sponsor_label, self.owners, overlap
         )
-        self.writer = Writer(client, settings.fields, settings.max_retries)
+        self.writer = Writer(client, settings.fields)
         self._mapping: StageMapping | None = None
 
     def __repr__(self) -> str:
@@ -152,13 +153,20 @@ def connect(
     rather than wall time.
     """
     token = settings.token.reveal(base_dir, f"connection {name}: token")
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is not None and not ca_bundle.is_absolute():
+        ca_bundle = base_dir / ca_bundle
     client = HubSpotClient(
         token=token,
         base_url=settings.base_url,
         connection=name,
         timeout_seconds=settings.timeout_seconds,
         max_retries=settings.max_retries,
-        pacer=pacer or Pacer(settings.api_budget_share),
+        pacer=pacer
+        or Pacer(
+            settings.api_budget_share, limiter=process_limiter(), key=budget_key(name, settings)
+        ),
         client_side_validation=client_side_validation,
+        ca_bundle=ca_bundle,
     )
     return HubSpotConnector(name, settings, playbook, client)

@@ -20,8 +20,9 @@ import requests
 from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
 
 from servefirst.config.settings import HubSpotConnection
+from servefirst.connectors.budget import process_limiter
 from servefirst.connectors.hubspot.client import HubSpotClient
-from servefirst.connectors.hubspot.limits import Pacer
+from servefirst.connectors.hubspot.limits import Pacer, budget_key
 from servefirst.connectors.hubspot.mapping import PipelineInfo, expected_stages, norm_label
 from servefirst.connectors.hubspot.records import find_pipeline
 from servefirst.connectors.hubspot.spec import property_specs
@@ -78,7 +79,9 @@ def diagnose(
         connection=name,
         timeout_seconds=timeout,
         max_retries=0,
-        pacer=Pacer(settings.api_budget_share),
+        pacer=Pacer(
+            settings.api_budget_share, limiter=process_limiter(), key=budget_key(name, settings)
+        ),
     )
     try:
         _with_client(checks, client, settings, playbook, token, ca_bundle)

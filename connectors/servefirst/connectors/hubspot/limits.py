@@ -13,6 +13,11 @@ nearly spent, keeps its searches under the per-second limit, and stops the run (
 ``BudgetExhaustedError``) once the portal's remaining daily budget falls to the part servefirst
 must leave for everyone else (``1 - api_budget_share``). The pacer is pure bookkeeping with an
 injected clock and sleep, so it is unit-tested without waiting.
+
+The window and the search limit belong to the portal, not to this process: their rolling
+windows live in a ``budget.RateLimiter`` under the portal's key, so that the workers syncing
+connections of one portal spend one budget between them (Redis when scaled out). The daily
+budget needs no sharing: HubSpot's headers report the whole portal's remaining calls.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from servefirst.config.settings import HubSpotConnection
+from servefirst.connectors.budget import LocalLimiter, RateLimiter, wait_for
 from servefirst.playbook.errors import BudgetExhaustedError
 
 #: Searches per second HubSpot allows per portal (documented; search replies have no header).
@@ -120,6 +127,8 @@ class Pacer:
         clock: monotonic seconds (injected for tests).
         sleep: how to wait (injected for tests).
         search_per_second: the search API's per-second limit.
+        limiter: where the portal's rolling windows are kept (default: this pacer's own).
+        key: the portal's key in ``limiter`` (its portal id): pacers of one portal share it.
     """
 
     def __init__(
@@ -129,13 +138,16 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         search_per_second: int = SEARCH_PER_SECOND,
+        limiter: RateLimiter | None = None,
+        key: str = "portal",
     ) -> None:
         self.budget_share = budget_share
         self.clock = clock
         self.sleep = sleep
         self.search_per_second = search_per_second
+        self.limiter = limiter if limiter is not None else LocalLimiter(clock)
+        self.key = key
         self._calls: deque[float] = deque()
-        self._searches: deque[float] = deque()
         self._last = RateHeaders()
         self._seen_at = float("-inf")
         self._budget_message: str | None = None
@@ -148,12 +160,14 @@ class Pacer:
         if self._budget_message is not None:
             raise BudgetExhaustedError(self._budget_message)
         self._wait(self._window_wait())
+        last = self._last
+        if last.window_max is not None:
+            reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
+            interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
+            self._shared(f"{self.key}:window", max(1, last.window_max - reserve), interval)
         if search:
-            self._wait(self._search_wait())
-        now = self.clock()
-        self._calls.append(now)
-        if search:
-            self._searches.append(now)
+            self._shared(f"{self.key}:search", self.search_per_second, SEARCH_WINDOW_SECONDS)
+        self._calls.append(self.clock())
 
     def observe(self, headers: RateHeaders) -> None:
         """Record the budgets a response reported (call it as the response arrives)."""
@@ -193,12 +207,9 @@ class Pacer:
             return max(0.0, ours[need - 1] + interval - now)
         return interval
 
-    def _search_wait(self) -> float:
-        now = self.clock()
-        self._expire(self._searches, now, SEARCH_WINDOW_SECONDS)
-        if len(self._searches) < self.search_per_second:
-            return 0.0
-        return max(0.0, self._searches[0] + SEARCH_WINDOW_SECONDS - now)
+    def _shared(self, key: str, limit: int, window_seconds: float) -> None:
+        """Take a place in one of the portal's shared windows, waiting for it if needed."""
+        self.waited_seconds += wait_for(self.limiter, key, limit, window_seconds, self.sleep)
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
@@ -209,3 +220,15 @@ class Pacer:
     def _expire(stamps: deque[float], now: float, interval: float) -> None:
         while stamps and stamps[0] <= now - interval:
             stamps.popleft()
+
+
+def budget_key(name: str, settings: HubSpotConnection) -> str:
+    """The portal's key in the shared API budget: connections of one portal spend one budget.
+
+    HubSpot's replies do not name the portal, so the key is the configured ``portal_id``;
+    without one, the connection's name and host (set ``portal_id`` when several connections
+    read the same portal, or they pace as if each had the portal to itself).
+    """
+    if settings.portal_id is not None:
+        return f"hubspot:{settings.portal_id}"
+    return f"hubspot:{settings.base_url.rstrip('/')}:{name}"

@@ -4,7 +4,9 @@ The plan is built from six reads (property groups and properties of deals and ta
 pipelines, the deal->contact labels) and lists every item with ``create``, ``update``, ``none``
 or ``manual``. A dry run returns it; otherwise each create/update is applied in order. Running
 it again finds nothing to do. A create answered with 409 means someone (another run, an admin)
-created the item meanwhile: the item is re-read and, if it differs, updated.
+created the item meanwhile: the item is re-read and, if it differs, updated. A create that
+failed without a clear answer (a 5xx, a lost reply) is looked up by its natural key before it
+is tried again, so it never lands twice.
 
 Stages RevOps mapped onto their own pipeline's stages (``stage_map``) are never modified: a
 mapped stage that is missing or whose closed/won metadata contradicts its playbook meaning is a
@@ -91,10 +93,29 @@ class Provisioner:
             "read" if kind == "read" else "write", path, method, *args, what=path, **kwargs
         )
 
+    def _create(self, path: str, *args: Any, exists: Callable[[], bool]) -> None:
+        """Create something once: after a failure that may have created it, look it up first.
+
+        ``exists`` checks the natural key (a property's name, a pipeline's label...), so a
+        create whose reply was lost is found rather than sent twice.
+        """
+        self.client.call(
+            "write",
+            path,
+            "create",
+            *args,
+            what=path,
+            create=True,
+            lookup=lambda: True if exists() else None,
+        )
+
+    def _group_named(self, object_type: str, name: str) -> Any:
+        reply = self._call("read", "crm.properties.groups_api", "get_all", object_type)
+        return next((g for g in reply.results or [] if g.name == name), None)
+
     def _group(self, object_type: str) -> _Item:
         name = self.settings.property_group
-        reply = self._call("read", "crm.properties.groups_api", "get_all", object_type)
-        found = next((g for g in reply.results or [] if g.name == name), None)
+        found = self._group_named(object_type, name)
         what = f"{object_type}.{name}"
         if found is not None and found.label == GROUP_LABEL:
             return _Item(ProvisionStep("property_group", what, "none"))
@@ -109,7 +130,12 @@ class Provisioner:
 
         def post() -> None:
             try:
-                self._call("write", "crm.properties.groups_api", "create", object_type, create)
+                self._create(
+                    "crm.properties.groups_api",
+                    object_type,
+                    create,
+                    exists=lambda: self._group_named(object_type, name) is not None,
+                )
             except HubSpotRequestError as exc:
                 if exc.status != 409:
                     raise
@@ -168,7 +194,12 @@ class Provisioner:
 
         def post() -> None:
             try:
-                self._call("write", "crm.properties.core_api", "create", spec.object_type, body)
+                self._create(
+                    "crm.properties.core_api",
+                    spec.object_type,
+                    body,
+                    exists=lambda: spec.name in self._properties(spec.object_type),
+                )
             except HubSpotRequestError as exc:
                 if exc.status != 409:
                     raise
@@ -199,7 +230,7 @@ class Provisioner:
 
         def post() -> None:
             try:
-                self._call("write", path, "create", "deals", "contacts", body)
+                self._create(path, "deals", "contacts", body, exists=lambda: label in labels())
             except HubSpotRequestError as exc:
                 if exc.status != 409 or label not in labels():
                     raise
@@ -229,7 +260,12 @@ class Provisioner:
         )
 
         def post() -> None:
-            self._call("write", "crm.pipelines.pipelines_api", "create", "deals", body)
+            self._create(
+                "crm.pipelines.pipelines_api",
+                "deals",
+                body,
+                exists=lambda: find_pipeline(self.client, name) is not None,
+            )
 
         stages = ", ".join(s.label for s in specs)
         items = [_Item(ProvisionStep("pipeline", name, "create", f"stages {stages}"), post)]
@@ -272,14 +308,18 @@ class Provisioner:
                 label=spec.label, display_order=spec.display_order, metadata=spec.metadata()
             )
 
+            def exists() -> bool:
+                now = find_pipeline(self.client, pipeline.label)
+                stages = now.stages if now is not None else ()
+                return any(norm_label(s.label) == norm_label(spec.label) for s in stages)
+
             def post() -> None:
-                self._call(
-                    "write",
+                self._create(
                     "crm.pipelines.pipeline_stages_api",
-                    "create",
                     "deals",
                     pipeline.id,
                     body,
+                    exists=exists,
                 )
 
             return _Item(ProvisionStep("stage", what, "create"), post)

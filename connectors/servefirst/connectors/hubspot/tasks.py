@@ -27,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import tenacity
-
 from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import (
     TASK_DESCRIPTION_MAX,
@@ -37,11 +35,10 @@ from servefirst.connectors.base import (
     TaskOpen,
     WriteResult,
 )
-from servefirst.connectors.hubspot.client import BACKOFF_MULTIPLIER, HubSpotClient
+from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.mapping import TASK_DONE_STATUS, task_properties
 from servefirst.connectors.hubspot.records import associations, batch_read
 from servefirst.connectors.hubspot.writes import WriteInput, batch_create, batch_update
-from servefirst.playbook.errors import RetryableError
 
 #: HubSpot-defined association type: task -> deal.
 TASK_TO_DEAL = 216
@@ -59,10 +56,9 @@ class ExistingTask:
 class TaskWriter:
     """Opens and closes playbook tasks for one connection."""
 
-    def __init__(self, client: HubSpotClient, fields: HubSpotFields, max_retries: int) -> None:
+    def __init__(self, client: HubSpotClient, fields: HubSpotFields) -> None:
         self.client = client
         self.fields = fields
-        self.max_retries = max_retries
 
     def existing(self, deal_ids: Sequence[str]) -> dict[str, ExistingTask]:
         """Playbook tasks associated to these deals, by key (consistent reads only)."""
@@ -93,14 +89,7 @@ class TaskWriter:
         unique = list({op.task.key: op for op in opens}.values())
         outcome: dict[str, WriteResult] = {}
         if unique:
-            retrying = tenacity.Retrying(
-                retry=tenacity.retry_if_exception_type(RetryableError),
-                stop=tenacity.stop_after_attempt(self.max_retries + 1),
-                wait=tenacity.wait_random_exponential(multiplier=BACKOFF_MULTIPLIER, max=30),
-                sleep=self.client.pacer.sleep,
-                reraise=True,
-            )
-            outcome = retrying(self._open_once, unique, owners)
+            outcome = self.client.step("open tasks", lambda: self._open_once(unique, owners))
         return [outcome[op.task.key] for op in opens]
 
     def _open_once(

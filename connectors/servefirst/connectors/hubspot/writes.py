@@ -127,7 +127,7 @@ def _write(
             api,
             op,
             body,
-            retry_safe=op != "create",
+            create=op == "create",
             raw=True,
             what=f"{object_type} batch {op}",
         )

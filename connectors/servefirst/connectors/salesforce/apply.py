@@ -40,7 +40,7 @@ from servefirst.connectors.salesforce.client import SalesforceClient, restful
 from servefirst.connectors.salesforce.mapping import DONE_TASK_STATUS, SalesforceMapping
 from servefirst.connectors.salesforce.retry import describe
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.model import Severity
+from servefirst.playbook.model import DesiredTask, Severity
 
 #: sObject collections accept at most this many records per request.
 COLLECTION_SIZE = 200
@@ -155,9 +155,7 @@ class Writer:
         pending = [
             _Pending(
                 slot,
-                self.mapping.task_record(
-                    item.engagement_id, item.task, self._priority(item.task.rule)
-                ),
+                self.mapping.task_record(item.engagement_id, item.task, self._priority(item.task)),
                 item.engagement_id,
             )
             for slot, item in enumerate(opens)
@@ -192,10 +190,16 @@ class Writer:
         self._write("task edit", "composite/sobjects", pending, results)
         return _filled(results)
 
-    def _priority(self, rule: str) -> str:
-        """Errors are High priority for the rep, warnings Normal."""
-        definition = self.playbook.rules.get(rule)
-        if definition is not None and definition.severity is Severity.ERROR:
+    def _priority(self, task: DesiredTask) -> str:
+        """Errors are High priority for the rep, warnings Normal.
+
+        A task group's task carries the worst severity of its findings; a task named after a
+        rule is also High when that rule is an error.
+        """
+        definition = self.playbook.rules.get(task.rule)
+        if task.severity is Severity.ERROR or (
+            definition is not None and definition.severity is Severity.ERROR
+        ):
             return "High"
         return "Normal"
 

@@ -19,6 +19,7 @@ import requests
 from pydantic import SecretStr
 
 from servefirst.config.settings import SalesforceAuth
+from servefirst.connectors.network import failure
 from servefirst.playbook.errors import AuthError, RetryableError
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -111,11 +112,7 @@ class TokenSource:
         try:
             response = self.session.post(url, data=form, headers={"Accept": "application/json"})
         except requests.exceptions.RequestException as exc:
-            raise RetryableError(
-                f"cannot reach the Salesforce login URL {self.auth.login_url}: "
-                f"{type(exc).__name__}",
-                connection=self.connection,
-            ) from None
+            raise failure(exc, url, "Salesforce login", self.connection) from None
         body = _json(response)
         if response.status_code >= 500:
             raise RetryableError(

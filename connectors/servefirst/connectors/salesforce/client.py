@@ -2,7 +2,8 @@
 
 Every operation the connector performs is one HTTP request wrapped in ``call``, which
   * logs in lazily and once, and logs in again on 401 ``INVALID_SESSION_ID`` (tokens expire);
-  * retries transient failures (5xx, resets, timeouts, concurrent-limit 403) with the policy;
+  * retries transient failures (5xx, resets, timeouts, concurrent-limit 403) with the shared
+    policy (``connectors.retry``), and never repeats a create blindly;
   * turns run-level failures into the error tree (``BudgetExhaustedError``, ``AuthError``,
     ``RetryableError``) and lets record-level ones (400, 404, 412) reach the caller, who knows
     which record they concern.
@@ -97,12 +98,23 @@ class SalesforceClient:
         try:
             self.session.get(url).close()
         except TRANSIENT_NETWORK as exc:
-            translated = translate(exc, "server time", self.name)
+            translated = translate(exc, "server time", self.name, url)
             raise (translated or exc) from exc
 
-    def call(self, what: str, op: Callable[[Salesforce], T]) -> T:
-        """Run one single-request operation with login, renewal, retries and translation."""
-        return self.retry.run(what, lambda: self._once(what, op))
+    def call(
+        self,
+        what: str,
+        op: Callable[[Salesforce], T],
+        *,
+        create: bool = False,
+        lookup: Callable[[], T | None] | None = None,
+    ) -> T:
+        """Run one single-request operation with login, renewal, retries and translation.
+
+        ``create`` marks an operation that must not be repeated blindly after an ambiguous
+        failure; ``lookup`` finds what it may have created (see ``connectors.retry``).
+        """
+        return self.retry.run(what, lambda: self._once(what, op), create=create, lookup=lookup)
 
     def _once(self, what: str, op: Callable[[Salesforce], T]) -> T:
         try:
@@ -121,7 +133,7 @@ class SalesforceClient:
                     connection=self.name,
                 ) from None
         except (SalesforceError, *TRANSIENT_NETWORK) as exc:
-            translated = translate(exc, what, self.name)
+            translated = translate(exc, what, self.name, self.settings.instance_url)
             if translated is None:
                 raise
             raise translated from exc

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.format import format_soql
 
 from servefirst.connectors.base import ProvisionStep
 from servefirst.connectors.salesforce.client import SalesforceClient, tooling
+from servefirst.connectors.salesforce.creates import create_metadata
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.retry import describe, error_items
 from servefirst.playbook.definition import Playbook
@@ -232,8 +234,10 @@ def _provision(client: SalesforceClient, spec: PathSpec, dry_run: bool) -> Provi
 
 
 def _create(client: SalesforceClient, body: dict[str, Any]) -> None:
+    """Create the path; after a failure that may have created it, find it by name first."""
+    key = format_soql("SELECT Id FROM PathAssistant WHERE DeveloperName = {}", PATH_NAME)
     try:
-        client.call("tooling create", tooling("POST", "sobjects/PathAssistant/", body))
+        create_metadata(client, "PathAssistant", body, key)
     except SalesforceError as exc:
         if any(code == "DUPLICATE_DEVELOPER_NAME" for code, _ in error_items(exc)):
             return  # a retried create whose first attempt did land

@@ -22,6 +22,7 @@ from servefirst.config.settings import SalesforceConnection
 from servefirst.connectors.base import ProvisionReport, ProvisionStep, who_may_waive
 from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.connectors.salesforce.client import SalesforceClient, restful, tooling
+from servefirst.connectors.salesforce.creates import create_metadata, create_record
 from servefirst.connectors.salesforce.fields import FieldSpec, differences, field_specs
 from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.path import path_spec, provision_path
@@ -162,10 +163,13 @@ class Provisioner:
         for table in spec.tables:
             full_name = f"{table}.{spec.api_name}"
             attempt = {**body, "FullName": full_name}
+            key = format_soql(
+                "SELECT Id FROM CustomField WHERE TableEnumOrId = {} AND DeveloperName = {}",
+                table,
+                spec.developer_name,
+            )
             try:
-                self.client.call(
-                    "tooling create", tooling("POST", "sobjects/CustomField/", attempt)
-                )
+                create_metadata(self.client, "CustomField", attempt, key)
             except SalesforceMalformedRequest as exc:
                 if "already" in describe(exc).lower():
                     return full_name  # a retried create whose first attempt did land
@@ -193,6 +197,7 @@ class Provisioner:
                         "Description": "Lets the servefirst integration user read and write "
                         "the serve-first playbook fields.",
                     },
+                    format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name),
                 )
         steps.append(self._assignment(permission_set, dry_run))
         current: dict[str, dict[str, Any]] = {}
@@ -252,7 +257,14 @@ class Provisioner:
             )
         if not dry_run:
             self._create(
-                "PermissionSetAssignment", {"PermissionSetId": permission_set, "AssigneeId": user}
+                "PermissionSetAssignment",
+                {"PermissionSetId": permission_set, "AssigneeId": user},
+                format_soql(
+                    "SELECT Id FROM PermissionSetAssignment "
+                    "WHERE PermissionSetId = {} AND AssigneeId = {}",
+                    permission_set,
+                    user,
+                ),
             )
         return Step("permission", name, "create", f"assign to user {user}")
 
@@ -283,6 +295,11 @@ class Provisioner:
                     "Field": field,
                 }
                 | values,
+                format_soql(
+                    "SELECT Id FROM FieldPermissions WHERE ParentId = {} AND Field = {}",
+                    permission_set,
+                    field,
+                ),
             )
         return steps
 
@@ -297,11 +314,8 @@ class Provisioner:
         user = (info or {}).get("user_id") if isinstance(info, dict) else None
         return str(user) if user else None
 
-    def _create(self, sobject: str, values: Mapping[str, Any]) -> str:
-        answer = self.client.call(
-            "create", restful(f"sobjects/{sobject}/", method="POST", payload=dict(values))
-        )
-        return str(answer["id"])
+    def _create(self, sobject: str, values: Mapping[str, Any], key: str) -> str:
+        return create_record(self.client, sobject, values, key)
 
     def _validation_rule(self, playbook: Playbook, dry_run: bool) -> list[Step]:
         rule = validation_rule(self.mapping, playbook)
@@ -316,9 +330,13 @@ class Provisioner:
         body = {"FullName": rule.full_name, "Metadata": rule.metadata}
         if not rows:
             if not dry_run:
-                self.client.call(
-                    "tooling create", tooling("POST", "sobjects/ValidationRule/", body)
+                key = format_soql(
+                    "SELECT Id FROM ValidationRule "
+                    "WHERE EntityDefinitionId = {} AND ValidationName = {}",
+                    "Opportunity",
+                    rule.name,
                 )
+                create_metadata(self.client, "ValidationRule", body, key)
             return [Step("validation_rule", rule.full_name, "create", rule.summary)]
         rule_id = str(rows[0]["Id"])
         current = self.client.call(

@@ -1,9 +1,11 @@
 """Pulling engagements page by page: full scans and incremental windows.
 
 An incremental pull asks three questions, in three calls when nothing changed:
-  1. which opportunities had a contact role edited since the watermark (editing a role leaves
-     the opportunity's ``SystemModstamp`` alone, so the main query alone would miss a new
-     sponsor), ids only;
+  1. which opportunities had a contact role added, edited or deleted since the watermark
+     (a role change leaves the opportunity's ``SystemModstamp`` alone, so the main query alone
+     would miss a new or removed sponsor), ids only; through ``queryAll``, which also returns
+     the role rows deleted since then (``IsDeleted`` true, stamped when deleted), so one query
+     answers both;
   2. which opportunities had a playbook task completed since the watermark (completing a task
      leaves the opportunity alone too, and a task marked done while its problem persists must
      come back), ids only;
@@ -95,11 +97,11 @@ class Puller:
         """
         ids: dict[str, None] = {}
         asks = (
-            (soql.changed_roles(start), "OpportunityId"),
-            (soql.completed_tasks(self.mapping.fields.task_key, start), "WhatId"),
+            (soql.changed_roles(start), "OpportunityId", True),
+            (soql.completed_tasks(self.mapping.fields.task_key, start), "WhatId", False),
         )
-        for query, column in asks:
-            for row in self._records(query, complete_children=False):
+        for query, column, deleted_too in asks:
+            for row in self._records(query, complete_children=False, include_deleted=deleted_too):
                 if row.get(column):
                     ids[str(row[column])] = None
         return list(ids)
@@ -116,11 +118,17 @@ class Puller:
         except RecordError as exc:
             yield UnmappableRecord(record_id, str(exc))
 
-    def _records(self, query: str, *, complete_children: bool = True) -> Iterator[dict[str, Any]]:
-        """Every record of a query, one page in memory at a time."""
+    def _records(
+        self, query: str, *, complete_children: bool = True, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a query, one page in memory at a time (``queryAll`` if asked)."""
         headers = self.headers
+
+        def first(sf: Salesforce) -> Any:
+            return sf.query(query, include_deleted=include_deleted, headers=headers)
+
         try:
-            page = self.client.call("query", lambda sf: sf.query(query, headers=headers))
+            page = self.client.call("query", first)
         except SalesforceMalformedRequest as exc:
             raise ConfigError(
                 "Salesforce rejected the pull query. If it names an unknown field, run "

@@ -193,7 +193,11 @@ def or_ids(condition: str, ids: Sequence[str]) -> str:
 
 
 def changed_roles(start: dt.datetime) -> str:
-    """Opportunities whose contact roles changed: editing a role leaves the deal's stamp alone."""
+    """Opportunities whose contact roles changed: editing a role leaves the deal's stamp alone.
+
+    Run through ``queryAll``, it also returns role rows deleted since ``start`` (deleting a
+    row stamps it), so a removed sponsor is caught incrementally too.
+    """
     return format_soql(
         "SELECT OpportunityId FROM OpportunityContactRole WHERE SystemModstamp >= {} "
         "ORDER BY OpportunityId",

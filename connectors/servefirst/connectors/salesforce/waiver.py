@@ -18,6 +18,7 @@ from simple_salesforce.format import format_soql
 
 from servefirst.connectors.base import ProvisionStep
 from servefirst.connectors.salesforce.client import SalesforceClient, restful
+from servefirst.connectors.salesforce.creates import create_record
 from servefirst.connectors.salesforce.fields import FieldSpec
 
 Step = ProvisionStep
@@ -46,13 +47,6 @@ def _query(client: SalesforceClient, soql: str) -> list[dict[str, Any]]:
     return list(page.get("records") or [])
 
 
-def _create(client: SalesforceClient, sobject: str, values: Mapping[str, Any]) -> str:
-    answer = client.call(
-        "create", restful(f"sobjects/{sobject}/", method="POST", payload=dict(values))
-    )
-    return str(answer["id"])
-
-
 def waiver_steps(
     client: SalesforceClient,
     spec: FieldSpec,
@@ -79,7 +73,7 @@ def waiver_steps(
             Step("permission", name, "create", f"permission set for '{who}': may waive findings")
         )
         if not dry_run:
-            approvers = _create(
+            approvers = create_record(
                 client,
                 "PermissionSet",
                 {
@@ -88,6 +82,7 @@ def waiver_steps(
                     "Description": "May waive serve-first playbook findings: edits the "
                     f"{spec.metadata['label']} field.",
                 },
+                format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name),
             )
     grants = _query(
         client,
@@ -106,7 +101,12 @@ def waiver_steps(
             client.call("update", restful(path, method="PATCH", payload=values))
         else:
             target = {"ParentId": approvers, "SobjectType": spec.table, "Field": field}
-            _create(client, "FieldPermissions", target | values)
+            key = format_soql(
+                "SELECT Id FROM FieldPermissions WHERE ParentId = {} AND Field = {}",
+                approvers,
+                field,
+            )
+            create_record(client, "FieldPermissions", target | values, key)
     steps.append(
         Step(
             "permission",

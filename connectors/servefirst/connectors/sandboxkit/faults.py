@@ -15,6 +15,11 @@ class FaultKind(StrEnum):
     LIMIT = "limit"  # answer the CRM's rate/daily limit response (SF 403, HubSpot 429)
     RESET = "reset"  # the connection breaks mid-response
     LATENCY = "latency"  # answer normally, after a delay
+    #: Carry the request out (a create lands), then break the connection before the reply
+    #: (``applied_reset``) or answer an error status instead (``applied_status``): what a
+    #: client sees when a write succeeded but its reply was lost.
+    APPLIED_RESET = "applied_reset"
+    APPLIED_STATUS = "applied_status"
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class Fault:
     latency_ms: int = 0
     policy: str = ""  # CRM-specific flavour of LIMIT, e.g. "daily" or "ten_secondly"
     path_prefix: str = ""  # only requests whose path starts with this
+    method: str = ""  # only requests with this HTTP method (any when empty)
+
+    def matches(self, path: str, method: str) -> bool:
+        return path.startswith(self.path_prefix) and self.method in ("", method.upper())
 
 
 class FaultInjector:
@@ -60,11 +69,11 @@ class FaultInjector:
             self._rate = 0.0
             self._random_kinds = ()
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, method: str = "") -> Fault | None:
         """The fault for this request, if any, consuming it from the queue."""
         with self._lock:
             for index, (fault, remaining) in enumerate(self._queue):
-                if path.startswith(fault.path_prefix):
+                if fault.matches(path, method):
                     if remaining <= 1:
                         del self._queue[index]
                     else:

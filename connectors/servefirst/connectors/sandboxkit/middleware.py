@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from servefirst.connectors.sandboxkit import clock as sandbox_clock
@@ -31,6 +32,14 @@ FaultResponder = Callable[[Fault], tuple[int, dict[str, str], bytes]]
 EndpointClassifier = Callable[[str, str], str]
 
 ADMIN_PREFIX = "/__sandbox__"
+
+
+#: The CRM's own reply to a fault that was applied first is the reply to the plain fault.
+_REPLIED = {FaultKind.APPLIED_STATUS: FaultKind.STATUS}
+
+
+async def _discard(_message: Message) -> None:
+    """Swallow a reply: the request was carried out, the client never hears of it."""
 
 
 class _ConnectionResetError(Exception):
@@ -76,7 +85,7 @@ class SandboxMiddleware:
             return
         self.counter.add(method, self.classify(method, path))
         await self.gate.passage(path)
-        fault = self.faults.take(path)
+        fault = self.faults.take(path, method)
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -84,7 +93,10 @@ class SandboxMiddleware:
             await asyncio.sleep(fault.latency_ms / 1000)
             await self.app(scope, receive, send)
             return
-        if fault.kind is FaultKind.RESET:
+        if fault.kind in (FaultKind.APPLIED_RESET, FaultKind.APPLIED_STATUS):
+            # The CRM carries the request out; only its reply is lost or replaced.
+            await self.app(scope, receive, _discard)
+        if fault.kind in (FaultKind.RESET, FaultKind.APPLIED_RESET):
             await send(
                 {
                     "type": "http.response.start",
@@ -94,7 +106,8 @@ class SandboxMiddleware:
             )
             await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
             raise _ConnectionResetError("injected connection reset")
-        status, headers, body = self.respond(fault)
+        replied = replace(fault, kind=_REPLIED.get(fault.kind, fault.kind))
+        status, headers, body = self.respond(replied)
         await _send_bytes(send, status, headers, body)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,12 +137,15 @@ class SandboxMiddleware:
         add(
             "POST",
             "/faults",
-            "The next `count` matching requests suffer a fault: an error status with the "
-            "CRM's error body, the CRM's limit reply, a connection reset mid-response, or "
-            "latency.",
+            "The next `count` matching requests (under `path_prefix`, with `method` if given) "
+            "suffer a fault: an error status with the CRM's error body, the CRM's limit reply, "
+            "a connection reset mid-response, or latency. `applied_reset` and `applied_status` "
+            "first carry the request out (a create lands), then break the connection or answer "
+            "the error status: a write whose reply was lost.",
             self._inject,
-            body='{"kind": "status|limit|reset|latency", "count": 1, "status": 503, '
-            '"latency_ms": 0, "policy": "", "path_prefix": ""}',
+            body='{"kind": "status|limit|reset|latency|applied_reset|applied_status", '
+            '"count": 1, "status": 503, "latency_ms": 0, "policy": "", "path_prefix": "", '
+            '"method": ""}',
         )
         add(
             "POST",
@@ -235,6 +251,7 @@ def _fault(payload: dict[str, Any]) -> Fault:
         latency_ms=int(payload.get("latency_ms", 0)),
         policy=str(payload.get("policy", "")),
         path_prefix=str(payload.get("path_prefix", "")),
+        method=str(payload.get("method", "")).upper(),
     )
 
 

@@ -86,12 +86,25 @@ def config_errors() -> Iterator[None]:
 
 
 def load(config: Path | None) -> tuple[Settings, Playbook]:
-    """Settings and their playbook, exiting 2 with clear messages on any problem."""
-    from servefirst.config.loader import load_playbook, load_settings  # noqa: PLC0415
+    """Settings and their playbook, exiting 2 with clear messages on any problem.
+
+    A ``stage_map`` naming no stage of its playbook stops here, before a connection opens or a
+    run is recorded.
+    """
+    from servefirst.config.loader import (  # noqa: PLC0415
+        ConfigFileError,
+        load_playbook,
+        load_settings,
+        stage_map_problems,
+    )
 
     with config_errors():
         settings = load_settings(config)
-        return settings, load_playbook(settings)
+        playbook = load_playbook(settings)
+        problems = stage_map_problems(settings, config)
+        if problems:
+            raise ConfigFileError(problems)
+        return settings, playbook
 
 
 def connection_names(settings: Settings, connection: str | None, every: bool) -> list[str]:

@@ -6,6 +6,7 @@ touching any CRM.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from servefirst.sync.cli.output import plain
 if TYPE_CHECKING:
     from servefirst.config.settings import HubSpotConnection, SalesforceConnection, Secret, Settings
     from servefirst.playbook.definition import Playbook
-    from servefirst.playbook.model import Assessment, Engagement
+    from servefirst.playbook.model import Assessment, Engagement, Finding
 
 playbook_app = typer.Typer(no_args_is_help=True, help="Read and try out the playbook.")
 app.add_typer(playbook_app, name="playbook")
@@ -66,6 +67,8 @@ def validate(config: ConfigOption = None) -> None:
         load_playbook,
         load_settings,
         playbook_source,
+        playbook_warnings,
+        stage_map_problems,
     )
     from servefirst.playbook.errors import ConfigError  # noqa: PLC0415
 
@@ -85,11 +88,15 @@ def validate(config: ConfigOption = None) -> None:
                 problems.extend(exc.problems)
             except ConfigError as exc:
                 problems.append(str(exc))
+        if not problems:
+            problems.extend(stage_map_problems(settings, config))
         problems.extend(_secret_problems(settings, config))
         if problems:
             raise ConfigFileError(problems)
     # One line each, never wrapped: file paths stay whole for copying.
     for source, playbook in playbooks.items():
+        for warning in playbook_warnings(playbook, source):
+            err_console.print(plain(warning))
         console.print("ok", style="green", end="")
         console.print(
             plain(
@@ -201,8 +208,22 @@ def show(config: ConfigOption = None, playbook_file: PlaybookOption = None) -> N
         heading = (
             f"{rule_id}  ({rule.severity.value}, {action}, {_applies(rule_id, playbook)}{state})"
         )
+        if rule.label:
+            heading = f"{rule.label}: {heading}"
         console.print(plain(heading), style="bold" if rule.enabled else "dim")
         console.print(Padding(plain(rule.message.strip()), (0, 0, 1, 4)))
+    if playbook.task_groups:
+        console.print("Task groups (findings one action fixes share one task)", style="bold")
+        for key, group in playbook.task_groups.items():
+            console.print(plain(f"{group.label} ({key}): {group.task_title}"), style="bold")
+            console.print(Padding(plain(", ".join(group.rules)), (0, 0, 1, 4)))
+    policy = playbook.waivers
+    console.print(
+        plain(
+            f"Waivers: written by {policy.who_may_waive}, at most {policy.max_days} days ahead, "
+            "one per line: NAME until YYYY-MM-DD: why"
+        )
+    )
 
 
 def _applies(rule_id: str, playbook: Playbook) -> str:
@@ -235,7 +256,7 @@ def check(
 
     playbook = _playbook(config, playbook_file)
     day = parse_date(as_of)
-    engagements, problems = read_engagements(engagement_file)
+    engagements, problems = read_engagements(engagement_file, playbook)
     for problem in problems:
         err_console.print(plain(problem))
     assessments = [evaluate(e, playbook, day, slips=slips) for e in engagements]
@@ -253,11 +274,16 @@ def check(
         raise typer.Exit(int(Exit.RECORD_ERRORS if engagements else Exit.USAGE))
 
 
-def read_engagements(path: Path) -> tuple[list[Engagement], list[str]]:
-    """Engagements from a JSON file; each bad record is reported (with its index) and skipped."""
+def read_engagements(path: Path, playbook: Playbook) -> tuple[list[Engagement], list[str]]:
+    """Engagements from a JSON file; each bad record is reported and skipped.
+
+    Records are numbered from 1 in file order; each bad field is named once, with its path
+    (``record 3 (ENG-3): po_date: ...``), and a stage the playbook does not have is refused.
+    """
     from pydantic import ValidationError  # noqa: PLC0415 - keeps `--help` fast
 
     from servefirst.config.locate import problems_from  # noqa: PLC0415
+    from servefirst.playbook.definition import CLOSED_STAGES  # noqa: PLC0415
     from servefirst.playbook.model import Engagement  # noqa: PLC0415
 
     try:
@@ -269,18 +295,28 @@ def read_engagements(path: Path) -> tuple[list[Engagement], list[str]]:
     records = data if isinstance(data, list) else [data]
     engagements: list[Engagement] = []
     problems: list[str] = []
-    for index, record in enumerate(records):
+    stages = [s.key for s in playbook.stages] + list(CLOSED_STAGES)
+    for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            problems.append(f"{path}: record {index}: expected a JSON object; skipped")
+            problems.append(f"{path}: record {number}: expected a JSON object; skipped")
             continue
+        where = f"{path}: record {number}" + (f" ({record['id']})" if "id" in record else "")
         try:
-            engagements.append(Engagement.model_validate(_neutral(record)))
+            engagement = Engagement.model_validate(_neutral(record))
         except ValidationError as exc:
-            for loc, message in problems_from(exc):
-                key = ".".join(str(p) for p in loc)
-                problems.append(
-                    f"{path}: record {index} ({record.get('id', '?')}): {key}: {message}; skipped"
-                )
+            seen: set[str] = set()
+            for _, message in problems_from(exc):
+                if message not in seen:
+                    seen.add(message)
+                    problems.append(f"{where}: {message}; skipped")
+            continue
+        if engagement.stage is not None and engagement.stage not in stages:
+            problems.append(
+                f"{where}: stage: {engagement.stage!r} is not a stage of playbook "
+                f"{playbook.name!r}; use one of: {', '.join(stages)}; skipped"
+            )
+            continue
+        engagements.append(engagement)
     return engagements, problems
 
 
@@ -295,25 +331,43 @@ def _neutral(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "group": f.group,
+        "severity": f.severity.value,
+        "action": f.action.value,
+        "message": f.message,
+        "fix": f.fix,
+        "recommended_po_date": _iso(f.recommended_po_date),
+        "recommended_operational_date": _iso(f.recommended_operational_date),
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _assessment_json(engagement: Engagement, assessment: Assessment) -> dict[str, Any]:
+    desired = assessment.desired
     return {
         "id": engagement.id,
         "name": engagement.name,
         "stage": engagement.stage or engagement.raw_stage,
         "health": assessment.health.value if assessment.health else None,
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity.value,
-                "action": f.action.value,
-                "message": f.message,
-                "fix": f.fix,
-            }
-            for f in assessment.findings
+        "findings": [_finding_json(f) for f in assessment.findings],
+        "waived": [
+            {**_finding_json(w.finding), "until": w.until.isoformat(), "reason": w.reason}
+            for w in assessment.waived
         ],
+        "waiver_problems": list(assessment.waiver_problems),
         "tasks": [
-            {"key": t.key, "subject": t.subject, "due": t.due.isoformat()} for t in assessment.tasks
+            {"key": t.key, "subject": t.subject, "due": t.due.isoformat(), "rules": list(t.rules)}
+            for t in assessment.tasks
         ],
+        "findings_text": desired.findings if desired else None,
+        "timetable": desired.timetable if desired else None,
+        "date_sensitive": assessment.date_sensitive,
     }
 
 
@@ -339,3 +393,13 @@ def print_assessment(engagement: Engagement, assessment: Assessment) -> None:
         text.append(f" {finding.message}")
         console.print(text)
         console.print(plain(f"     → {finding.fix} ({finding.rule})"), style="dim")
+    for waived in assessment.waived:
+        console.print(
+            plain(
+                f"  waived until {waived.until}: {waived.finding.message} "
+                f"({waived.finding.rule}; {waived.reason})"
+            ),
+            style="dim",
+        )
+    for problem in assessment.waiver_problems:
+        console.print(plain(f"  waiver: {problem}"), style="yellow")

@@ -84,6 +84,19 @@ def render_sync(console: Console, report: RunReport) -> None:
     console.print(_totals_table(report.totals))
     if report.totals.findings_by_rule:
         console.print(_findings_table(report.totals.findings_by_rule))
+    waived = [(e, w) for e in report.engagements for w in e.waived]
+    if waived:
+        table = Table(title="Waived by a manager", title_justify="left")
+        for column in ("Engagement", "Rule", "Until", "Why"):
+            table.add_column(column)
+        for engagement, waiver in waived[:_MAX_ERRORS]:
+            table.add_row(
+                escape(engagement.name),
+                waiver.rule,
+                waiver.until.isoformat(),
+                escape(waiver.reason),
+            )
+        console.print(table)
     if report.errors:
         table = Table(title="Record errors", title_justify="left")
         table.add_column("Record", overflow="fold")

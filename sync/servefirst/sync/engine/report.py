@@ -40,6 +40,16 @@ class FindingSummary:
 
 
 @dataclass(frozen=True)
+class WaivedSummary:
+    """A finding a manager waived: which, until when and why."""
+
+    rule: str
+    message: str
+    until: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
 class EngagementSummary:
     """One evaluated engagement as the JSON report lists it."""
 
@@ -48,6 +58,7 @@ class EngagementSummary:
     stage: str | None
     health: str | None
     findings: tuple[FindingSummary, ...]
+    waived: tuple[WaivedSummary, ...] = ()
 
     @classmethod
     def of(cls, engagement: Engagement, assessment: Assessment) -> EngagementSummary:
@@ -58,6 +69,10 @@ class EngagementSummary:
             health=None if assessment.health is None else assessment.health.value,
             findings=tuple(
                 FindingSummary(f.rule, f.severity.value, f.message) for f in assessment.findings
+            ),
+            waived=tuple(
+                WaivedSummary(w.finding.rule, w.finding.message, w.until, w.reason)
+                for w in assessment.waived
             ),
         )
 
@@ -83,7 +98,8 @@ class RunReport:
     retry: list[RetryEntry] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
-        """The one JSON document ``servefirst sync --json`` prints (issue 5's exact keys)."""
+        """The one JSON document ``servefirst sync --json`` prints (issue 5's keys, and each
+        engagement's waived findings)."""
         calls = {
             "total": self.totals.api_calls_read + self.totals.api_calls_write,
             "read": self.totals.api_calls_read,
@@ -108,6 +124,15 @@ class RunReport:
                     "findings": [
                         {"rule": f.rule, "severity": f.severity, "message": f.message}
                         for f in e.findings
+                    ],
+                    "waived": [
+                        {
+                            "rule": w.rule,
+                            "message": w.message,
+                            "until": w.until.isoformat(),
+                            "reason": w.reason,
+                        }
+                        for w in e.waived
                     ],
                 }
                 for e in self.engagements

@@ -34,6 +34,7 @@ def engagement_json(s: EngagementSnapshot) -> dict[str, object]:
         "slips": s.slips,
         "rules": list(s.rules),
         "findings": [rule_label(r) for r in s.rules],
+        "timetable": s.timetable,
         "waiver": s.waiver,
         "url": s.url,
     }

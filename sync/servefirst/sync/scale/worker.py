@@ -20,6 +20,7 @@ from typing import Any
 import dramatiq
 
 from servefirst.config.settings import Settings
+from servefirst.connectors.budget import RedisLimiter, use_limiter
 from servefirst.sync.logs import log_event
 from servefirst.sync.scale.broker import declare_actors, make_broker, poll_ms
 from servefirst.sync.scale.jobs import stop_all, use_config
@@ -33,6 +34,7 @@ _STOP_TIMEOUT_MS = 10 * 60 * 1000
 def serve_worker(settings: Settings, config_path: Path, *, threads: int | None = None) -> None:
     """Consume the deployment's queue in this process until SIGTERM or SIGINT."""
     use_config(config_path)
+    share_budgets(settings)
     broker = make_broker(settings.scale)
     declare_actors(broker, settings.scale)
     count = threads or settings.scale.threads
@@ -57,3 +59,21 @@ def serve_worker(settings: Settings, config_path: Path, *, threads: int | None =
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log_event(log, logging.INFO, "worker_stopped")
+
+
+def share_budgets(settings: Settings) -> None:
+    """Make this worker's connectors spend each org's API budget in Redis, with the others.
+
+    Without it, four workers syncing four connections of one HubSpot portal would each allow
+    themselves the portal's whole ten-second window.
+    """
+    url = settings.scale.shared_limiter_url()
+    if url is None:
+        log_event(
+            log,
+            logging.WARNING,
+            "budget_not_shared",
+            reason="no Redis for the API budget: set [scale] limiter_url",
+        )
+        return
+    use_limiter(RedisLimiter.from_url(url, settings.scale.namespace))

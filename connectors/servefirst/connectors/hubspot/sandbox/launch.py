@@ -38,7 +38,12 @@ DEFAULT_SEARCH_LAG_SECONDS = 2.0
 
 
 def write_config(
-    workdir: Path, url: str, token_file: Path, tier: str, search_lag_seconds: float = 0.0
+    workdir: Path,
+    url: str,
+    token_file: Path,
+    tier: str,
+    search_lag_seconds: float = 0.0,
+    ca_bundle: Path | None = None,
 ) -> Path:
     """A ``servefirst.toml`` for one HubSpot connection to this sandbox.
 
@@ -59,6 +64,8 @@ def write_config(
         "# this sandbox's search index lags by the configured search lag only",
         f"incremental_overlap_seconds = {overlap}",
     ]
+    if ca_bundle is not None:
+        connection.append(f"ca_bundle = {q(ca_bundle.resolve())}")
     return shared_config(workdir, header, connection)
 
 
@@ -208,8 +215,9 @@ def start_sandbox(
     tier: str = "professional",
     rate_limits: bool = True,
     search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS,
+    tls: bool = False,
 ) -> RunningSandbox:
-    """Starts a HubSpot sandbox on loopback over plain http and returns its handle.
+    """Starts a HubSpot sandbox on loopback and returns its handle.
 
     Args:
         workdir: where the token file and ``servefirst.toml`` are written.
@@ -222,6 +230,8 @@ def start_sandbox(
             (the headers are always sent); tests and demos that need neither turn it off.
         search_lag_seconds: search shows records as they were this long ago; by default the
             few seconds a real portal's search index trails its writes.
+        tls: serve https with a certificate from a throwaway local CA (its PEM file becomes
+            the config's ``ca_bundle``) instead of plain http.
     """
     check_seed(seed)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -246,11 +256,13 @@ def start_sandbox(
         respond=make_responder(limiter),
         admin=registry,
     )
-    server = _Stopping(app, port=port, tls_dir=None)
+    server = _Stopping(app, port=port, tls_dir=workdir / "tls" if tls else None)
     server.admin_api = admin
     server.start()
     admin.save()
-    config = write_config(workdir, server.url, token_file, tier, search_lag_seconds)
+    config = write_config(
+        workdir, server.url, token_file, tier, search_lag_seconds, server.ca_bundle
+    )
     lock = threading.Lock()
 
     def seed_more(kind: str, n: int = 0) -> object:
