@@ -2,7 +2,8 @@
 
 The CLI stores the instance URL with a trailing slash and requests ``//services/data/...``,
 which real orgs serve; ``sf data query`` tells a parent path from a child subquery by the
-``aggregate`` flag of a ``columns=true`` column that has ``joinColumns``.
+``aggregate`` flag of a ``columns=true`` column that has ``joinColumns``. The column shapes
+follow the column metadata the CLI's own tests answer for a parent path and a subquery.
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ def test_a_child_subquery_column_is_an_aggregate_and_a_parent_path_is_not(sf: An
     )
     name, owner, opportunities = meta["columnMetadata"]
     assert (name["columnName"], name["aggregate"], name["joinColumns"]) == ("Name", False, [])
-    assert (owner["columnName"], owner["aggregate"]) == ("Owner", False)
+    assert (owner["columnName"], owner["aggregate"], owner["foreignKeyName"]) == (
+        "Owner",
+        False,
+        "OwnerId",
+    )
+    assert opportunities["foreignKeyName"] is None
     assert [c["columnName"] for c in owner["joinColumns"]] == ["Name"]
     assert (opportunities["columnName"], opportunities["aggregate"]) == ("Opportunities", True)
     assert [c["columnName"] for c in opportunities["joinColumns"]] == ["Name", "Amount"]
