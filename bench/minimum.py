@@ -24,8 +24,15 @@ HubSpot (CRM v3 search, v4 associations, v3 batch reads of 100):
     write = ceil(updates / 100) + ceil(task creates / 100) + ceil(task closes / 100).
 
 R is the number of engagements the sync *must* read: all of them for a full sync, and for an
-incremental sync only those someone else changed since the last run (the sync's own writes
-do not count: re-reading them is overhead, and the table shows it as such).
+incremental sync only those someone else changed since the last run.
+
+The sync right after a writing one also finds that run's own writes W again: they were
+modified after its watermark, and only reading them tells they were not changed by anyone else
+since. The *re-read minimum* counts the query or search pages that listing them takes, and
+nothing around them (HubSpot: no association or batch read, as their ``updatedAt`` is the one
+the write returned):
+    Salesforce: ceil(W / 2000) query pages;  HubSpot: ceil(W / 200) search pages,
+in place of the one empty page an incremental sync that finds nothing reads.
 """
 
 from __future__ import annotations
@@ -76,9 +83,12 @@ def _batches(count: int, size: int) -> int:
     return ceil(count / size) if count > 0 else 0
 
 
-def salesforce(records: int, writes: WriteCounts, *, incremental: bool) -> Minimum:
-    """Salesforce's minimum for reading ``records`` engagements and writing ``writes``."""
-    read = max(1, _batches(records, SF_QUERY_PAGE)) + (2 if incremental else 0)
+def salesforce(records: int, writes: WriteCounts, *, incremental: bool, reread: int = 0) -> Minimum:
+    """Salesforce's minimum for reading ``records`` engagements and writing ``writes``.
+
+    ``reread``: records the previous sync wrote, which this one lists again.
+    """
+    read = max(1, _batches(records + reread, SF_QUERY_PAGE)) + (2 if incremental else 0)
     write = sum(
         _batches(n, SF_COLLECTION) for n in (writes.updates, writes.task_opens, writes.task_closes)
     )
@@ -86,11 +96,20 @@ def salesforce(records: int, writes: WriteCounts, *, incremental: bool) -> Minim
 
 
 def hubspot(
-    pages: Sequence[DealPage], writes: WriteCounts, *, owners: int, incremental: bool = False
+    pages: Sequence[DealPage],
+    writes: WriteCounts,
+    *,
+    owners: int,
+    incremental: bool = False,
+    reread: int = 0,
 ) -> Minimum:
-    """HubSpot's minimum for reading these search pages of deals and writing ``writes``."""
+    """HubSpot's minimum for reading these search pages of deals and writing ``writes``.
+
+    ``reread``: deals the previous sync wrote, which this one lists again (searches only).
+    """
     read = 1 + (1 if incremental else 0)  # the pipeline, the completed tasks
-    if not pages:
+    read += reread_pages(reread)
+    if not pages and not reread:
         read += 1  # one search, answered empty
     for page in pages:
         read += 1 + HS_ASSOCIATION_TYPES
@@ -103,6 +122,11 @@ def hubspot(
     return Minimum(read, write)
 
 
+def reread_pages(reread: int) -> int:
+    """HubSpot search pages that list ``reread`` records again."""
+    return _batches(reread, HS_SEARCH_PAGE)
+
+
 #: HubSpot Professional: calls per rolling window, the window, and searches per second.
 HS_WINDOW_CALLS = 190
 HS_WINDOW_SECONDS = 10.0
@@ -112,10 +136,13 @@ HS_SEARCHES_PER_SECOND = 5
 def hubspot_floor_seconds(minimum: Minimum, search_pages: int) -> float:
     """The least wall time Professional-tier limits impose on the minimum's calls.
 
-    Both limits are rolling windows, so the first window's worth goes out at once: 190 calls
-    (5 searches) cost no wait, and every further 190 calls (5 searches) need one more window.
-    The floor is the later of the two: ``(calls - 190) / 19`` s and ``(searches - 5) / 5`` s.
+    Both limits are rolling windows: no 10 s span may hold more than 190 calls, and no 1 s span
+    more than 5 searches. The fastest schedule sends each window's worth at once, so call
+    ``n`` (0-based) cannot go before ``10 * (n // 190)`` s, and search ``n`` before
+    ``n // 5`` s: the floor is the later of the last call's and the last search's earliest
+    time. (A rate of 19 calls a second after a free first burst, ``(calls - 190) / 19``, is
+    no bound: a rolling window never allows it for longer than one window.)
     """
-    calls = max(0, minimum.total - HS_WINDOW_CALLS) / (HS_WINDOW_CALLS / HS_WINDOW_SECONDS)
-    searches = max(0, search_pages - HS_SEARCHES_PER_SECOND) / HS_SEARCHES_PER_SECOND
+    calls = HS_WINDOW_SECONDS * ((minimum.total - 1) // HS_WINDOW_CALLS) if minimum.total else 0
+    searches = float((search_pages - 1) // HS_SEARCHES_PER_SECOND) if search_pages else 0.0
     return max(calls, searches)

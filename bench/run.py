@@ -99,10 +99,12 @@ def measure(
     expected: list[str] | None,
     *,
     unpaced: bool = False,
+    reread: int = 0,
 ) -> dict[str, Any]:
     """One phase: reset the counters, run the child, compare its calls with the minimum.
 
-    ``expected`` lists the engagements the sync must read (``None``: all of them, a full sync).
+    ``expected`` lists the engagements the sync must read (``None``: all of them, a full sync);
+    ``reread`` is how many records the previous phase wrote, which this one lists again.
     """
     ids = crm.engagement_ids(sandbox) if expected is None else expected
     pages, owners = crm.hubspot_pages(sandbox, ids) if sandbox.crm == "hubspot" else ([], 0)
@@ -126,12 +128,16 @@ def measure(
     counts = result["counts"]
     writes = WriteCounts(counts["records_updated"], counts["tasks_opened"], counts["tasks_closed"])
     if sandbox.crm == "salesforce":
-        least = minimum.salesforce(len(ids), writes, incremental=expected is not None)
+        least = minimum.salesforce(
+            len(ids), writes, incremental=expected is not None, reread=reread
+        )
     else:
-        least = minimum.hubspot(pages, writes, owners=owners, incremental=expected is not None)
+        least = minimum.hubspot(
+            pages, writes, owners=owners, incremental=expected is not None, reread=reread
+        )
     row.update(_against_minimum(least, read, write))
     if sandbox.crm == "hubspot":
-        row["search_pages"] = max(1, len(pages))
+        row["search_pages"] = max(1, len(pages) + minimum.reread_pages(reread))
         row["floor_seconds"] = minimum.hubspot_floor_seconds(least, row["search_pages"])
     evaluated = counts["engagements_read"]
     row["per_second"] = evaluated / result["seconds"] if evaluated and result["seconds"] else None
@@ -167,19 +173,14 @@ def bench_size(
             ("no-change", "sync", []),
             ("quiet", "sync", []),
         ]
+        written = 0
         for phase, kind, expected in phases:
-            rows.append(
-                _row(
-                    name,
-                    size,
-                    phase,
-                    limits,
-                    measure(kind, sandbox, as_of, folder, expected, unpaced=unpaced),
-                )
-            )
+            row = measure(kind, sandbox, as_of, folder, expected, unpaced=unpaced, reread=written)
+            rows.append(_row(name, size, phase, limits, row))
             _progress(rows[-1])
+            written = row["counts"]["records_updated"]
         edited = crm.rep_edits(sandbox, as_of)
-        row = measure("sync", sandbox, as_of, folder, edited, unpaced=unpaced)
+        row = measure("sync", sandbox, as_of, folder, edited, unpaced=unpaced, reread=written)
         rows.append(_row(name, size, "1% edit", limits, row))
         _progress(rows[-1])
         if not limited and size <= args.naive_max:

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from servefirst.config.loader import builtin_playbook
+from servefirst.config.loader import builtin_playbook, load_settings
 from servefirst.connectors.base import ProvisionReport, ProvisionStep
 from servefirst.playbook.model import Engagement
 from servefirst.sync.cli import app
@@ -282,3 +282,21 @@ def test_runs_list_wraps_a_long_connection_name_instead_of_cutting_it(tmp_path: 
     rows = [line for line in text.splitlines() if len(line) > start and line[start] != " "]
     column = "".join(line[start:].split(" ", 1)[0] for line in rows if line[start - 1] == " ")
     assert name in column, text
+
+
+def test_sync_all_carries_on_past_a_connection_another_process_is_syncing(
+    two_orgs: tuple[Path, list[tuple[str, str]]],
+) -> None:
+    config, opened = two_orgs
+    settings = load_settings(config)
+    store = StateStore.open(settings.resolve_state_url())
+    try:
+        store.acquire_lease("us", ttl=dt.timedelta(minutes=5))  # a live run elsewhere
+        code, out, err = invoke("sync", "-c", str(config), "--all", "--json")
+    finally:
+        store.close()
+    assert code == 3, err
+    documents = json.loads(out)
+    assert [(d["connection"], d["status"]) for d in documents] == [("emea", "ok"), ("us", "busy")]
+    assert opened == [("emea", "emea")]
+    assert "already being synced" in err and "the other connections carry on" in err

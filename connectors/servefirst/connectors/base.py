@@ -8,9 +8,9 @@ the engine (in ``servefirst.sync``) decides *what* to write, the connector only 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import RecordError
@@ -285,6 +285,29 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class RemembersStamps(Protocol):
+    """A connector that skips re-reading records still carrying the stamp it last saw.
+
+    The engine hands it the stamps remembered from earlier runs before the pull, and keeps
+    what it saw or wrote after each batch is applied (never in a dry run, never for a batch
+    whose apply failed), so a skipped record is always one whose evaluation and writes are
+    already done. Only incremental pulls skip: a full scan reads everything.
+    """
+
+    def recall_stamps(self, stamps: Mapping[str, str]) -> None:
+        """Stamps of earlier runs, by record id."""
+        ...
+
+    def take_stamps(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """The stamps these records carry after this run read (and maybe wrote) them.
+
+        The engine asks for the records of a batch once it is applied: a record pulled
+        ahead into the next batch is not yet done, and must not be skipped next time.
+        """
+        ...
+
+
 __all__ = [
     "AUTOFILL_FIELDS",
     "PLUGIN_FIELDS",
@@ -301,6 +324,7 @@ __all__ = [
     "ProvisionStep",
     "PullWindow",
     "RecordUpdate",
+    "RemembersStamps",
     "TaskClose",
     "TaskOpen",
     "TaskUpdate",

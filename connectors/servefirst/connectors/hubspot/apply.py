@@ -32,6 +32,8 @@ class Writer:
         self.client = client
         self.fields = fields
         self.tasks = TaskWriter(client, fields)
+        #: Deal id -> ``updatedAt`` its last successful update returned.
+        self.stamps: dict[str, str] = {}
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Updates, then edits of known tasks (closes, rewordings, reopens), then new tasks."""
@@ -72,6 +74,8 @@ class Writer:
             if out is None:
                 results.append(WriteResult("update", update.engagement_id, False, None, note, True))
                 continue
+            if out.ok and out.stamp:
+                self.stamps[update.engagement_id] = out.stamp
             message = "; ".join(m for m in (out.message, note) if m)
             results.append(
                 WriteResult(

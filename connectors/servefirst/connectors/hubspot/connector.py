@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from servefirst.config.settings import HubSpotConnection
@@ -85,6 +85,21 @@ class HubSpotConnector:
         if plan.empty:
             return ApplyResult()
         return self.writer.apply(plan)
+
+    def recall_stamps(self, stamps: Mapping[str, str]) -> None:
+        """Each deal's ``updatedAt`` as earlier runs saw or wrote it (see ``pull``)."""
+        self.reader.known = dict(stamps)
+
+    def take_stamps(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """The ``updatedAt`` these deals carry after this run read them and maybe wrote them."""
+        stamps: dict[str, str] = {}
+        for deal_id in record_ids:
+            written = self.writer.stamps.pop(deal_id, None)
+            read = self.reader.read_stamps.pop(deal_id, None)
+            stamp = written or read
+            if stamp is not None:
+                stamps[deal_id] = stamp
+        return stamps
 
     def stage_mapping(self) -> StageMapping:
         """The configured pipeline and how its stages map to playbook stages (read once)."""

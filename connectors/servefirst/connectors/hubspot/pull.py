@@ -19,6 +19,16 @@ existing contact as sponsor is therefore seen at the deal's next change or the n
 
 Reading every task around a page is consistent but costs one batch read per 100 tasks; deals
 carrying many tasks of their own make a page cost more calls, never more than that.
+
+**Deals that have not changed since servefirst last saw them are not read around.** Each
+deal's ``updatedAt`` as last seen (read by a pull, or returned by servefirst's own batch
+update) is remembered in the state store. An incremental search still returns the deals the
+last run wrote (they were modified after its watermark) and those the overlap re-reads; a deal
+whose ``updatedAt`` is still the remembered one was evaluated, and written, as it stands, so
+its association and task reads are skipped and it is not evaluated again. What such a deal's
+evaluation could still depend on has its own query: tasks completed since (``completed``),
+the calendar (the window's date ranges) and the retry set (the window's ids) all bring a deal
+back in full. A full scan never skips.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from servefirst.connectors.hubspot.mapping import (
     StageMapping,
     deal_properties,
     deal_to_engagement,
+    parse_date,
     sponsor_from_contact,
 )
 from servefirst.connectors.hubspot.records import (
@@ -88,6 +99,12 @@ class DealReader:
         self.sponsor_label = sponsor_label
         self.owners = owners
         self.overlap = overlap
+        #: Deal id -> ``updatedAt`` as of earlier runs (see ``recall``).
+        self.known: dict[str, str] = {}
+        #: Deal id -> ``updatedAt`` of the deals this run read.
+        self.read_stamps: dict[str, str] = {}
+        #: Deals an incremental pull left unread because their stamp was the known one.
+        self.skipped = 0
 
     def pull(
         self, window: PullWindow, mapping: StageMapping
@@ -104,9 +121,10 @@ class DealReader:
             if done:
                 window = replace(window, ids=tuple(dict.fromkeys((*window.ids, *done))))
         seen: set[str] = set()
+        asked = frozenset(window.ids)
         properties = deal_properties(self.fields)
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
-            yield from self._query(query, properties, mapping, seen)
+            yield from self._query(query, properties, mapping, seen, window, asked)
 
     def _query(
         self,
@@ -114,6 +132,8 @@ class DealReader:
         properties: list[str],
         mapping: StageMapping,
         seen: set[str],
+        window: PullWindow,
+        asked: frozenset[str],
     ) -> Iterator[Engagement | UnmappableRecord]:
         """Page through one query by keyset: sorted on the id, each page after the last id read.
 
@@ -139,10 +159,34 @@ class DealReader:
             page = results(reply)
             fresh = [r for r in page if str(r["id"]) not in seen]
             seen.update(str(r["id"]) for r in fresh)
-            yield from self.engagements(fresh, mapping)
+            changed = [r for r in fresh if not self._unchanged(r, window, asked)]
+            self.skipped += len(fresh) - len(changed)
+            yield from self.engagements(changed, mapping)
             if not page or next_after(reply) is None:
                 return
             last_id = max((str(r["id"]) for r in page), key=_id_order)
+
+    def _unchanged(self, deal: dict[str, Any], window: PullWindow, asked: frozenset[str]) -> bool:
+        """Whether an incremental pull may skip ``deal``: it still carries the known stamp.
+
+        Never a deal the window asks for by id (retry set, date-dependent text) or by date
+        range (its findings move with the calendar), nor one whose date cannot be read.
+        """
+        deal_id = str(deal["id"])
+        stamp = deal.get("updatedAt")
+        if window.modified_since is None or not stamp or self.known.get(deal_id) != stamp:
+            return False
+        if deal_id in asked:
+            return False
+        props = props_of(deal)
+        for date_range in window.date_ranges:
+            raw = props.get(str(getattr(self.fields, date_range.field, "")))
+            if not raw:
+                continue
+            day = parse_date(raw)
+            if day is None or date_range.start <= day < date_range.end:
+                return False
+        return True
 
     def engagements(
         self, deals: Sequence[dict[str, Any]], mapping: StageMapping
@@ -151,6 +195,9 @@ class DealReader:
         if not deals:
             return
         ids = [str(d["id"]) for d in deals]
+        for deal in deals:
+            if deal.get("updatedAt"):
+                self.read_stamps[str(deal["id"])] = str(deal["updatedAt"])
         contacts = associations(self.client, "deals", "contacts", ids)
         sponsor_links = {
             deal_id: [a.to_id for a in links if self.sponsor_label in a.labels]

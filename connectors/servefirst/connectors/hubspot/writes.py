@@ -26,12 +26,16 @@ from servefirst.connectors.hubspot.records import (
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one input: ``crm_id`` of the record written, or HubSpot's message."""
+    """What happened to one input: ``crm_id`` of the record written, or HubSpot's message.
+
+    ``stamp`` is the record's ``updatedAt`` after the write, as HubSpot's reply gives it.
+    """
 
     ok: bool
     crm_id: str | None = None
     message: str = ""
     category: str = ""
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,9 @@ def _record(
         props = props_of(obj)
         ref = str(props.get(key_property) or "") if key_property else str(obj["id"])
         if ref in refs:
-            outcomes[ref] = Outcome(True, crm_id=str(obj["id"]))
+            outcomes[ref] = Outcome(
+                True, crm_id=str(obj["id"]), stamp=str(obj.get("updatedAt") or "")
+            )
     errors = reply.get("errors") if isinstance(reply, dict) else None
     for error in errors if isinstance(errors, list) else []:
         context = error.get("context") or {}

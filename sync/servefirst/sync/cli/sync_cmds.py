@@ -204,12 +204,25 @@ def sync(
     interactive = sys.stderr.isatty()
     setup_logging(settings.log_level, interactive=interactive)
     patience = waiting(wait, wait_timeout)
-    reports = []
+    from servefirst.sync.state import LeaseHeldError  # noqa: PLC0415
+
+    reports: list[RunReport] = []
+    busy: list[dict[str, str]] = []
     for name in names:
         options = SyncOptions(as_of=days[name], dry_run=dry_run, full=full, diff_file=diff_file)
-        reports.append(_sync_one(settings, name, options, interactive=interactive, wait=patience))
+        try:
+            reports.append(
+                _sync_one(settings, name, options, interactive=interactive, wait=patience)
+            )
+        except LeaseHeldError as exc:
+            if len(names) == 1:
+                lease_held(exc, patience is not None)
+            # --all: another process syncing one connection must not stop the others.
+            busy.append({"connection": name, "status": "busy", "error": str(exc)})
+            err_console.print("error: ", style="bold red", end="")
+            err_console.print(plain(f"{exc}; skipped, the other connections carry on"))
     if json_output:
-        documents = [r.to_json() for r in reports]
+        documents = [r.to_json() for r in reports] + busy
         sys.stdout.write(json.dumps(documents if every else documents[0]) + "\n")
     else:
         from servefirst.sync.cli.sync_render import render_sync  # noqa: PLC0415
@@ -219,7 +232,8 @@ def sync(
             if report.error_message:
                 err_console.print("error: ", style="bold red", end="")
                 err_console.print(plain(report.error_message))
-    raise typer.Exit(int(max(exit_code(r) for r in reports)))
+    codes = [exit_code(r) for r in reports] + [Exit.FAILED] * len(busy)
+    raise typer.Exit(int(max(codes)))
 
 
 def _day(settings: Settings, name: str, asked: dt.date | None, *, dry_run: bool) -> dt.date:
@@ -249,11 +263,10 @@ def _sync_one(
 ) -> RunReport:
     """One connection's run with its own playbook; every failure is in the report.
 
-    Another run holding the connection exits 3 at once, in one line naming it.
+    Raises ``LeaseHeldError`` when another run holds the connection (after ``wait``).
     """
     from servefirst.config.loader import load_playbook  # noqa: PLC0415
     from servefirst.sync.service import sync_connection  # noqa: PLC0415
-    from servefirst.sync.state import LeaseHeldError  # noqa: PLC0415
 
     try:
         with config_errors(), _progress(interactive) as on_progress, _stop_on_sigterm() as stop:
@@ -261,8 +274,6 @@ def _sync_one(
             return sync_connection(
                 settings, playbook, name, options, on_progress=on_progress, wait=wait, stop=stop
             )
-    except LeaseHeldError as exc:
-        lease_held(exc, wait is not None)
     except KeyboardInterrupt:
         fail("interrupted: the run is recorded as such and the next one resumes", Exit.FAILED)
 

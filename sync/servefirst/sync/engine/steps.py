@@ -16,7 +16,13 @@ from itertools import islice
 from typing import IO
 
 from servefirst.config.private import open_private
-from servefirst.connectors.base import Connector, Plan, PullWindow, UnmappableRecord
+from servefirst.connectors.base import (
+    Connector,
+    Plan,
+    PullWindow,
+    RemembersStamps,
+    UnmappableRecord,
+)
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import Assessment, Engagement
 from servefirst.sync.engine.options import Evaluate, ProgressCallback, Pulled, SyncOptions
@@ -125,6 +131,8 @@ class RunSteps:
             diff: IO[str] | None = None
             if self.options.diff_file is not None:
                 diff = stack.enter_context(open_private(self.options.diff_file))
+            if not self.options.dry_run and isinstance(self.connector, RemembersStamps):
+                self.connector.recall_stamps(self.store.stamps.get(self.connection))
             pull = self.connector.pull(window)
             for number, batch in enumerate(_batches(pull, self.options.batch_size), start=1):
                 self.batch(number, batch, diff)
@@ -245,6 +253,9 @@ class RunSteps:
             # After the apply: a crash in between recounts the same slip from the same base.
             self.store.put_engagement_dates(self.connection, dates)
             self.store.snapshots.put(self.connection, snapshots)
+            if isinstance(self.connector, RemembersStamps):
+                done = self.connector.take_stamps(e.id for e in engagements)
+                self.store.stamps.put(self.connection, done)
             self.store.set_date_sensitive(
                 self.connection,
                 add=[i for i, yes in dated.items() if yes],

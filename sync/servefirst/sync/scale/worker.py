@@ -39,6 +39,9 @@ def serve_worker(settings: Settings, config_path: Path, *, threads: int | None =
     declare_actors(broker, settings.scale)
     count = threads or settings.scale.threads
     worker = dramatiq.Worker(broker, worker_threads=count, worker_timeout=poll_ms())
+    # Take no more messages than there are threads to run them: a run can last minutes, and a
+    # message waiting in one worker's buffer is a message an idle worker cannot start.
+    worker.queue_prefetch = count
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

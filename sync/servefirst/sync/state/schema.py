@@ -217,6 +217,16 @@ date_sensitive = Table(
     Column("engagement_id", String(64), primary_key=True),
 )
 
+#: The CRM's modification stamp of each record as servefirst last saw it (read, or returned by
+#: its own write): a record still carrying it has not changed since, and needs no re-reading.
+record_stamps = Table(
+    "record_stamps",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("stamp", String(64), nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
@@ -269,6 +279,10 @@ def _create_v4(conn: Connection) -> None:
     metadata.create_all(conn, tables=[retry_set, date_sensitive, leases], checkfirst=True)
 
 
+def _create_v5(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[record_stamps], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "watermarks, engagement dates, runs and changes", _create_v1),
     Migration(
@@ -276,6 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "runs count tasks updated and reopened", _add_task_counts),
     Migration(4, "retry set, date-sensitive engagements and run leases", _create_v4),
+    Migration(5, "record stamps: what servefirst last saw or wrote of each record", _create_v5),
 )
 
 

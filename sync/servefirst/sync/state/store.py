@@ -46,6 +46,7 @@ from servefirst.sync.state.records import (
 )
 from servefirst.sync.state.retry import RetrySetStore
 from servefirst.sync.state.snapshots import SnapshotTable
+from servefirst.sync.state.stamps import StampTable
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 
@@ -108,6 +109,7 @@ class StateStore(HistoryStore, RetrySetStore, LeaseStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.snapshots = SnapshotTable(engine)
+        self.stamps = StampTable(engine)
         try:
             self.version = schema.migrate(engine)
         except schema.SchemaTooNewError as exc:

@@ -37,6 +37,8 @@ class RateLimiter:
         self.search_window: deque[float] = deque()
         self.day = dt.datetime.now(dt.UTC).date()
         self.daily_used = 0
+        #: 429s answered, by policy: what a benchmark reports as "429s received".
+        self.refused: dict[str, int] = {}
 
     def set_tier(self, tier: str) -> None:
         if tier not in TIERS:
@@ -66,7 +68,9 @@ class RateLimiter:
                     policy = "ten_secondly"
                 elif search and len(self.search_window) >= self.search_per_second:
                     policy = "secondly"
-            if policy is None:
+            if policy is not None:
+                self.refused[policy] = self.refused.get(policy, 0) + 1
+            else:
                 self.window.append(now)
                 self.daily_used += 1
                 if search:

@@ -1,0 +1,49 @@
+"""The CRM's modification stamp of each record as servefirst last saw it, per connection.
+
+A connector that can tell "this record still carries the stamp we last saw" skips the costly
+reads around it (HubSpot: the association and task reads of a deal), which is what makes the
+sync right after a writing one cheap: its own writes come back with their new stamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Engine, delete, insert, select
+
+from servefirst.sync.state import schema
+
+_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
+
+
+class StampTable:
+    """Reads and writes the ``record_stamps`` table of one store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, connection: str) -> dict[str, str]:
+        """Every remembered stamp of ``connection``, by record id."""
+        table = schema.record_stamps
+        query = select(table.c.record_id, table.c.stamp).where(table.c.connection == connection)
+        with self.engine.connect() as conn:
+            return {str(row.record_id): str(row.stamp) for row in conn.execute(query)}
+
+    def put(self, connection: str, stamps: Mapping[str, str]) -> None:
+        """Remember these stamps (replacing older ones of the same records), in one transaction."""
+        if not stamps:
+            return
+        table = schema.record_stamps
+        ids = list(stamps)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                conn.execute(
+                    delete(table).where(
+                        table.c.connection == connection,
+                        table.c.record_id.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            conn.execute(
+                insert(table),
+                [{"connection": connection, "record_id": i, "stamp": s} for i, s in stamps.items()],
+            )

@@ -1,0 +1,85 @@
+"""The sync after a writing one reads only what changed: its own writes come back unread around.
+
+Through the engine and the real hubspot-api-client against the sandbox: the first sync writes
+every deal; the next one finds them all again (they were modified after its watermark) but
+each still carries the ``updatedAt`` servefirst's own write returned, so no association or
+task is read and nothing is evaluated twice. A deal a rep edits since is read in full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import hubspot
+import pytest
+from hubspot.crm.deals import SimplePublicObjectInput
+
+from servefirst.config.loader import load_playbook, load_settings
+from servefirst.config.settings import Settings
+from servefirst.connectors.hubspot.sandbox import start_sandbox
+from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.playbook.definition import Playbook
+from servefirst.sync.engine.run import SyncOptions
+from servefirst.sync.service import opened_store, provision_connection, sync_connection
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> Iterator[tuple[RunningSandbox, Settings, Playbook]]:
+    """A demo portal provisioned and synced once (the sync that writes)."""
+    sandbox = start_sandbox(workdir=tmp_path, seed="none", rate_limits=False, search_lag_seconds=0)
+    try:
+        settings = load_settings(sandbox.config_path)
+        playbook = load_playbook(settings)
+        provision_connection(settings, playbook, None, dry_run=False)
+        sandbox.seed("demo", 0)
+        first = sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))
+        assert first.totals.records_updated > 0
+        yield sandbox, settings, playbook
+    finally:
+        sandbox.stop()
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _association_reads(sandbox: RunningSandbox) -> int:
+    by_endpoint: dict[str, int] = sandbox.admin.stats()["by_endpoint"]
+    return sum(n for name, n in by_endpoint.items() if "associations" in name)
+
+
+def test_the_sync_after_a_writing_one_reads_nothing_around_its_own_writes(
+    synced: tuple[RunningSandbox, Settings, Playbook],
+) -> None:
+    sandbox, settings, playbook = synced
+    sandbox.admin.reset_stats()
+    again = sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))
+    assert _association_reads(sandbox) == 0
+    assert again.totals.engagements_read == 0
+    assert again.totals.records_updated == again.totals.tasks_opened == 0
+
+
+def test_a_deal_a_rep_edited_since_is_read_in_full_and_the_rest_are_not(
+    synced: tuple[RunningSandbox, Settings, Playbook],
+) -> None:
+    sandbox, settings, playbook = synced
+    with opened_store(settings) as store:
+        remembered = store.stamps.get(next(iter(settings.connections)))
+    edited = sorted(remembered, key=int)[0]
+    client = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url.rstrip("/"))
+    client.crm.deals.basic_api.update(
+        edited, SimplePublicObjectInput(properties={"description": "the buyer asked for a demo"})
+    )
+    sandbox.admin.reset_stats()
+    again = sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))
+    assert again.totals.engagements_read == 1
+    assert _association_reads(sandbox) == 3  # contacts, companies and tasks of that one deal
+
+
+def test_a_full_sync_never_skips(synced: tuple[RunningSandbox, Settings, Playbook]) -> None:
+    _, settings, playbook = synced
+    full = sync_connection(settings, playbook, None, SyncOptions(as_of=_today(), full=True))
+    assert full.totals.engagements_read == 40
+    assert full.totals.records_updated == full.totals.tasks_opened == 0
