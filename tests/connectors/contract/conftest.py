@@ -23,6 +23,7 @@ from servefirst.config.settings import Settings
 from servefirst.connectors.salesforce.sandbox.testing import connect as salesforce_client
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.definition import Playbook
+from servefirst.sync.demo.reps import SalesforceRep as DemoSalesforceRep
 from servefirst.sync.service import provision_connection
 
 STAGE_LABELS = {
@@ -70,6 +71,10 @@ class Rep(Protocol):
 
     def set_operational_date(self, engagement_id: str, when: dt.date) -> None: ...
 
+    def set_po_date(self, engagement_id: str, when: dt.date) -> None: ...
+
+    def waive(self, engagement_id: str, waiver: str) -> None: ...
+
     def plugin_fields(self, engagement_id: str) -> tuple[str | None, str | None, int | None]: ...
 
     def open_task_keys(self) -> list[str]: ...
@@ -81,6 +86,7 @@ class SalesforceRep:
     """Opportunities, contact roles and tasks through simple-salesforce."""
 
     def __init__(self, sandbox: RunningSandbox) -> None:
+        self.sandbox = sandbox
         self.sf: Any = salesforce_client(sandbox)
         self._health = {"On track": "on_track", "At risk": "at_risk", "Off track": "off_track"}
 
@@ -112,6 +118,17 @@ class SalesforceRep:
 
     def set_operational_date(self, engagement_id: str, when: dt.date) -> None:
         self.sf.Opportunity.update(engagement_id, {"Operational_Date__c": when.isoformat()})
+
+    def set_po_date(self, engagement_id: str, when: dt.date) -> None:
+        self.sf.Opportunity.update(engagement_id, {"CloseDate": when.isoformat()})
+
+    def waive(self, engagement_id: str, waiver: str) -> None:
+        """As a manager holding the waiver permission set (the demo's desk knows how)."""
+        desk = DemoSalesforceRep(self.sandbox)
+        try:
+            desk.waive(engagement_id, waiver)
+        finally:
+            desk.close()
 
     def plugin_fields(self, engagement_id: str) -> tuple[str | None, str | None, int | None]:
         row = self.sf.Opportunity.get(engagement_id)
@@ -203,6 +220,17 @@ class HubSpotRep:
         self.deals.update(
             engagement_id,
             SimplePublicObjectInput(properties={"operational_date": when.isoformat()}),
+        )
+
+    def set_po_date(self, engagement_id: str, when: dt.date) -> None:
+        closedate = f"{when.isoformat()}T00:00:00.000Z"
+        self.deals.update(
+            engagement_id, SimplePublicObjectInput(properties={"closedate": closedate})
+        )
+
+    def waive(self, engagement_id: str, waiver: str) -> None:
+        self.deals.update(
+            engagement_id, SimplePublicObjectInput(properties={"playbook_waiver": waiver})
         )
 
     def plugin_fields(self, engagement_id: str) -> tuple[str | None, str | None, int | None]:

@@ -26,6 +26,7 @@ from servefirst.playbook.model import (
     DesiredTask,
     Health,
     PluginFields,
+    Severity,
     Sponsor,
     Status,
     SuccessCriterion,
@@ -278,3 +279,17 @@ def test_task_properties_carry_key_owner_and_due_time() -> None:
     assert all(isinstance(v, str) for v in props.values())
     named = task.model_copy(update={"owner_id": "7"})
     assert task_properties(named, owner_id="64492917", key_property="k")["hubspot_owner_id"] == "7"
+
+
+def test_task_priority_follows_the_severity_of_its_findings() -> None:
+    task = DesiredTask(
+        key="servefirst:512:timetable",
+        rule="timetable",
+        subject="Agree a realistic Operational Date",
+        description="Why.",
+        due=dt.date(2026, 6, 18),
+        severity=Severity.ERROR,
+    )
+    assert task_properties(task, owner_id=None, key_property="k")["hs_task_priority"] == "HIGH"
+    warning = task.model_copy(update={"severity": Severity.WARNING})
+    assert task_properties(warning, owner_id=None, key_property="k")["hs_task_priority"] == "MEDIUM"

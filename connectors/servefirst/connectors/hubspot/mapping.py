@@ -26,6 +26,7 @@ from servefirst.playbook.model import (
     Engagement,
     Health,
     PluginFields,
+    Severity,
     Sponsor,
     Status,
     TaskRef,
@@ -329,14 +330,18 @@ def update_properties(values: Mapping[str, object], fields: HubSpotFields) -> di
 def task_properties(
     task: DesiredTask, *, owner_id: str | None, key_property: str
 ) -> dict[str, str]:
-    """Properties of a new playbook task: subject, body, due time, owner and the key."""
+    """Properties of a new playbook task: subject, body, due time, owner and the key.
+
+    Errors make a High-priority task, warnings a Medium one (a group's task carries the worst
+    severity of its findings).
+    """
     due = dt.datetime.combine(task.due, TASK_DUE_TIME)
     props = {
         "hs_task_subject": task.subject[:TASK_SUBJECT_MAX],
         "hs_task_body": task.description[:TASK_DESCRIPTION_MAX],
         "hs_timestamp": due.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "hs_task_status": TASK_OPEN_STATUS,
-        "hs_task_priority": "HIGH",
+        "hs_task_priority": "HIGH" if task.severity is Severity.ERROR else "MEDIUM",
         "hs_task_type": "TODO",
         key_property: task.key,
     }

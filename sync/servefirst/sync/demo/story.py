@@ -1,4 +1,5 @@
-"""The demo's script: provision, seed, sync, a rep's fixes, the incremental sync, a quiet sync.
+"""The demo's script: provision, seed, sync, a rep's fixes, the incremental sync, the rep's
+timetable, a dismissed task coming back and a manager's waiver, a quiet sync.
 
 Everything runs in this process against a sandbox on loopback, with the real CRM client
 libraries and the same service functions the CLI and the scheduler use, so what the demo shows
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +21,9 @@ from rich.rule import Rule
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.playbook.definition import Playbook
 from servefirst.sync.cli.sync_render import render_provision, render_sync
+from servefirst.sync.demo.guidance import dismiss_and_waive, show_comeback, show_timetable
 from servefirst.sync.demo.reps import RepDesk, rep_for
 from servefirst.sync.engine.report import EngagementSummary, RunReport
 from servefirst.sync.engine.run import SyncOptions
@@ -89,43 +93,38 @@ def run_demo(
             sandbox.seed("bench", engagements)
             console.print(f"Seeded the demo org plus {engagements:,} more engagements.")
 
+        def sync_once() -> RunReport:
+            return sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+
         _step(console, "3. The first background sync reads every engagement")
-        first = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        first = sync_once()
         render_sync(console, first)
         _show_worst(console, first)
 
-        _step(console, "4. Reps fix three engagements in the CRM, as they would any day")
-        fixed = _fix_three(console, crm, sandbox, first, today)
-
-        _step(
-            console,
-            "5. The next sync reads what changed since the first (its own writes included, which "
-            "need nothing more), re-evaluates, and closes exactly the fixed tasks",
+        second, third = _reps_at_work(
+            console, rep_for(crm, sandbox), sync_once, first, playbook, today
         )
-        second = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
-        render_sync(console, second)
-        _show_fixed(console, second, fixed)
 
-        _step(console, "6. Nothing new since: a sync that writes nothing")
-        sync_connection(settings, playbook, None, SyncOptions(as_of=today))  # reads our writes
-        quiet = sync_connection(settings, playbook, None, SyncOptions(as_of=today))
+        _step(console, "9. Nothing new since: a sync that writes nothing")
+        sync_once()  # reads our writes
+        quiet = sync_once()
         console.print(
             f"Engagements read: {quiet.totals.engagements_read}; write calls: "
             f"{quiet.totals.api_calls_write}; data API calls in all: "
             f"{quiet.totals.api_calls_read + quiet.totals.api_calls_write}."
         )
 
-        _step(console, "7. Provisioning again is a no-op")
+        _step(console, "10. Provisioning again is a no-op")
         _, again = provision_connection(settings, playbook, None, dry_run=True)
         console.print(f"{len(again.changes)} change(s) would be made.")
     finally:
         sandbox.stop()
-    _step(console, "8. The pipeline report, from servefirst's history alone (the CRM is stopped)")
+    _step(console, "11. The pipeline report, from servefirst's history alone (the CRM is stopped)")
     page = _write_report(console, settings, workdir / crm / "report.html")
     if crm == "salesforce":
         _step(
             console,
-            "9. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
+            "12. A fresh org keeps Salesforce's standard stages: the playbook maps onto them",
         )
         show_standard_org(console, workdir / "salesforce-standard", today)
     seconds = time.monotonic() - started
@@ -137,7 +136,7 @@ def run_demo(
     console.print(
         f"The pipeline report is in {page}: open it in a browser.", highlight=False, soft_wrap=True
     )
-    failed = any(r.status is RunStatus.FAILED for r in (first, second, quiet))
+    failed = any(r.status is RunStatus.FAILED for r in (first, second, third, quiet))
     return 3 if failed else 0
 
 
@@ -193,6 +192,44 @@ def _write_report(console: Console, settings: Settings, path: Path) -> Path:
     return path.resolve()
 
 
+def _reps_at_work(
+    console: Console,
+    rep: RepDesk,
+    sync_once: Callable[[], RunReport],
+    first: RunReport,
+    playbook: Playbook,
+    today: dt.date,
+) -> tuple[RunReport, RunReport]:
+    """Steps 4 to 8: fixes, the timetable, a dismissed task and a waiver; two syncs' reports."""
+    try:
+        _step(console, "4. Reps fix three engagements in the CRM, as they would any day")
+        fixed = _apply_fixes(console, rep, first, today)
+
+        _step(
+            console,
+            "5. The next sync reads what changed since the first (its own writes included, "
+            "which need nothing more), re-evaluates, and closes exactly the fixed tasks",
+        )
+        second = sync_once()
+        render_sync(console, second)
+        _show_fixed(console, second, fixed)
+
+        _step(console, "6. What a rep sends the sponsor: the project timetable")
+        show_timetable(console, rep, first)
+
+        _step(console, "7. A rep marks a task done without fixing it; a manager waives a finding")
+        done = dismiss_and_waive(console, rep, first, playbook, set(fixed), today)
+
+        _step(console, "8. The next sync brings the dismissed task back and honours the waiver")
+        third = sync_once()
+        render_sync(console, third)
+        if done is not None:
+            show_comeback(console, rep, third, done)
+        return second, third
+    finally:
+        rep.close()
+
+
 def _step(console: Console, title: str) -> None:
     console.print()
     console.print(f"[bold cyan]{title}[/]")
@@ -218,17 +255,6 @@ def _print_engagement(console: Console, engagement: EngagementSummary) -> None:
     for finding in engagement.findings:
         mark = "[red]✗[/]" if finding.severity == "error" else "[yellow]![/]"
         console.print(f"    {mark} {escape(finding.message)}", highlight=False)
-
-
-def _fix_three(
-    console: Console, crm: str, sandbox: RunningSandbox, report: RunReport, today: dt.date
-) -> list[str]:
-    """One rep fix per kind of task; returns the ids of the engagements touched."""
-    rep = rep_for(crm, sandbox)
-    try:
-        return _apply_fixes(console, rep, report, today)
-    finally:
-        rep.close()
 
 
 def _apply_fixes(console: Console, rep: RepDesk, report: RunReport, today: dt.date) -> list[str]:
