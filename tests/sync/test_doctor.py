@@ -352,3 +352,26 @@ def test_a_missing_secret_fails_its_connection_and_doctor_all_goes_on(
     (line,) = [ln for ln in sections["broken"] if ln.startswith("fail")]
     assert "NO_SUCH_TOKEN is not set" in line
     assert not [ln for ln in sections["fine"] if ln.startswith("fail")]
+
+
+def test_a_hubspot_portal_over_tls_is_checked_with_its_ca_bundle(tmp_path: Path) -> None:
+    sandbox = start_hubspot(workdir=tmp_path / "hs", seed="demo", tls=True)
+    try:
+        assert sandbox.ca_bundle is not None and sandbox.url.startswith("https://")
+        token = tmp_path / "token.txt"
+        token.write_text(sandbox.token, encoding="utf-8")
+        config = tmp_path / "servefirst.toml"
+        config.write_text(
+            _hubspot("hs", sandbox.url, token) + f"ca_bundle = {_q(sandbox.ca_bundle)}\n",
+            encoding="utf-8",
+        )
+        code, out = _doctor("-c", str(config))
+        assert code == 0, out
+        assert "certificate trusted by ca_bundle" in out
+        config.write_text(_hubspot("hs", sandbox.url, token), encoding="utf-8")
+        code, out = _doctor("-c", str(config))
+    finally:
+        sandbox.stop()
+    assert code == 1, out
+    (line,) = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fail")]
+    assert "not trusted" in line and "set ca_bundle" in line

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import dramatiq
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from servefirst.config.loader import load_settings
-from servefirst.connectors.hubspot.sandbox.launch import start_sandbox
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.sync.scale.broker import declare_actors, make_broker
 from servefirst.sync.scale.enqueue import enqueue_scheduled_sync
 from servefirst.sync.scale.jobs import use_config
 from servefirst.sync.scheduler import ENQUEUE_FUNC, JOB_FUNC, build_scheduler
 from servefirst.sync.state import StateStore
-
-REDIS = os.environ.get("SERVEFIRST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    running = start_sandbox(workdir=tmp_path / "crm", seed="demo")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _jobs(sandbox: RunningSandbox, backend: str) -> list[str]:
@@ -51,17 +36,13 @@ def test_the_dramatiq_backend_schedules_enqueues_and_switching_back_replaces_the
 
 @pytest.mark.redis
 def test_a_scheduled_tick_is_queued_in_redis_and_a_worker_runs_it(
-    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+    sandbox: RunningSandbox, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import redis  # noqa: PLC0415
 
-    client = redis.Redis.from_url(REDIS, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS}: {exc}")
+    client = redis.Redis.from_url(redis_url)
     namespace = f"sf-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("SERVEFIRST_SCALE__BROKER_URL", REDIS)
+    monkeypatch.setenv("SERVEFIRST_SCALE__BROKER_URL", redis_url)
     monkeypatch.setenv("SERVEFIRST_SCALE__NAMESPACE", namespace)
     settings = load_settings(sandbox.config_path)
     name = next(iter(settings.connections))

@@ -33,17 +33,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 POSTGRES = os.environ.get(
     "SERVEFIRST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS = os.environ.get("SERVEFIRST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVEFIRST = str(Path(sys.executable).with_name("servefirst"))
-
-
-def _redis_or_skip() -> None:
-    import redis  # noqa: PLC0415
-
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS}: {exc}")
 
 
 @pytest.fixture
@@ -67,19 +57,26 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    running = start_sandbox(workdir=tmp_path / "crm", seed="demo", engagements=400)
+def big_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """Enough deals for several task batches, so the worker can die between two of them."""
+    running = start_sandbox(
+        workdir=tmp_path / "crm",
+        seed="demo",
+        engagements=400,
+        rate_limits=False,
+        search_lag_seconds=0.0,
+    )
     try:
         yield running
     finally:
         running.stop()
 
 
-def _env(state_url: str, namespace: str) -> dict[str, str]:
+def _env(state_url: str, namespace: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVEFIRST_")}
     env.update(
         SERVEFIRST_STATE_URL=state_url,
-        SERVEFIRST_SCALE__BROKER_URL=REDIS,
+        SERVEFIRST_SCALE__BROKER_URL=redis_url,
         SERVEFIRST_SCALE__NAMESPACE=namespace,
         SERVEFIRST_SCALE__REDELIVERY_SECONDS="3",
         SERVEFIRST_SCALE__MIN_BACKOFF_SECONDS="0.2",
@@ -126,10 +123,10 @@ def _open_task_keys(sandbox: RunningSandbox) -> list[str]:
 
 
 def test_a_worker_killed_mid_sync_leaves_nothing_lost_and_nothing_twice(
-    sandbox: RunningSandbox, database: str, tmp_path: Path
+    big_sandbox: RunningSandbox, database: str, redis_url: str, tmp_path: Path
 ) -> None:
-    _redis_or_skip()
-    env = _env(database, f"sf-crash-{uuid.uuid4().hex[:8]}")
+    sandbox = big_sandbox
+    env = _env(database, f"sf-crash-{uuid.uuid4().hex[:8]}", redis_url)
     config = str(sandbox.config_path)
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import dramatiq
 import pytest
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 
 from servefirst.config.loader import load_settings
 from servefirst.config.settings import ScaleSettings
-from servefirst.connectors.hubspot.sandbox.launch import start_sandbox
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.sync.cli import app
 from servefirst.sync.scale.broker import Actors, declare_actors
@@ -29,15 +27,6 @@ from servefirst.sync.scale.jobs import use_config
 from servefirst.sync.state import RunStatus, StateStore
 
 SCALE = ScaleSettings(max_retries=2, min_backoff_seconds=0.01, max_backoff_seconds=0.05)
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    running = start_sandbox(workdir=tmp_path / "crm", seed="demo")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from servefirst.connectors.preflight import (
     stage_checks,
 )
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import AuthError, ServeFirstError
+from servefirst.playbook.errors import AuthError, ServeFirstError, UnreachableError
 
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"  # noqa: S105 - a URL path
 #: Scope -> what servefirst needs it for (the private app must have every one).
@@ -82,6 +82,7 @@ def diagnose(
         pacer=Pacer(
             settings.api_budget_share, limiter=process_limiter(), key=budget_key(name, settings)
         ),
+        ca_bundle=ca_bundle,
     )
     try:
         _with_client(checks, client, settings, playbook, token, ca_bundle)
@@ -115,6 +116,10 @@ def _with_client(
             checks.skip("the rest", "skipped until the token is accepted")
             return
         pipeline = None
+    except UnreachableError as exc:
+        checks.fail("reachable", exc.message, exc.fix)
+        checks.skip("the rest", "skipped until HubSpot can be reached")
+        return
     except ServeFirstError as exc:
         checks.fail("login", str(exc), "check base_url and HubSpot's status")
         checks.skip("the rest", "skipped until HubSpot answers")

@@ -33,7 +33,7 @@ from servefirst.connectors.salesforce.mapping import SalesforceMapping
 from servefirst.connectors.salesforce.retry import RetryPolicy
 from servefirst.connectors.salesforce.stages import STAGES_SOQL, active_stage_names
 from servefirst.playbook.definition import Playbook
-from servefirst.playbook.errors import AuthError, ServeFirstError
+from servefirst.playbook.errors import AuthError, ServeFirstError, UnreachableError
 
 #: Object -> (describe flag, what servefirst does with it) the integration user needs.
 OBJECT_ACCESS: tuple[tuple[str, str, str], ...] = (
@@ -100,6 +100,10 @@ def _with_client(
     except AuthError as exc:
         checks.fail("login", exc.message, _login_fix(settings))
         checks.skip("the rest", "skipped until the login works")
+        return
+    except UnreachableError as exc:
+        checks.fail("reachable", exc.message, exc.fix)
+        checks.skip("the rest", "skipped until Salesforce can be reached")
         return
     except ServeFirstError as exc:
         checks.fail("login", str(exc), "check the connection settings and the org's status")
