@@ -180,6 +180,7 @@ def one_round(workers: int, args: argparse.Namespace, work: Path) -> dict[str, A
         proc.wait(timeout=120)
     for sandbox in farm:
         sandbox.admin.clear_faults()
+    durations = [r.duration_seconds or 0.0 for r in runs if r.finished_at is not None]
     by_crm: dict[str, list[int]] = collections.defaultdict(list)
     statuses = collections.Counter(r.status.value for r in runs)
     for r in runs:
@@ -207,6 +208,9 @@ def one_round(workers: int, args: argparse.Namespace, work: Path) -> dict[str, A
         "peak_rss_mb_per_worker": [round(peak / 1024, 1) for _, peak in worker_stats],
         "cpu_seconds": {"workers": round(worker_cpu, 1), "sandboxes": round(farm_cpu, 1)},
         "cpu_busy_share": round((worker_cpu + farm_cpu) / (wall * CORES), 2),
+        # Where a worker's time went: inside runs (as the history times them) or between.
+        "run_seconds_mean": round(sum(durations) / max(1, len(durations)), 2),
+        "busy_share_in_runs": round(sum(durations) / (wall * workers), 2),
     }
 
 
