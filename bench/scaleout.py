@@ -276,9 +276,17 @@ def cpu_note(rounds: list[dict[str, Any]]) -> str:
         if bound
         else "the CPU never became the limit: latency and rate limits bound every round"
     )
+    # Each run costs about the same CPU and wall time whatever the worker count, so the CPU
+    # binds once workers x (CPU per run / wall per run) reaches the cores.
+    last = rounds[-1]
+    cpu_per_run = (last["cpu_seconds"]["workers"] + last["cpu_seconds"]["sandboxes"]) / last["orgs"]
+    limit = CORES * last["run_seconds_mean"] / cpu_per_run if cpu_per_run else float("inf")
     return (
         f"CPU busy share of this {CORES}-core machine (workers plus the sandboxes, which run "
-        f"in the benchmark's process): {'; '.join(busy)}. So {where}."
+        f"in the benchmark's process): {'; '.join(busy)}. So {where}. A run costs about "
+        f"{cpu_per_run:.1f} CPU-seconds (worker and sandbox) for {last['run_seconds_mean']:.1f} s "
+        f"of wall time, so on {CORES} cores the CPU becomes the limit at about "
+        f"{limit:.0f} workers."
     )
 
 
