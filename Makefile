@@ -34,14 +34,14 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The fidelity suite, plus one client per CRM that nobody here wrote (jsforce and
+# The fidelity suite, plus clients nobody here wrote (jsforce, the Salesforce CLI and
 # @hubspot/api-client from npm, pinned by package-lock.json) against fresh sandboxes.
 fidelity: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then \
 		[ $(NPM_DIR)/node_modules/.package-lock.json -nt $(NPM_DIR)/package-lock.json ] || \
 		npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error; \
 	else \
-		echo "npm is not installed: the independent npm clients (jsforce, @hubspot/api-client) are skipped."; \
+		echo "npm is not installed: the independent npm clients (jsforce, the Salesforce CLI, @hubspot/api-client) are skipped."; \
 	fi
 	$(BIN)/pytest -q tests/connectors/fidelity
 

@@ -3,7 +3,8 @@
 Through the engine and the real hubspot-api-client against the sandbox: the first sync writes
 every deal; the next one finds them all again (they were modified after its watermark) but
 each still carries the ``updatedAt`` servefirst's own write returned, so no association or
-task is read and nothing is evaluated twice. A deal a rep edits since is read in full.
+task is read and nothing is evaluated twice. A deal a rep edits since is read in full, and so
+is one the window asks for by id or by date, whatever its stamp.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hubspot
 import pytest
@@ -18,11 +20,16 @@ from hubspot.crm.deals import SimplePublicObjectInput
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
+from servefirst.connectors.base import PullWindow, mapped
 from servefirst.connectors.hubspot.sandbox import start_sandbox
 from servefirst.connectors.sandboxkit import RunningSandbox
 from servefirst.playbook.definition import Playbook
+from servefirst.playbook.model import DateRange
 from servefirst.sync.engine.run import SyncOptions
 from servefirst.sync.service import opened_store, provision_connection, sync_connection
+
+if TYPE_CHECKING:
+    from tests.connectors.hubspot.conftest import Portal
 
 
 @pytest.fixture
@@ -83,3 +90,24 @@ def test_a_full_sync_never_skips(synced: tuple[RunningSandbox, Settings, Playboo
     full = sync_connection(settings, playbook, None, SyncOptions(as_of=_today(), full=True))
     assert full.totals.engagements_read == 40
     assert full.totals.records_updated == full.totals.tasks_opened == 0
+
+
+def test_a_known_deal_is_read_when_asked_for_by_id_or_by_date(
+    portal: Portal, prime: Playbook
+) -> None:
+    rep = portal.rep
+    dated = rep.deal("Dated", closedate="2031-06-10T00:00:00.000Z")
+    asked = rep.deal("Asked")
+    rep.deal("Known")
+    first = portal.connector(prime)
+    ids = [e.id for e in mapped(first.pull(PullWindow()))]
+    later = portal.connector(prime, incremental_overlap_seconds=0)
+    later.recall_stamps(first.take_stamps(ids))
+    window = PullWindow(
+        modified_since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        date_ranges=(
+            DateRange(field="po_date", start=dt.date(2031, 6, 10), end=dt.date(2031, 7, 1)),
+        ),
+        ids=(asked,),
+    )
+    assert sorted(e.id for e in mapped(later.pull(window))) == sorted([dated, asked])

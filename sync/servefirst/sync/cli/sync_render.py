@@ -88,7 +88,8 @@ def render_sync(console: Console, report: RunReport) -> None:
     if waived:
         table = Table(title="Waived by a manager", title_justify="left")
         for column in ("Engagement", "Rule", "Until", "Why"):
-            table.add_column(column)
+            # A rule id folds onto the next line rather than being cut into a prefix.
+            table.add_column(column, overflow="fold", no_wrap=column == "Until")
         for engagement, waiver in waived[:_MAX_ERRORS]:
             table.add_row(
                 escape(engagement.name),

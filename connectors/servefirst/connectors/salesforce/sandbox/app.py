@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ from servefirst.connectors.sandboxkit import (
     SandboxServer,
 )
 from servefirst.connectors.sandboxkit.files import check_seed
+from servefirst.connectors.sandboxkit.middleware import ASGIApp, Receive, Scope, Send
+
+_SLASHES = re.compile(r"/{2,}")
+_RAW_SLASHES = re.compile(rb"/{2,}")
 
 
 class SandboxState:
@@ -173,7 +178,27 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     return json_reply(405, body, {})
 
 
-def build_app(state: SandboxState) -> SandboxMiddleware:
+class _SingleSlashes:
+    """Serves ``//services/data/...`` as ``/services/data/...``, as Salesforce's servers do.
+
+    The Salesforce CLI stores the instance URL it is given as a URL's ``href``, with a trailing
+    slash, and its jsforce appends ``/services/...`` to it, so every request it makes to a real
+    org starts with two slashes; without this the CLI falls back to API v50.0 and then fails.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and "//" in path:
+            scope = dict(scope, path=_SLASHES.sub("/", path))
+            if isinstance(scope.get("raw_path"), bytes):
+                scope["raw_path"] = _RAW_SLASHES.sub(b"/", scope["raw_path"])
+        await self.app(scope, receive, send)
+
+
+def build_app(state: SandboxState) -> ASGIApp:
     """The ASGI app: Salesforce's routes wrapped in counters, faults and the admin API."""
     org, after = state.org, state.after_write
     routes = [
@@ -190,11 +215,13 @@ def build_app(state: SandboxState) -> SandboxMiddleware:
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     admin = AdminRegistry()
     state.register(admin)
-    return SandboxMiddleware(
-        app,
-        classify=classify,
-        respond=lambda fault: respond(fault, org.budget.header()),
-        admin=admin,
+    return _SingleSlashes(
+        SandboxMiddleware(
+            app,
+            classify=classify,
+            respond=lambda fault: respond(fault, org.budget.header()),
+            admin=admin,
+        )
     )
 
 

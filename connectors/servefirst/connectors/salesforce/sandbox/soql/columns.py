@@ -3,8 +3,12 @@
 Real orgs answer ``{"columnMetadata": [...], "entityName", "groupBy", "idSelected",
 "keyPrefix"}``; each column names its field (``columnName``, ``displayName``), its Apex type,
 whether it is an aggregate, custom, insertable or updatable, and, for a parent path or a child
-subquery, the columns under it in ``joinColumns``. Tools that print query results as tables
-(the Salesforce CLI's ``data query``) read it to lay out their columns.
+subquery, the columns under it in ``joinColumns`` (a parent path also names its lookup field in
+``foreignKeyName``: ``Owner`` has ``OwnerId``). A child subquery's column is marked
+``aggregate`` (it holds many records), which is how a parent path (``Account.Name``) and a
+subquery (``(SELECT Name FROM Opportunities)``), both with ``joinColumns``, tell apart. Tools
+that print query results as tables (the Salesforce CLI's ``data query``) read it to lay out
+their columns.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def _column(
     definition: FieldDef | None = None,
     aggregate: bool = False,
     joins: list[dict[str, Any]] | None = None,
+    foreign_key: str | None = None,
 ) -> dict[str, Any]:
     kind = definition.type if definition is not None else None
     return {
@@ -47,7 +52,7 @@ def _column(
         "columnName": name,
         "custom": definition is not None and definition.custom,
         "displayName": display,
-        "foreignKeyName": None,
+        "foreignKeyName": foreign_key,
         "insertable": definition is not None and definition.createable and not aggregate,
         "joinColumns": joins or [],
         "numberType": kind in NUMBER_TYPES or apex in ("Integer", "Double"),
@@ -89,7 +94,9 @@ class ColumnCompiler(Compiler):
                 for field in item.fields:
                     if isinstance(field, FieldRef):
                         _merge(joins, self._path_column(child, field))
-                columns.append(_column(relation.name, relation.name, apex=None, joins=joins))
+                columns.append(
+                    _column(relation.name, relation.name, apex=None, joins=joins, aggregate=True)
+                )
             else:
                 _merge(columns, self._path_column(obj, item))
         selected = {c["columnName"] for c in columns}
@@ -106,7 +113,7 @@ class ColumnCompiler(Compiler):
         column = _field_column(definition)
         for lookup, _targets in reversed(hops):
             name = lookup.relationship_name or lookup.name
-            column = _column(name, name, apex=None, joins=[column])
+            column = _column(name, name, apex=None, joins=[column], foreign_key=lookup.name)
         return column
 
 
