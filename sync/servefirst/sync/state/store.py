@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import os
 import socket
+import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,15 +85,34 @@ def create_state_engine(url: str) -> Engine:
         raise ConfigError(f"cannot use state_url {parsed!r}: {exc}") from None
 
 
+#: How long a new connection waits for another opener to finish switching the file to WAL.
+_WAL_WAIT_SECONDS = 30.0
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets `servefirst runs list` read while the scheduler writes; foreign keys keep
     # changes tied to their run. Turning off the driver's own transaction handling lets
     # `_sqlite_begin` emit BEGIN itself, so that DDL is transactional like everything else.
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL, waiting out another opener: SQLite answers "database is locked" at once,
+    without its busy timeout, when two processes open a new database together and both ask."""
+    deadline = time.monotonic() + _WAL_WAIT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        else:
+            return
 
 
 def _sqlite_begin(conn: Connection) -> None:
