@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, select
 
 from servefirst.sync.state import schema
 from servefirst.sync.state.records import ChangeRecord
+from servefirst.sync.state.replace import CHUNK
 from servefirst.sync.state.snapshots import SnapshotTable
 
 
@@ -23,9 +24,6 @@ def _json(value: object) -> str | None:
 
 def _unjson(text: str | None) -> object:
     return None if text is None else json.loads(text)
-
-
-_CHUNK = 500  # keys per IN (...) query: well under every backend's parameter limit
 
 
 class HistoryStore:
@@ -129,7 +127,7 @@ def task_texts(
     wanted = list(dict.fromkeys(keys))
     found: dict[str, dict[str, object]] = {}
     with engine.connect() as conn:
-        for start in range(0, len(wanted), _CHUNK):
+        for start in range(0, len(wanted), CHUNK):
             query = (
                 select(changes.c.task_key, changes.c.kind, changes.c.detail, changes.c.after)
                 .join(runs, runs.c.id == changes.c.run_id)
@@ -137,7 +135,7 @@ def task_texts(
                     runs.c.connection == connection,
                     changes.c.kind.in_(("task_open", "task_reopen", "task_update")),
                     changes.c.ok.is_(True),
-                    changes.c.task_key.in_(wanted[start : start + _CHUNK]),
+                    changes.c.task_key.in_(wanted[start : start + CHUNK]),
                 )
                 .order_by(changes.c.id)
             )

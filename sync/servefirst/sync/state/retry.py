@@ -16,8 +16,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from servefirst.sync.state import schema
 from servefirst.sync.state.records import RetryEntry
-
-_CHUNK = 500
+from servefirst.sync.state.replace import CHUNK
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -184,5 +183,5 @@ class RetrySetStore:
 
 
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

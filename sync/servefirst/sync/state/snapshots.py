@@ -17,8 +17,8 @@ from sqlalchemy import Engine, RowMapping, delete, func, insert, select
 
 from servefirst.sync.state import schema
 from servefirst.sync.state.records import EngagementSnapshot, FindingSnapshot, PipelinePoint
+from servefirst.sync.state.replace import CHUNK, replace_rows
 
-_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 _HEALTH = ("on_track", "at_risk", "off_track")
 
 
@@ -39,15 +39,9 @@ class SnapshotTable:
         table = schema.snapshots
         now = _now()
         ids = [r.engagement_id for r in rows]
+        values = [_values(connection, r, now) for r in rows]
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                conn.execute(
-                    delete(table).where(
-                        table.c.connection == connection,
-                        table.c.engagement_id.in_(ids[start : start + _CHUNK]),
-                    )
-                )
-            conn.execute(insert(table), [_values(connection, r, now) for r in rows])
+            replace_rows(conn, table, connection, table.c.engagement_id, ids, values)
 
     def close_run(self, connection: str, run_id: int, as_of: dt.date, *, full_scan: bool) -> None:
         """Sum the pipeline up after a run that read all it meant to.
@@ -125,10 +119,10 @@ class SnapshotTable:
         ids = list(dict.fromkeys(engagement_ids))
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
+            for start in range(0, len(ids), CHUNK):
                 query = select(table.c.engagement_id, table.c.name).where(
                     table.c.connection == connection,
-                    table.c.engagement_id.in_(ids[start : start + _CHUNK]),
+                    table.c.engagement_id.in_(ids[start : start + CHUNK]),
                 )
                 found.update({str(i): str(n) for i, n in conn.execute(query)})
         return found

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, select
 
 from servefirst.sync.state import schema
-
-_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
+from servefirst.sync.state.replace import replace_rows
 
 
 class StampTable:
@@ -35,15 +34,6 @@ class StampTable:
             return
         table = schema.record_stamps
         ids = list(stamps)
+        rows = [{"connection": connection, "record_id": i, "stamp": s} for i, s in stamps.items()]
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                conn.execute(
-                    delete(table).where(
-                        table.c.connection == connection,
-                        table.c.record_id.in_(ids[start : start + _CHUNK]),
-                    )
-                )
-            conn.execute(
-                insert(table),
-                [{"connection": connection, "record_id": i, "stamp": s} for i, s in stamps.items()],
-            )
+            replace_rows(conn, table, connection, table.c.record_id, ids, rows)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     create_engine,
-    delete,
     event,
     insert,
     select,
@@ -46,11 +45,10 @@ from servefirst.sync.state.records import (
     RunTotals,
     Watermark,
 )
+from servefirst.sync.state.replace import CHUNK, replace_rows
 from servefirst.sync.state.retry import RetrySetStore
 from servefirst.sync.state.snapshots import SnapshotTable
 from servefirst.sync.state.stamps import StampTable
-
-_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 
 
 def _now() -> dt.datetime:
@@ -204,8 +202,8 @@ class StateStore(HistoryStore, RetrySetStore, LeaseStore):
         ids = list(dict.fromkeys(engagement_ids))
         found: dict[str, EngagementDates] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
                 query = select(table).where(
                     table.c.connection == connection, table.c.engagement_id.in_(chunk)
                 )
@@ -225,28 +223,19 @@ class StateStore(HistoryStore, RetrySetStore, LeaseStore):
         table = schema.engagement_dates
         now = _now()
         ids = [r.engagement_id for r in rows]
+        values = [
+            {
+                "connection": connection,
+                "engagement_id": r.engagement_id,
+                "last_operational_date": r.last_operational_date,
+                "slips": r.slips,
+                "first_seen": _utc(r.first_seen),
+                "updated_at": now,
+            }
+            for r in rows
+        ]
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                conn.execute(
-                    delete(table).where(
-                        table.c.connection == connection,
-                        table.c.engagement_id.in_(ids[start : start + _CHUNK]),
-                    )
-                )
-            conn.execute(
-                insert(table),
-                [
-                    {
-                        "connection": connection,
-                        "engagement_id": r.engagement_id,
-                        "last_operational_date": r.last_operational_date,
-                        "slips": r.slips,
-                        "first_seen": _utc(r.first_seen),
-                        "updated_at": now,
-                    }
-                    for r in rows
-                ],
-            )
+            replace_rows(conn, table, connection, table.c.engagement_id, ids, values)
 
     def start_run(
         self,

@@ -1,0 +1,34 @@
+"""Insert-or-replace of per-record rows, the same way on SQLite and PostgreSQL.
+
+Snapshots, remembered dates and record stamps are all "the latest row per (connection,
+record)": deleting the keys first (in chunks that stay under every backend's parameter limit)
+and inserting the new rows in the same transaction needs no dialect-specific upsert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, delete, insert
+
+CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
+
+
+def replace_rows(
+    conn: Connection,
+    table: Table,
+    connection: str,
+    key: Column[Any],
+    ids: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Delete ``connection``'s rows whose ``key`` is in ``ids``, then insert ``rows``."""
+    for start in range(0, len(ids), CHUNK):
+        conn.execute(
+            delete(table).where(
+                table.c.connection == connection, key.in_(ids[start : start + CHUNK])
+            )
+        )
+    if rows:
+        conn.execute(insert(table), rows)
