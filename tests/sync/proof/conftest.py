@@ -33,6 +33,9 @@ from tests.sync.proof.team import STAGES, Team
 
 from servefirst.config.loader import load_playbook, load_settings
 from servefirst.config.settings import Settings
+from servefirst.connectors.budget import LocalLimiter
+from servefirst.connectors.hubspot import connector as hubspot_connector
+from servefirst.connectors.hubspot.limits import Pacer
 from servefirst.connectors.hubspot.sandbox.desk import HubSpotDesk
 from servefirst.connectors.salesforce.sandbox.desk import SalesforceDesk
 from servefirst.connectors.sandboxkit import FaultKind, RunningSandbox
@@ -69,6 +72,41 @@ def _start(crm: str, workdir: Path) -> RunningSandbox:
     return hs(workdir=workdir, seed="none", rate_limits=False, search_lag_seconds=0.0)
 
 
+class SkippedTime:
+    """The HubSpot connector's pacing clock, where a wait is skipped rather than slept.
+
+    The proof's portal enforces no rate limit (the machine injects its 429s as faults), so the
+    connector's own pacing (five searches a second, a window's wait after a 429, a retry's
+    backoff) only costs the soak wall time: two thirds of it when slept for real. Here a wait
+    moves this clock on at once, as if the time had passed; the pacer still decides every wait
+    from the replies' headers, and runs still race each other in real threads. The CRM's clock,
+    which the watermark comes from, stays the sandbox's own.
+    """
+
+    def __init__(self) -> None:
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._skipped += max(seconds, 0.0)
+        time.sleep(0)  # let the other trigger's thread run, as a real wait would
+
+
+def _pacer_in(clock: SkippedTime) -> Any:
+    """``connect``'s pacer, on ``clock``; one limiter for the process, as the real one is."""
+    limiter = LocalLimiter(clock.now)
+
+    def pacer(budget_share: float, *, key: str = "portal", **_process_limiter: Any) -> Pacer:
+        return Pacer(budget_share, clock=clock.now, sleep=clock.sleep, limiter=limiter, key=key)
+
+    return pacer
+
+
 @pytest.fixture(scope="module", params=["salesforce", "hubspot"])
 def proof_crm(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -76,17 +114,24 @@ def proof_crm(
     """A provisioned sandbox per CRM, shared by every example (each one wipes it first)."""
     workdir = tmp_path_factory.mktemp(f"proof-{request.param}")
     sandbox = _start(request.param, workdir / "sandbox")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "hubspot":
+            patch.setattr(hubspot_connector, "Pacer", _pacer_in(SkippedTime()))
+        yield from _provisioned(request.param, sandbox, workdir)
+
+
+def _provisioned(crm: str, sandbox: RunningSandbox, workdir: Path) -> Iterator[CRM]:
     try:
         settings = load_settings(sandbox.config_path)
         playbook = load_playbook(settings)
         provision_connection(settings, playbook, None, dry_run=False)
         desk: SalesforceDesk | HubSpotDesk
-        if request.param == "salesforce":
+        if crm == "salesforce":
             desk = SalesforceDesk(sandbox, settings)
         else:
             desk = HubSpotDesk(sandbox, settings)
         try:
-            yield CRM(request.param, sandbox, settings, playbook, desk, workdir)
+            yield CRM(crm, sandbox, settings, playbook, desk, workdir)
         finally:
             desk.close()
     finally:

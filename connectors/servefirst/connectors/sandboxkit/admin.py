@@ -97,6 +97,10 @@ def while_held(
         try:
             while not finished.is_set() and not admin.holding():
                 time.sleep(0.02)
+            if finished.is_set() and not admin.holding():
+                # The body is done without that request: disarm the gate first, or the
+                # action's own request would be the one parked (until the gate's timeout).
+                admin.release()
             action()
         except BaseException as exc:  # handed to the caller below
             failures.append(exc)
