@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -102,3 +103,55 @@ def test_a_window_count_older_than_the_window_is_ignored(clock: FakeClock) -> No
     clock.now += 10.0  # e.g. the retry after a 429 waited the interval
     pacer.before(search=False)
     assert clock.slept == []
+
+
+def test_a_search_that_waited_for_the_window_takes_a_place_dated_after_the_wait(
+    clock: FakeClock,
+) -> None:
+    """HubSpot counts a search when it arrives: a place taken before a window wait is stale."""
+    pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
+    for _ in range(4):
+        pacer.before(search=True)
+    pacer.observe(_headers(max="100", remaining="0", interval="10000"))
+    pacer.before(search=True)  # 5th search place at t=1000, then the window's 10 s wait
+    assert clock.slept == [10.0]
+    pacer.observe(_headers(max="100", remaining="90", interval="10000"))
+    for _ in range(4):
+        pacer.before(search=True)  # the searches of t=1000 have left the 1.1 s window
+    assert clock.slept == [10.0]
+    pacer.before(search=True)  # 6th search since the wait: the one re-dated at t=1010 counts
+    assert clock.slept == [10.0, pytest.approx(1.1)]
+
+
+def test_a_search_waiting_for_its_limit_does_not_hold_back_other_calls() -> None:
+    """A pull's read-ahead search waits on its own; the batch reads of the page go on."""
+    release = threading.Event()
+    entered = threading.Event()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        entered.set()
+        release.wait(5)
+
+    pacer = Pacer(0.5, sleep=sleep)
+    for _ in range(5):
+        pacer.before(search=True)
+    searcher = threading.Thread(target=pacer.before, kwargs={"search": True})
+    searcher.start()
+    assert entered.wait(5)  # the 6th search sleeps for its place
+    done = threading.Event()
+
+    def batch_read() -> None:
+        pacer.before(search=False)
+        done.set()
+
+    other = threading.Thread(target=batch_read)
+    other.start()
+    try:
+        assert done.wait(5), "a batch read waited behind a search's wait"
+    finally:
+        release.set()
+        searcher.join(5)
+        other.join(5)
+    assert len(slept) >= 1

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInputForCreate as BatchCreate
 from hubspot.crm.deals import SimplePublicObjectBatchInputForCreate as DealCreate
 
 from servefirst.connectors.base import PullWindow
+from servefirst.connectors.hubspot.keyset import READ_AHEAD_PAGES
+from servefirst.connectors.sandboxkit.admin import while_held
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import Engagement
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from tests.connectors.hubspot.conftest import Portal
 
 DEALS = 490  # two full pages of 200 and a partial one
+SEARCH_PATH = "/crm/v3/objects/deals/search"
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +55,33 @@ def test_a_deal_leaving_and_one_joining_between_pages_skips_nothing(
     ids = sorted(_create(crowded, [f"Deal {n}" for n in range(DEALS)]), key=int)
     connector = crowded.connector(prime)
     crowded.reset()
-    pulled: list[str] = []
-    joined = ""
-    for engagement in connector.pull(PullWindow()):
-        assert isinstance(engagement, Engagement), engagement
-        pulled.append(engagement.id)
-        if len(pulled) == 200:  # page 1 read; page 2 not asked for yet
-            crowded.rep.deals.archive(ids[10])  # total unchanged: one leaves behind the cursor,
-            (joined,) = _create(crowded, ["Late deal"])  # one joins at the end
+    joined: list[str] = []
+
+    def leave_and_join() -> None:
+        crowded.rep.deals.archive(ids[10])  # total unchanged: one leaves behind the cursor,
+        joined.extend(_create(crowded, ["Late deal"]))  # one joins at the end
+
+    # Page 1 is read; the request for page 2 is held at the portal while the set changes.
+    with while_held(crowded.sandbox.admin, 2, SEARCH_PATH, leave_and_join):
+        pulled = [e.id for e in connector.pull(PullWindow()) if isinstance(e, Engagement)]
     stayed = [i for i in ids if i != ids[10]]
+    assert len(joined) == 1
     assert set(stayed) <= set(pulled)
-    assert joined in pulled
+    assert joined[0] in pulled
     assert len(pulled) == len(set(pulled))
     assert crowded.writes()["POST objects/deals/search"] == 3  # one call per page
+
+
+def test_pages_read_ahead_are_dropped_when_the_run_stops_early(
+    crowded: Portal, prime: Playbook
+) -> None:
+    """A run that stops after its first batch leaves no reader behind and reads no page twice."""
+    connector = crowded.connector(prime)
+    crowded.reset()
+    pull = cast("Generator[object, None, None]", connector.pull(PullWindow()))
+    first = [next(pull) for _ in range(5)]
+    pull.close()  # as the engine's stop between batches ends the pull
+    assert len(first) == 5
+    assert not [t for t in threading.enumerate() if t.name == "hubspot-read-ahead"]
+    searches = crowded.writes()["POST objects/deals/search"]
+    assert 1 <= searches <= 1 + READ_AHEAD_PAGES

@@ -28,6 +28,7 @@ import functools
 import importlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -138,6 +139,7 @@ class HubSpotClient:
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.pacer = pacer
         self.calls = ApiCalls()
+        self._counting = threading.Lock()  # a pull's prefetch calls from a second thread
         self._first_date: dt.datetime | None = None
         tls = {"ssl_ca_cert": str(ca_bundle)} if ca_bundle is not None else {}
         self._client = hubspot.Client.create(
@@ -233,10 +235,11 @@ class HubSpotClient:
         label: str,
         raw: bool,
     ) -> Any:
-        if kind == "read":
-            self.calls.read += 1
-        else:
-            self.calls.write += 1
+        with self._counting:
+            if kind == "read":
+                self.calls.read += 1
+            else:
+                self.calls.write += 1
         try:
             if raw:
                 response = send()
@@ -261,8 +264,9 @@ class HubSpotClient:
         self.pacer.observe(RateHeaders.parse(headers))
         date = headers.get("Date")
         if date and self._first_date is None:
-            with contextlib.suppress(TypeError, ValueError):
-                self._first_date = parsedate_to_datetime(date).astimezone(dt.UTC)
+            with contextlib.suppress(TypeError, ValueError), self._counting:
+                if self._first_date is None:
+                    self._first_date = parsedate_to_datetime(date).astimezone(dt.UTC)
 
     def _translate(self, exc: Any, label: str) -> Exception:
         """Turn one of the client's ``ApiException`` into the servefirst error the engine needs."""

@@ -23,6 +23,7 @@ budget needs no sharing: HubSpot's headers report the whole portal's remaining c
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -129,6 +130,12 @@ class Pacer:
         search_per_second: the search API's per-second limit.
         limiter: where the portal's rolling windows are kept (default: this pacer's own).
         key: the portal's key in ``limiter`` (its portal id): pacers of one portal share it.
+
+    Thread-safe: a pull reads its next search page while it reads the current page's
+    surroundings. A search first waits for its place under the search limit on its own (the
+    other thread's batch reads go on meanwhile); then callers take their turn at the ten-second
+    window one at a time (a turn may wait, so two threads never both see the same free place),
+    while replies are observed at once, even during a wait.
     """
 
     def __init__(
@@ -154,26 +161,38 @@ class Pacer:
         self.waited_seconds = 0.0
         #: The portal's daily budget and what is left of it, as the last reply reported them.
         self.daily: tuple[int, int] | None = None
+        self._turn = threading.Lock()  # one caller at a time decides (and waits) to go
+        self._state = threading.Lock()  # the log of our calls and the last reply's headers
 
     def before(self, *, search: bool) -> None:
         """Call just before each request: raises when out of budget, otherwise waits if needed."""
         if self._budget_message is not None:
             raise BudgetExhaustedError(self._budget_message)
-        self._wait(self._window_wait())
-        last = self._last
-        if last.window_max is not None:
-            reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
-            interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
-            self._shared(f"{self.key}:window", max(1, last.window_max - reserve), interval)
-        if search:
-            self._shared(f"{self.key}:search", self.search_per_second, SEARCH_WINDOW_SECONDS)
-        self._calls.append(self.clock())
+        search_key = f"{self.key}:search"
+        if search:  # waited for outside the turn: other calls may go meanwhile
+            self._shared(search_key, self.search_per_second, SEARCH_WINDOW_SECONDS)
+        with self._turn:
+            waited = self._wait(self._window_wait())
+            with self._state:
+                last = self._last
+            if last.window_max is not None:
+                reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
+                interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
+                window_max = max(1, last.window_max - reserve)
+                waited += self._shared(f"{self.key}:window", window_max, interval)
+            if search and waited > 0:
+                # The search's place dates from before that wait, and HubSpot counts the
+                # search when it arrives: take a place that dates from now.
+                self._shared(search_key, self.search_per_second, SEARCH_WINDOW_SECONDS)
+            with self._state:
+                self._calls.append(self.clock())
 
     def observe(self, headers: RateHeaders) -> None:
         """Record the budgets a response reported (call it as the response arrives)."""
         if headers.window_remaining is not None:
-            self._last = headers
-            self._seen_at = self.clock()
+            with self._state:
+                self._last = headers
+                self._seen_at = self.clock()
         if headers.daily and headers.daily_remaining is not None:
             self.daily = (headers.daily, headers.daily_remaining)
             floor = headers.daily * (1 - self.budget_share)
@@ -187,34 +206,40 @@ class Pacer:
 
     def _window_wait(self) -> float:
         """Seconds until the rolling window frees enough calls to keep the reserve unused."""
-        last = self._last
-        if last.window_remaining is None or last.window_max is None:
-            return 0.0
-        interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
+        with self._state:
+            last, seen_at = self._last, self._seen_at
+            if last.window_remaining is None or last.window_max is None:
+                return 0.0
+            interval = last.interval_seconds or DEFAULT_INTERVAL_SECONDS
+            now = self.clock()
+            self._expire(self._calls, now, interval)
+            ours = list(self._calls)
         reserve = max(1, int(last.window_max * WINDOW_RESERVE_SHARE))
-        now = self.clock()
-        self._expire(self._calls, now, interval)
-        if now - self._seen_at >= interval:
+        if now - seen_at >= interval:
             return 0.0  # a whole window has passed since that reply: its count is stale
         # Calls we made after the reply that reported ``remaining`` also used the window.
-        made_since = sum(1 for t in self._calls if t > self._seen_at)
+        made_since = sum(1 for t in ours if t > seen_at)
         remaining = last.window_remaining - made_since
         if remaining > reserve:
             return 0.0
         need = reserve + 1 - remaining
-        ours = list(self._calls)
         if len(ours) >= need:
             return max(0.0, ours[need - 1] + interval - now)
         return interval
 
-    def _shared(self, key: str, limit: int, window_seconds: float) -> None:
+    def _shared(self, key: str, limit: int, window_seconds: float) -> float:
         """Take a place in one of the portal's shared windows, waiting for it if needed."""
-        self.waited_seconds += wait_for(self.limiter, key, limit, window_seconds, self.sleep)
+        waited = wait_for(self.limiter, key, limit, window_seconds, self.sleep)
+        with self._state:
+            self.waited_seconds += waited
+        return waited
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float) -> float:
         if seconds > 0:
-            self.waited_seconds += seconds
+            with self._state:
+                self.waited_seconds += seconds
             self.sleep(seconds)
+        return max(seconds, 0.0)
 
     @staticmethod
     def _expire(stamps: deque[float], now: float, interval: float) -> None:

@@ -42,6 +42,7 @@ from servefirst.config.settings import HubSpotFields
 from servefirst.connectors.base import PullWindow, UnmappableRecord
 from servefirst.connectors.hubspot.client import HubSpotClient
 from servefirst.connectors.hubspot.completed import completed_task_deals
+from servefirst.connectors.hubspot.keyset import PageReader
 from servefirst.connectors.hubspot.mapping import (
     CONTACT_PROPERTIES,
     TASK_PROPERTIES,
@@ -57,9 +58,7 @@ from servefirst.connectors.hubspot.records import (
     OwnerDirectory,
     associations,
     batch_read,
-    next_after,
     props_of,
-    results,
 )
 from servefirst.connectors.hubspot.search import (
     INDEX_LAG_OVERLAP,
@@ -142,29 +141,39 @@ class DealReader:
         shift when a deal leaves or joins the result set mid-pull and can skip one; a keyset
         never skips, since the sort is on the unique id, and it never meets the 10,000-result
         cap of one query.
+
+        **Pages are read ahead.** A page's request needs only the previous page's last id, so
+        a second thread (``PageReader``) searches up to ``READ_AHEAD_PAGES`` pages ahead, paced
+        like any call, while this thread reads each page's surroundings and the engine evaluates
+        and writes them. Under HubSpot's limits a sequential pull spends the searches' per-second
+        budget and the ten-second window slower than both refill; read ahead, the searches go
+        out as their limit allows and the windows' calls go out sooner. Only pages that exist
+        are read (each reply says whether another follows), so it costs no call; a run that
+        stops early waits for the page in flight and drops what was read ahead.
         """
         config = self.client.api(SEARCH_API).api_client.configuration
-        last_id: str | None = None
-        while True:
-            request = search_request(page_groups(query, last_id), properties, config)
-            reply = self.client.call(
-                "read",
-                SEARCH_API,
-                "do_search",
-                public_object_search_request=request,
-                search=True,
-                raw=True,
-                what="deals search",
-            )
-            page = results(reply)
-            fresh = [r for r in page if str(r["id"]) not in seen]
-            seen.update(str(r["id"]) for r in fresh)
-            changed = [r for r in fresh if not self._unchanged(r, window, asked)]
-            self.skipped += len(fresh) - len(changed)
-            yield from self.engagements(changed, mapping)
-            if not page or next_after(reply) is None:
-                return
-            last_id = max((str(r["id"]) for r in page), key=_id_order)
+        with PageReader(lambda last: self._search(query, last, properties, config)) as pages:
+            for page in pages:
+                fresh = [r for r in page if str(r["id"]) not in seen]
+                seen.update(str(r["id"]) for r in fresh)
+                changed = [r for r in fresh if not self._unchanged(r, window, asked)]
+                self.skipped += len(fresh) - len(changed)
+                yield from self.engagements(changed, mapping)
+
+    def _search(
+        self, query: list[Group], last_id: str | None, properties: list[str], config: Any
+    ) -> Any:
+        """One page of ``query``: the deals after ``last_id`` (the first page without one)."""
+        request = search_request(page_groups(query, last_id), properties, config)
+        return self.client.call(
+            "read",
+            SEARCH_API,
+            "do_search",
+            public_object_search_request=request,
+            search=True,
+            raw=True,
+            what="deals search",
+        )
 
     def _unchanged(self, deal: dict[str, Any], window: PullWindow, asked: frozenset[str]) -> bool:
         """Whether an incremental pull may skip ``deal``: it still carries the known stamp.
@@ -261,8 +270,3 @@ class DealReader:
 def _primary(links: list[Association]) -> str:
     """The primary company of a deal, else its first associated company."""
     return next((a.to_id for a in links if PRIMARY_COMPANY_TYPE in a.type_ids), links[0].to_id)
-
-
-def _id_order(value: str) -> tuple[int, str]:
-    """HubSpot ids are numbers: order them as numbers (``"10" > "9"``)."""
-    return (int(value), value) if value.isdigit() else (-1, value)
