@@ -111,3 +111,25 @@ def test_a_known_deal_is_read_when_asked_for_by_id_or_by_date(
         ids=(asked,),
     )
     assert sorted(e.id for e in mapped(later.pull(window))) == sorted([dated, asked])
+
+
+def test_a_full_sync_forgets_the_stamps_of_deleted_deals(
+    synced: tuple[RunningSandbox, Settings, Playbook],
+) -> None:
+    """Stamps of deals that are gone do not pile up in the state database for ever."""
+    sandbox, settings, playbook = synced
+    connection = next(iter(settings.connections))
+    with opened_store(settings) as store:
+        before = store.stamps.get(connection)
+    deleted = sorted(before, key=int)[:3]
+    client = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url.rstrip("/"))
+    for deal_id in deleted:
+        client.crm.deals.basic_api.archive(deal_id)
+    sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))  # incremental
+    with opened_store(settings) as store:
+        assert set(store.stamps.get(connection)) == set(before)  # it cannot know yet
+    sync_connection(settings, playbook, None, SyncOptions(as_of=_today(), full=True))
+    with opened_store(settings) as store:
+        after = store.stamps.get(connection)
+    assert set(after) == set(before) - set(deleted)
+    assert all(after[i] == before[i] for i in after)

@@ -148,6 +148,8 @@ class RunSteps:
         self.store.snapshots.close_run(
             self.connection, self.report.run_id, self.options.as_of, full_scan=self.report.full_scan
         )
+        if self.report.full_scan and isinstance(self.connector, RemembersStamps):
+            self.store.stamps.keep_only(self.connection, self.seen)
         now = dt.datetime.now(dt.UTC)
         failed: dict[str, str] = {}
         for problem in self.report.errors:

@@ -7,12 +7,12 @@ sync right after a writing one cheap: its own writes come back with their new st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from servefirst.sync.state import schema
-from servefirst.sync.state.replace import replace_rows
+from servefirst.sync.state.replace import CHUNK, replace_rows
 
 
 class StampTable:
@@ -37,3 +37,22 @@ class StampTable:
         rows = [{"connection": connection, "record_id": i, "stamp": s} for i, s in stamps.items()]
         with self.engine.begin() as conn:
             replace_rows(conn, table, connection, table.c.record_id, ids, rows)
+
+    def keep_only(self, connection: str, present: Set[str]) -> int:
+        """Forget the stamps of records not in ``present``; returns how many were forgotten.
+
+        Called after a full scan, which read every record there is: a stamp it did not meet
+        belongs to a record deleted (or moved out of the managed pipeline) since, and would
+        otherwise stay in the state database for ever.
+        """
+        table = schema.record_stamps
+        gone = sorted(set(self.get(connection)) - set(present))
+        with self.engine.begin() as conn:
+            for start in range(0, len(gone), CHUNK):
+                conn.execute(
+                    delete(table).where(
+                        table.c.connection == connection,
+                        table.c.record_id.in_(gone[start : start + CHUNK]),
+                    )
+                )
+        return len(gone)
