@@ -139,7 +139,7 @@ class HubSpotClient:
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.pacer = pacer
         self.calls = ApiCalls()
-        self._counting = threading.Lock()  # a pull's prefetch calls from a second thread
+        self._counting = threading.Lock()  # a pull calls from several threads
         self._first_date: dt.datetime | None = None
         tls = {"ssl_ca_cert": str(ca_bundle)} if ca_bundle is not None else {}
         self._client = hubspot.Client.create(
@@ -159,13 +159,16 @@ class HubSpotClient:
         """The API object at ``path`` below the client (e.g. ``"crm.deals.search_api"``), cached."""
         api = self._apis.get(path)
         if api is None:
-            api = self._client
-            for part in path.split("."):
-                api = getattr(api, part)
-            self._apis[path] = api
-            package = type(api).__module__.rsplit(".api.", 1)[0]
-            exceptions = importlib.import_module(f"{package}.exceptions")
-            self._errors[path] = (exceptions.ApiException,)
+            with self._counting:  # a pull reads from several threads: build each API once
+                api = self._apis.get(path)
+                if api is None:
+                    api = self._client
+                    for part in path.split("."):
+                        api = getattr(api, part)
+                    package = type(api).__module__.rsplit(".api.", 1)[0]
+                    exceptions = importlib.import_module(f"{package}.exceptions")
+                    self._errors[path] = (exceptions.ApiException,)
+                    self._apis[path] = api
         return api
 
     def model(self, path: str, cls: Any, **values: Any) -> Any:
