@@ -23,6 +23,7 @@ from servefirst.config.settings import Settings
 from servefirst.connectors.base import PullWindow, mapped
 from servefirst.connectors.hubspot.sandbox import start_sandbox
 from servefirst.connectors.sandboxkit import RunningSandbox
+from servefirst.connectors.sandboxkit.admin import while_held
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.model import DateRange
 from servefirst.sync.engine.run import SyncOptions
@@ -133,3 +134,35 @@ def test_a_full_sync_forgets_the_stamps_of_deleted_deals(
         after = store.stamps.get(connection)
     assert set(after) == set(before) - set(deleted)
     assert all(after[i] == before[i] for i in after)
+
+
+def test_a_rep_edit_landing_between_the_read_and_the_write_is_seen_by_the_next_sync(
+    synced: tuple[RunningSandbox, Settings, Playbook],
+) -> None:
+    """The ``updatedAt`` servefirst's write returns also covers the rep's edit made just before.
+
+    The rep moves the Operational Date while the sync's update of that deal waits at the
+    portal: the write lands after the edit, and its ``updatedAt`` is newer than both. The next
+    sync must still read the deal in full and show the new date in the timetable.
+    """
+    sandbox, settings, playbook = synced
+    connection = next(iter(settings.connections))
+    with opened_store(settings) as store:
+        deal = sorted(store.stamps.get(connection), key=int)[0]
+    client = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url.rstrip("/"))
+
+    def move_date(day: str) -> None:
+        client.crm.deals.basic_api.update(
+            deal, SimplePublicObjectInput(properties={"operational_date": day})
+        )
+
+    move_date("2031-03-03")  # the next sync reads this deal and rewrites its timetable
+    with while_held(
+        sandbox.admin, 1, "/crm/v3/objects/deals/batch/update", lambda: move_date("2031-09-09")
+    ):
+        during = sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))
+    assert during.totals.records_updated >= 1
+    after = sync_connection(settings, playbook, None, SyncOptions(as_of=_today()))
+    assert after.totals.engagements_read >= 1
+    timetable = client.crm.deals.basic_api.get_by_id(deal, properties=["playbook_timetable"])
+    assert "9 Sep 2031" in str(timetable.properties["playbook_timetable"])

@@ -19,7 +19,7 @@ from servefirst.connectors.base import (
     held_back,
 )
 from servefirst.connectors.hubspot.client import HubSpotClient
-from servefirst.connectors.hubspot.mapping import property_for, to_wire
+from servefirst.connectors.hubspot.mapping import Props, property_for, to_wire
 from servefirst.connectors.hubspot.records import batch_read
 from servefirst.connectors.hubspot.tasks import TaskWriter
 from servefirst.connectors.hubspot.writes import WriteInput, batch_update
@@ -32,8 +32,8 @@ class Writer:
         self.client = client
         self.fields = fields
         self.tasks = TaskWriter(client, fields)
-        #: Deal id -> ``updatedAt`` its last successful update returned.
-        self.stamps: dict[str, str] = {}
+        #: Deal id -> ``updatedAt`` its last successful update returned, and the values it set.
+        self.stamps: dict[str, tuple[str, Props]] = {}
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Updates, then edits of known tasks (closes, rewordings, reopens), then new tasks."""
@@ -62,6 +62,7 @@ class Writer:
             if props:
                 inputs.append(WriteInput(update.engagement_id, props))
         outcomes = batch_update(self.client, "deals", inputs)
+        sent_by = {i.ref: i.properties for i in inputs}
         results = []
         for update in updates:
             skipped = conflicts.get(update.engagement_id, [])
@@ -75,7 +76,9 @@ class Writer:
                 results.append(WriteResult("update", update.engagement_id, False, None, note, True))
                 continue
             if out.ok and out.stamp:
-                self.stamps[update.engagement_id] = out.stamp
+                sent = sent_by[update.engagement_id]
+                stored = {name: out.properties.get(name, value) for name, value in sent.items()}
+                self.stamps[update.engagement_id] = (out.stamp, stored)
             message = "; ".join(m for m in (out.message, note) if m)
             results.append(
                 WriteResult(

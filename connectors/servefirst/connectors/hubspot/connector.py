@@ -30,6 +30,7 @@ from servefirst.connectors.hubspot.provision import Provisioner
 from servefirst.connectors.hubspot.pull import DealReader
 from servefirst.connectors.hubspot.records import OwnerDirectory, find_pipeline
 from servefirst.connectors.hubspot.search import INDEX_LAG_OVERLAP
+from servefirst.connectors.hubspot.stamps import content_stamp
 from servefirst.connectors.preflight import missing_stage_targets
 from servefirst.playbook.definition import Playbook
 from servefirst.playbook.errors import ConfigError
@@ -87,18 +88,26 @@ class HubSpotConnector:
         return self.writer.apply(plan)
 
     def recall_stamps(self, stamps: Mapping[str, str]) -> None:
-        """Each deal's ``updatedAt`` as earlier runs saw or wrote it (see ``pull``)."""
+        """Each deal's stamp as earlier runs saw or wrote it (see ``pull`` and ``stamps``)."""
         self.reader.known = dict(stamps)
 
     def take_stamps(self, record_ids: Iterable[str]) -> dict[str, str]:
-        """The ``updatedAt`` these deals carry after this run read them and maybe wrote them."""
+        """What these deals carry after this run read them and maybe wrote them.
+
+        The ``updatedAt`` of the write (else of the read), with a digest of the properties as
+        read, this run's writes laid over: a rep's edit that landed between the read and the
+        write is then told apart from servefirst's own write at the next run.
+        """
         stamps: dict[str, str] = {}
         for deal_id in record_ids:
             written = self.writer.stamps.pop(deal_id, None)
             read = self.reader.read_stamps.pop(deal_id, None)
-            stamp = written or read
-            if stamp is not None:
-                stamps[deal_id] = stamp
+            props = self.reader.read_props.pop(deal_id, None)
+            if read is None or props is None:
+                continue
+            stamp, values = written if written is not None else (read, {})
+            merged = {**props, **values}
+            stamps[deal_id] = content_stamp(stamp, merged, self.reader.properties)
         return stamps
 
     def stage_mapping(self) -> StageMapping:

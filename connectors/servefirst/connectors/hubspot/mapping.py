@@ -186,7 +186,7 @@ def record_url(app_url: str, portal_id: int | None, deal_id: str) -> str | None:
 def deal_properties(fields: HubSpotFields) -> list[str]:
     """Every deal property a pull reads."""
     names = ["dealname", "amount", "pipeline", "dealstage", "hubspot_owner_id"]
-    names += ["hs_lastmodifieddate", "hs_object_id"]
+    names += ["hs_lastmodifieddate", "hs_object_id", "num_associated_contacts"]
     names += [getattr(fields, f) for f in HubSpotFields.model_fields]
     names.remove(fields.task_key)
     return list(dict.fromkeys(names))

@@ -30,10 +30,13 @@ through the one pacer, so the portal's windows are respected whatever the thread
 
 **Deals that have not changed since servefirst last saw them are not read around.** Each
 deal's ``updatedAt`` as last seen (read by a pull, or returned by servefirst's own batch
-update) is remembered in the state store. An incremental search still returns the deals the
-last run wrote (they were modified after its watermark) and those the overlap re-reads; a deal
-whose ``updatedAt`` is still the remembered one was evaluated, and written, as it stands, so
-its association and task reads are skipped and it is not evaluated again. What such a deal's
+update) is remembered in the state store, with a digest of its properties as servefirst knew
+them (``stamps``: a rep's edit that lands between servefirst's read and its write is covered
+by the write's ``updatedAt``, but not by the digest). An incremental search still returns the
+deals the last run wrote (they were modified after its watermark) and those the overlap
+re-reads; a deal whose stamp and properties are still the remembered ones was evaluated, and
+written, as it stands, so its association and task reads are skipped and it is not evaluated
+again. What such a deal's
 evaluation could still depend on has its own query: tasks completed since (``completed``),
 the calendar (the window's date ranges) and the retry set (the window's ids) all bring a deal
 back in full. A full scan never skips.
@@ -77,6 +80,7 @@ from servefirst.connectors.hubspot.search import (
     queries,
     search_request,
 )
+from servefirst.connectors.hubspot.stamps import content_stamp
 from servefirst.playbook.model import Engagement
 
 #: deal->company association type id of the primary company (HubSpot-defined).
@@ -110,8 +114,11 @@ class DealReader:
         self.overlap = overlap
         #: Deal id -> ``updatedAt`` as of earlier runs (see ``recall``).
         self.known: dict[str, str] = {}
-        #: Deal id -> ``updatedAt`` of the deals this run read.
+        #: Deal id -> ``updatedAt`` and properties of the deals this run read.
         self.read_stamps: dict[str, str] = {}
+        self.read_props: dict[str, Props] = {}
+        #: The deal properties a pull reads (and a stamp digests).
+        self.properties = deal_properties(fields)
         #: Deals an incremental pull left unread because their stamp was the known one.
         self.skipped = 0
 
@@ -131,7 +138,7 @@ class DealReader:
                 window = replace(window, ids=tuple(dict.fromkeys((*window.ids, *done))))
         seen: set[str] = set()
         asked = frozenset(window.ids)
-        properties = deal_properties(self.fields)
+        properties = self.properties
         for query in queries(window, self.fields, mapping.pipeline.id, self.overlap):
             yield from self._query(query, properties, mapping, seen, window, asked)
 
@@ -193,11 +200,11 @@ class DealReader:
         """
         deal_id = str(deal["id"])
         stamp = deal.get("updatedAt")
-        if window.modified_since is None or not stamp or self.known.get(deal_id) != stamp:
-            return False
-        if deal_id in asked:
+        if window.modified_since is None or not stamp or deal_id in asked:
             return False
         props = props_of(deal)
+        if self.known.get(deal_id) != content_stamp(str(stamp), props, self.properties):
+            return False
         for date_range in window.date_ranges:
             raw = props.get(str(getattr(self.fields, date_range.field, "")))
             if not raw:
@@ -217,6 +224,7 @@ class DealReader:
         for deal in deals:
             if deal.get("updatedAt"):
                 self.read_stamps[str(deal["id"])] = str(deal["updatedAt"])
+                self.read_props[str(deal["id"])] = props_of(deal)
         # Three independent chains (association read, then the associated records): the
         # companies and tasks go on two more threads while this one reads the sponsors.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubspot-around") as around:

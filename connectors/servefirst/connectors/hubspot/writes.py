@@ -10,8 +10,8 @@ cost exactly one call per 100 inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from servefirst.connectors.hubspot.client import HubSpotClient, HubSpotRequestError
@@ -28,7 +28,8 @@ from servefirst.connectors.hubspot.records import (
 class Outcome:
     """What happened to one input: ``crm_id`` of the record written, or HubSpot's message.
 
-    ``stamp`` is the record's ``updatedAt`` after the write, as HubSpot's reply gives it.
+    ``stamp`` is the record's ``updatedAt`` after the write, and ``properties`` the values
+    the reply reports (as HubSpot stored them), as HubSpot's reply gives them.
     """
 
     ok: bool
@@ -36,6 +37,7 @@ class Outcome:
     message: str = ""
     category: str = ""
     stamp: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,10 @@ def _record(
         ref = str(props.get(key_property) or "") if key_property else str(obj["id"])
         if ref in refs:
             outcomes[ref] = Outcome(
-                True, crm_id=str(obj["id"]), stamp=str(obj.get("updatedAt") or "")
+                True,
+                crm_id=str(obj["id"]),
+                stamp=str(obj.get("updatedAt") or ""),
+                properties=props,
             )
     errors = reply.get("errors") if isinstance(reply, dict) else None
     for error in errors if isinstance(errors, list) else []:
