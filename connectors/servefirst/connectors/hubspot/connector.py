@@ -101,12 +101,11 @@ class HubSpotConnector:
         stamps: dict[str, str] = {}
         for deal_id in record_ids:
             written = self.writer.stamps.pop(deal_id, None)
-            read = self.reader.read_stamps.pop(deal_id, None)
-            props = self.reader.read_props.pop(deal_id, None)
-            if read is None or props is None:
+            read = self.reader.read.pop(deal_id, None)
+            if read is None:
                 continue
-            stamp, values = written if written is not None else (read, {})
-            merged = {**props, **values}
+            stamp, values = written if written is not None else (read[0], {})
+            merged = {**read[1], **values}
             stamps[deal_id] = content_stamp(stamp, merged, self.reader.properties)
         return stamps
 

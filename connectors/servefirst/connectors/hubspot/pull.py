@@ -115,8 +115,7 @@ class DealReader:
         #: Deal id -> ``updatedAt`` as of earlier runs (see ``recall``).
         self.known: dict[str, str] = {}
         #: Deal id -> ``updatedAt`` and properties of the deals this run read.
-        self.read_stamps: dict[str, str] = {}
-        self.read_props: dict[str, Props] = {}
+        self.read: dict[str, tuple[str, Props]] = {}
         #: The deal properties a pull reads (and a stamp digests).
         self.properties = deal_properties(fields)
         #: Deals an incremental pull left unread because their stamp was the known one.
@@ -223,8 +222,7 @@ class DealReader:
         ids = [str(d["id"]) for d in deals]
         for deal in deals:
             if deal.get("updatedAt"):
-                self.read_stamps[str(deal["id"])] = str(deal["updatedAt"])
-                self.read_props[str(deal["id"])] = props_of(deal)
+                self.read[str(deal["id"])] = (str(deal["updatedAt"]), props_of(deal))
         # Three independent chains (association read, then the associated records): the
         # companies and tasks go on two more threads while this one reads the sponsors.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubspot-around") as around:

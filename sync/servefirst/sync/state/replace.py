@@ -24,11 +24,18 @@ def replace_rows(
     rows: list[dict[str, Any]],
 ) -> None:
     """Delete ``connection``'s rows whose ``key`` is in ``ids``, then insert ``rows``."""
+    delete_keys(conn, table, connection, key, ids)
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+def delete_keys(
+    conn: Connection, table: Table, connection: str, key: Column[Any], ids: Sequence[str]
+) -> None:
+    """Delete ``connection``'s rows whose ``key`` is in ``ids``, ``CHUNK`` ids per statement."""
     for start in range(0, len(ids), CHUNK):
         conn.execute(
             delete(table).where(
                 table.c.connection == connection, key.in_(ids[start : start + CHUNK])
             )
         )
-    if rows:
-        conn.execute(insert(table), rows)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from servefirst.sync.state import schema
-from servefirst.sync.state.replace import CHUNK, replace_rows
+from servefirst.sync.state.replace import delete_keys, replace_rows
 
 
 class StampTable:
@@ -48,11 +48,5 @@ class StampTable:
         table = schema.record_stamps
         gone = sorted(set(self.get(connection)) - set(present))
         with self.engine.begin() as conn:
-            for start in range(0, len(gone), CHUNK):
-                conn.execute(
-                    delete(table).where(
-                        table.c.connection == connection,
-                        table.c.record_id.in_(gone[start : start + CHUNK]),
-                    )
-                )
+            delete_keys(conn, table, connection, table.c.record_id, gone)
         return len(gone)
